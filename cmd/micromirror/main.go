@@ -1,0 +1,64 @@
+// Command micromirror runs every part of a micromirror fleet: the mirror
+// node, the upstream announcer, the watchtower, the operator's fleet tools
+// and a one-machine demo.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `micromirror: a fleet of small download mirrors
+
+Usage: micromirror <command> [flags]
+
+Commands:
+  node        serve mirrored projects over HTTP, HTTPS and rsync, and keep them synced
+  announce    publish upstream change messages over MQTT (not built yet)
+  watchtower  collect and analyse the fleet's telemetry (not built yet)
+  fleet       operator tools: inventory, placement, configs (not built yet)
+  demo        the whole constellation on one machine (not built yet)
+  version     print the version
+
+Run 'micromirror <command> -help' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	code := run(ctx, os.Args[1:], hup, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a command line and returns the exit code: 0 success,
+// 1 failure, 2 usage error or a command not built yet.
+func run(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "node":
+		return runNode(ctx, args[1:], hup, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintf(stdout, "micromirror %s\n", version)
+		return 0
+	case "announce", "watchtower", "fleet", "demo":
+		return notBuilt(args[0], args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "micromirror: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"micromirror/internal/catalog"
+	"micromirror/internal/config"
+	"micromirror/internal/node"
+)
+
+const nodeUsage = `Usage: micromirror node [flags]
+       micromirror node catalog
+
+Serves the configured projects over HTTP, HTTPS and rsync.
+SIGHUP reloads the config, blocklist, certificates and access log;
+SIGTERM stops accepting and lets running downloads finish.
+
+Flags:
+`
+
+func runNode(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "catalog" {
+		printCatalog(stdout)
+		return 0
+	}
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "/etc/micromirror/node.yaml", "node config file")
+	check := fs.Bool("check", false, "validate the config and exit")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	fs.Usage = func() { fmt.Fprint(stderr, nodeUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "micromirror node: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "micromirror node: %v\n", err)
+		return 2
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "micromirror node: %v\n", err)
+		return 1
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: ok (%s, %d projects)\n", *cfgPath, cfg.Name, len(cfg.Projects))
+		return 0
+	}
+	n := node.New(cfg, log.With("node", cfg.Name))
+	if err := n.Open(ctx); err != nil {
+		log.Error("start", "err", err)
+		return 1
+	}
+	for {
+		select {
+		case <-hup:
+			next, err := config.Load(*cfgPath)
+			if err != nil {
+				log.Error("reload: config rejected, keeping the running one", "err", err)
+				continue
+			}
+			if err := n.Reload(next); err != nil {
+				log.Error("reload", "err", err)
+			}
+		case <-ctx.Done():
+			log.Info("stopping: letting running transfers finish", "grace", cfg.Limits.ShutdownGrace.D())
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownGrace.D())
+			err := n.Close(sctx)
+			cancel()
+			if err != nil {
+				log.Warn("stopped with transfers cut", "err", err)
+			}
+			return 0
+		}
+	}
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad -log-level %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("bad -log-format %q", format)
+}
+
+func printCatalog(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tMODULE\tTRIGGERS\tSTAGES\tSIZE\tCHECKER\tDESCRIPTION")
+	for _, r := range catalog.All() {
+		mod := r.Module
+		if r.Path != "" {
+			mod += "/" + strings.TrimSuffix(r.Path, "/")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d GiB\t%s\t%s\n", r.Name, mod, strings.Join(r.Triggers, ","),
+			r.Stages, r.SizeBytes>>30, r.Checker, r.Description)
+	}
+	tw.Flush()
+}

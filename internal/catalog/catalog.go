@@ -1,0 +1,147 @@
+// Package catalog holds the built-in recipes of the projects a fleet hosts:
+// where each project comes from upstream, which MQTT topics announce its
+// changes, what to leave out, how to sync it safely and which freshness
+// markers its mirror checker reads.
+package catalog
+
+import (
+	"slices"
+	"sort"
+)
+
+// Stages says how a project is synced.
+type Stages int
+
+const (
+	// OneStage syncs everything in one rsync run.
+	OneStage Stages = 1
+	// TwoStage syncs packages first without deleting, then the indices and
+	// the deletions, so no index ever names a file that is not there yet
+	// (Debian ftpsync style).
+	TwoStage Stages = 2
+)
+
+// Recipe is how a fleet mirrors one project. Node config overrides fields.
+type Recipe struct {
+	Name        string
+	Description string
+	// Module is the upstream rsync module; Path a sub-path inside it.
+	Module string
+	Path   string
+	// Triggers are upstream module names whose MQTT topic
+	// rsync/<upstream-host>/<trigger> starts a sync of this project.
+	Triggers []string
+	Exclude  []string
+	// DeleteExcluded also removes files that excludes now hide.
+	DeleteExcluded bool
+	Stages         Stages
+	// FirstStageExclude holds the index files held back in stage one.
+	FirstStageExclude []string
+	// ChangeMarker is a file the upstream rewrites on every change; an
+	// unchanged marker lets the node skip a full run.
+	ChangeMarker string
+	// UpstreamMarkers are pulled on every run, even a skipped one, and never
+	// written by the node (Arch lastsync).
+	UpstreamMarkers []string
+	// TraceDir gets a file named after the node after each success
+	// (Debian/Ubuntu project/trace/<node-name>); empty for none.
+	TraceDir string
+	// Manifests are files listing paths the project's checker probes; they
+	// must never be excluded.
+	Manifests []string
+	// BwlimitBits overrides the fleet's default pacing when not zero.
+	BwlimitBits int64
+	// SizeBytes is a typical size, for placement and initial-sync ETA.
+	SizeBytes int64
+	// Checker names the distro tool that verifies the mirror.
+	Checker string
+}
+
+const gb = int64(1) << 30
+
+var aptIndices = []string{
+	"Packages*", "Sources*", "Release*", "InRelease", "i18n/*", "dep11/*",
+	"Contents*", "installer-*/current", "ls-lR*", "cnf/*",
+}
+
+var recipes = []Recipe{
+	{Name: "almalinux", Description: "AlmaLinux OS", Module: "almalinux", SizeBytes: 900 * gb, Checker: "mirrors.almalinux.org"},
+	{Name: "archlinux", Description: "Arch Linux", Module: "archlinux", BwlimitBits: 80e6,
+		ChangeMarker: "lastupdate", UpstreamMarkers: []string{"lastsync"}, SizeBytes: 120 * gb, Checker: "archweb"},
+	{Name: "debian", Description: "Debian", Module: "debian", Stages: TwoStage, FirstStageExclude: aptIndices,
+		Exclude:      []string{"source/", "*.dsc", "*.orig.tar.*", "*.debian.tar.*", "*-dbgsym_*"},
+		ChangeMarker: "project/trace/master", TraceDir: "project/trace", SizeBytes: 400 * gb, Checker: "mirror-status"},
+	{Name: "ubuntu", Description: "Ubuntu", Module: "ubuntu", Stages: TwoStage, FirstStageExclude: aptIndices,
+		ChangeMarker: "project/trace/master", TraceDir: "project/trace", SizeBytes: 350 * gb, Checker: "launchpad"},
+	{Name: "ubuntu-releases", Description: "Ubuntu release images", Module: "ubuntu-releases",
+		Manifests: []string{"*/*.manifest", ".manifest"}, TraceDir: ".trace", SizeBytes: 60 * gb, Checker: "launchpad"},
+	{Name: "epel", Description: "Extra Packages for Enterprise Linux", Module: "fedora-epel", Triggers: []string{"fedora-epel", "fedora"},
+		Exclude: []string{"source/", "SRPMS/", "s390x/", "playground/", "debug/"}, DeleteExcluded: true,
+		Manifests: []string{"fullfiletimelist-epel"}, SizeBytes: 300 * gb, Checker: "mirrormanager"},
+	{Name: "epel-amd64", Description: "EPEL, x86_64 only", Module: "fedora-epel", Triggers: []string{"fedora-epel", "fedora"},
+		Exclude:        []string{"source/", "SRPMS/", "s390x/", "playground/", "debug/", "armhfp/", "aarch64/", "ppc64/", "ppc64le/", "testing/", "next/"},
+		DeleteExcluded: true, Manifests: []string{"fullfiletimelist-epel"}, SizeBytes: 90 * gb, Checker: "mirrormanager"},
+	{Name: "fedora", Description: "Fedora", Module: "fedora-enchilada", Triggers: []string{"fedora-enchilada", "fedora"},
+		Exclude: []string{"source/", "SRPMS/", "debug/"}, DeleteExcluded: true,
+		Manifests: []string{"fullfiletimelist-fedora"}, SizeBytes: 1500 * gb, Checker: "mirrormanager"},
+	{Name: "fedora-amd64", Description: "Fedora, x86_64 only", Module: "fedora-enchilada", Triggers: []string{"fedora-enchilada", "fedora"},
+		Exclude:        []string{"source/", "SRPMS/", "debug/", "armhfp/", "aarch64/", "test/", "testing/", "Spins/", "Kinoite/", "Sericea/", "Silverblue/"},
+		DeleteExcluded: true, Manifests: []string{"fullfiletimelist-fedora"}, SizeBytes: 400 * gb, Checker: "mirrormanager"},
+	{Name: "rpmfusion", Description: "RPM Fusion (nonfree)", Module: "rpmfusion", Path: "nonfree/", SizeBytes: 150 * gb, Checker: "mirrormanager"},
+	{Name: "manjaro", Description: "Manjaro", Module: "manjaro", SizeBytes: 150 * gb, Checker: "manjaro-status"},
+	{Name: "kali-images", Description: "Kali Linux images", Module: "kali-images", SizeBytes: 100 * gb, Checker: "mirrorbits"},
+	{Name: "linuxmint-images", Description: "Linux Mint images", Module: "linuxmint-images", SizeBytes: 150 * gb, Checker: "linuxmint"},
+	{Name: "videolan", Description: "VideoLAN", Module: "videolan-ftp", SizeBytes: 200 * gb, Checker: "mirrorbits"},
+	{Name: "gimp", Description: "GIMP", Module: "gimp", SizeBytes: 50 * gb, Checker: "mirrorbits"},
+	{Name: "tdf", Description: "The Document Foundation (LibreOffice)", Module: "tdf-pub", SizeBytes: 600 * gb, Checker: "mirrorbrain"},
+	{Name: "opensuse", Description: "openSUSE", Module: "opensuse", SizeBytes: 1000 * gb, Checker: "mirrorcache"},
+	{Name: "fdroid", Description: "F-Droid repository", Module: "fdroid", Path: "repo/", SizeBytes: 120 * gb, Checker: "fdroid"},
+	{Name: "raspbian", Description: "Raspbian", Module: "raspbian", Stages: TwoStage, FirstStageExclude: aptIndices, SizeBytes: 250 * gb, Checker: "raspbian"},
+	{Name: "kde", Description: "KDE (stable releases)", Module: "kdeftp", Path: "stable/", ChangeMarker: "last-updated", SizeBytes: 60 * gb, Checker: "mirrorbrain"},
+}
+
+// Lookup returns the recipe of a project by catalog name, with defaults
+// filled in (triggers default to the module, stages to one).
+func Lookup(name string) (Recipe, bool) {
+	for _, r := range recipes {
+		if r.Name == name {
+			return withDefaults(r), true
+		}
+	}
+	return Recipe{}, false
+}
+
+// All returns every recipe, sorted by name, with defaults filled in.
+func All() []Recipe {
+	out := make([]Recipe, 0, len(recipes))
+	for _, r := range recipes {
+		out = append(out, withDefaults(r))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Names returns the catalog's project names, sorted.
+func Names() []string {
+	var names []string
+	for _, r := range All() {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+func withDefaults(r Recipe) Recipe {
+	if len(r.Triggers) == 0 {
+		r.Triggers = []string{r.Module}
+	}
+	if r.Stages == 0 {
+		r.Stages = OneStage
+	}
+	// Copy slices so callers cannot change the built-in table.
+	r.Triggers = slices.Clone(r.Triggers)
+	r.Exclude = slices.Clone(r.Exclude)
+	r.FirstStageExclude = slices.Clone(r.FirstStageExclude)
+	r.UpstreamMarkers = slices.Clone(r.UpstreamMarkers)
+	r.Manifests = slices.Clone(r.Manifests)
+	return r
+}

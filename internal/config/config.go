@@ -1,0 +1,141 @@
+// Package config defines the node configuration file: its schema, its
+// defaults, and the validation that names the key and line at fault.
+package config
+
+import (
+	"time"
+)
+
+// Node is the whole configuration of one mirror node (`micromirror node`).
+type Node struct {
+	// Name is the node's public hostname, <sponsor-slug>.<fleet-domain>.
+	Name    string  `yaml:"name"`
+	Sponsor Sponsor `yaml:"sponsor"`
+	// Contact is where users report problems: the fleet operator, never the
+	// sponsor. An e-mail address or a URL.
+	Contact string `yaml:"contact"`
+	Fleet   Fleet  `yaml:"fleet"`
+
+	// DataDir holds one served tree per project (data_dir/<project>/).
+	DataDir string `yaml:"data_dir"`
+	// StateDir holds locks, sync status, generated rsyncd.conf, ACME cache.
+	StateDir string `yaml:"state_dir"`
+
+	Listen Listen `yaml:"listen"`
+	TLS    TLS    `yaml:"tls"`
+	// DSCP marks every served connection: "cs1" (scavenger, default) or "none".
+	DSCP string `yaml:"dscp"`
+
+	Limits    Limits `yaml:"limits"`
+	AccessLog string `yaml:"access_log"`
+	// Upstream is the default rsync host projects sync from ("heavy iron").
+	Upstream string `yaml:"upstream"`
+
+	Projects []Project `yaml:"projects"`
+}
+
+// Sponsor is the network hosting the node; index pages credit it.
+type Sponsor struct {
+	Name string `yaml:"name"`
+	URL  string `yaml:"url"`
+}
+
+// Fleet describes the operator's fleet for the index page header.
+type Fleet struct {
+	Name   string `yaml:"name"`
+	URL    string `yaml:"url"`
+	Donate string `yaml:"donate"`
+}
+
+// Listen lists the addresses of each listener. Empty lists disable it.
+type Listen struct {
+	HTTP  []string `yaml:"http"`
+	HTTPS []string `yaml:"https"`
+	Rsync []string `yaml:"rsync"`
+	// Admin addresses must be loopback (host:port) or a unix socket path.
+	Admin []string `yaml:"admin"`
+}
+
+// TLS configures certificates: files, or ACME.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	ACME     *ACME  `yaml:"acme"`
+	// SelfSigned makes the node generate a certificate for Name at start:
+	// for trials and for the first boot before the real one is in place.
+	SelfSigned bool `yaml:"self_signed"`
+}
+
+// ACME obtains and renews certificates with HTTP-01 through the HTTP listener.
+type ACME struct {
+	Email     string `yaml:"email"`
+	Directory string `yaml:"directory"`
+	// CAFile trusts a private ACME server's certificate (step-ca, Pebble).
+	CAFile string `yaml:"ca_file"`
+	// Names are extra hostnames for the certificate besides Name.
+	Names []string `yaml:"names"`
+}
+
+// Limits protects the node from overload and abuse.
+type Limits struct {
+	MaxConnections    int      `yaml:"max_connections"`
+	MaxRsyncSessions  int      `yaml:"max_rsync_sessions"`
+	HeaderTimeout     Duration `yaml:"header_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+	ShutdownGrace     Duration `yaml:"shutdown_grace"`
+	Blocklist         string   `yaml:"blocklist"`
+	RateLimit         Rate     `yaml:"rate_limit"`
+	CheckerUserAgents []string `yaml:"checker_user_agents"`
+}
+
+// Rate is an nginx limit_req style limit per client prefix (/24, /48).
+type Rate struct {
+	// PerSecond is the sustained request rate; 0 disables the limit.
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
+	// Networks the limit applies to; empty with All false means nobody.
+	Networks []string `yaml:"networks"`
+	All      bool     `yaml:"all"`
+}
+
+// Project is one hosted project: a catalog name plus overrides.
+type Project struct {
+	Name string `yaml:"name"`
+	// Path is the directory under data_dir and the URL prefix (default Name).
+	Path     string   `yaml:"path"`
+	Source   string   `yaml:"source"`
+	Triggers []string `yaml:"triggers"`
+	Exclude  []string `yaml:"exclude"`
+	Bwlimit  Bitrate  `yaml:"bwlimit"`
+	Schedule Duration `yaml:"schedule"`
+}
+
+// Default returns a configuration with every default filled in; Load decodes
+// the file over it.
+func Default() Node {
+	return Node{
+		Contact:  "",
+		DataDir:  "/srv/mirror",
+		StateDir: "/var/lib/micromirror",
+		DSCP:     "cs1",
+		Fleet:    Fleet{Name: "micromirror"},
+		Listen: Listen{
+			HTTP:  []string{":80"},
+			HTTPS: []string{":443"},
+			Rsync: []string{":873"},
+			Admin: []string{"127.0.0.1:9873"},
+		},
+		Limits: Limits{
+			MaxConnections:   4096,
+			MaxRsyncSessions: 50,
+			HeaderTimeout:    Duration(10 * time.Second),
+			IdleTimeout:      Duration(75 * time.Second),
+			ShutdownGrace:    Duration(30 * time.Second),
+			RateLimit:        Rate{PerSecond: 20, Burst: 100},
+			CheckerUserAgents: []string{
+				"archweb", "mirrormanager", "Launchpad Mirror Prober",
+				"Launchpad-Prober", "Mirrorbits", "mirrorchecker",
+			},
+		},
+	}
+}

@@ -1,0 +1,272 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"micromirror/internal/catalog"
+)
+
+var (
+	hostnameRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	segmentRE  = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$`)
+	topicRE    = regexp.MustCompile(`^[^#+/\x00]+$`)
+)
+
+// reservedPaths are served by the node itself and cannot be project paths.
+var reservedPaths = map[string]bool{"robots.txt": true, "favicon.ico": true, "index.json": true}
+
+// Validate checks every field and returns one error per bad value, each
+// naming its key path so Parse can add the line.
+func (c *Node) Validate() []*FieldError {
+	var errs []*FieldError
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+
+	if c.Name == "" {
+		bad("name", "required: the node's public hostname, e.g. sponsor.mm.example.net")
+	} else if !hostnameRE.MatchString(c.Name) {
+		bad("name", "%q is not a lowercase hostname", c.Name)
+	}
+	if c.Sponsor.Name == "" {
+		bad("sponsor.name", "required: index pages credit the sponsor")
+	}
+	if c.Sponsor.URL != "" && !isHTTPURL(c.Sponsor.URL) {
+		bad("sponsor.url", "%q is not an http(s) URL", c.Sponsor.URL)
+	}
+	if c.Contact == "" {
+		bad("contact", "required: the fleet operator's e-mail address or URL")
+	} else if !isHTTPURL(c.Contact) {
+		if _, err := mail.ParseAddress(c.Contact); err != nil {
+			bad("contact", "%q is neither an e-mail address nor an http(s) URL", c.Contact)
+		}
+	}
+	for _, f := range []struct{ key, v string }{{"fleet.url", c.Fleet.URL}, {"fleet.donate", c.Fleet.Donate}} {
+		if f.v != "" && !isHTTPURL(f.v) {
+			bad(f.key, "%q is not an http(s) URL", f.v)
+		}
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "required")
+	}
+	if c.StateDir == "" {
+		bad("state_dir", "required")
+	}
+	c.validateListen(bad)
+	c.validateTLS(bad)
+	switch c.DSCP {
+	case "cs1", "none":
+	default:
+		bad("dscp", "%q: want cs1 or none", c.DSCP)
+	}
+	c.validateLimits(bad)
+	if c.Upstream != "" && !hostnameRE.MatchString(c.Upstream) {
+		if _, err := netip.ParseAddr(c.Upstream); err != nil {
+			bad("upstream", "%q is not a hostname", c.Upstream)
+		}
+	}
+	c.validateProjects(bad)
+	return errs
+}
+
+type reporter func(field, format string, args ...any)
+
+func (c *Node) validateListen(bad reporter) {
+	lists := []struct {
+		key   string
+		addrs []string
+	}{{"http", c.Listen.HTTP}, {"https", c.Listen.HTTPS}, {"rsync", c.Listen.Rsync}}
+	for _, l := range lists {
+		for i, a := range l.addrs {
+			if _, _, err := splitHostPort(a); err != nil {
+				bad(fmt.Sprintf("listen.%s[%d]", l.key, i), "%v", err)
+			}
+		}
+	}
+	for i, a := range c.Listen.Admin {
+		field := fmt.Sprintf("listen.admin[%d]", i)
+		if IsUnixAddr(a) {
+			continue
+		}
+		host, _, err := splitHostPort(a)
+		if err != nil {
+			bad(field, "%v", err)
+			continue
+		}
+		ip, err := netip.ParseAddr(host)
+		if host == "localhost" {
+			continue
+		}
+		if err != nil || !ip.IsLoopback() {
+			bad(field, "%q: the admin interface must be on loopback or a unix socket path, never public", a)
+		}
+	}
+}
+
+// IsUnixAddr reports whether a listen address names a unix socket.
+func IsUnixAddr(a string) bool { return strings.HasPrefix(a, "/") || strings.HasPrefix(a, "unix:") }
+
+func splitHostPort(a string) (string, string, error) {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return "", "", fmt.Errorf("%q is not host:port (use :80, 0.0.0.0:80 or [::]:80)", a)
+	}
+	if host != "" && host != "localhost" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return "", "", fmt.Errorf("%q: listen on an IP address, not a name", a)
+		}
+	}
+	if p, err := net.LookupPort("tcp", port); err != nil || p < 0 || p > 65535 {
+		return "", "", fmt.Errorf("%q: bad port", a)
+	}
+	return host, port, nil
+}
+
+func (c *Node) validateTLS(bad reporter) {
+	t := c.TLS
+	files := t.CertFile != "" || t.KeyFile != ""
+	modes := 0
+	for _, on := range []bool{files, t.ACME != nil, t.SelfSigned} {
+		if on {
+			modes++
+		}
+	}
+	switch {
+	case modes > 1:
+		bad("tls", "choose one of cert_file/key_file, acme or self_signed")
+	case files && (t.CertFile == "" || t.KeyFile == ""):
+		bad("tls", "cert_file and key_file go together")
+	case modes == 0 && len(c.Listen.HTTPS) > 0:
+		bad("tls", "listen.https is set: give cert_file and key_file, acme, or self_signed")
+	}
+	if t.ACME != nil {
+		if t.ACME.Email != "" {
+			if _, err := mail.ParseAddress(t.ACME.Email); err != nil {
+				bad("tls.acme.email", "%q is not an e-mail address", t.ACME.Email)
+			}
+		}
+		if t.ACME.Directory != "" && !isHTTPURL(t.ACME.Directory) {
+			bad("tls.acme.directory", "%q is not an http(s) URL", t.ACME.Directory)
+		}
+		if len(c.Listen.HTTP) == 0 {
+			bad("tls.acme", "ACME HTTP-01 needs a listen.http address (port 80 in production)")
+		}
+		for i, n := range t.ACME.Names {
+			if !hostnameRE.MatchString(n) {
+				bad(fmt.Sprintf("tls.acme.names[%d]", i), "%q is not a hostname", n)
+			}
+		}
+	}
+}
+
+func (c *Node) validateLimits(bad reporter) {
+	l := c.Limits
+	if l.MaxConnections < 1 {
+		bad("limits.max_connections", "must be at least 1")
+	}
+	if l.MaxRsyncSessions < 1 {
+		bad("limits.max_rsync_sessions", "must be at least 1")
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"limits.header_timeout", l.HeaderTimeout}, {"limits.idle_timeout", l.IdleTimeout}} {
+		if d.v.D() < time.Second {
+			bad(d.key, "must be at least 1s")
+		}
+	}
+	if l.RateLimit.PerSecond < 0 {
+		bad("limits.rate_limit.per_second", "must not be negative")
+	}
+	if l.RateLimit.PerSecond > 0 && l.RateLimit.Burst < 1 {
+		bad("limits.rate_limit.burst", "must be at least 1")
+	}
+	for i, n := range l.RateLimit.Networks {
+		if _, err := ParsePrefix(n); err != nil {
+			bad(fmt.Sprintf("limits.rate_limit.networks[%d]", i), "%v", err)
+		}
+	}
+}
+
+// ParsePrefix accepts a CIDR prefix or a single address.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR prefix", s)
+}
+
+func (c *Node) validateProjects(bad reporter) {
+	seen := map[string]int{}
+	for i := range c.Projects {
+		p := &c.Projects[i]
+		key := fmt.Sprintf("projects[%d]", i)
+		_, known := catalog.Lookup(p.Name)
+		switch {
+		case p.Name == "":
+			bad(key+".name", "required: a catalog name (%s) or your own with a source", strings.Join(catalog.Names(), ", "))
+		case !segmentRE.MatchString(p.Name):
+			bad(key+".name", "%q: use letters, digits, '.', '_' and '-'", p.Name)
+		case !known && p.Source == "":
+			bad(key+".name", "%q is not in the catalog (micromirror node catalog); give a source to host it anyway", p.Name)
+		}
+		path := p.URLPath()
+		if p.Path != "" && (!segmentRE.MatchString(p.Path) || reservedPaths[p.Path]) {
+			bad(key+".path", "%q must be one plain directory name", p.Path)
+		} else if j, dup := seen[path]; dup && path != "" {
+			bad(key+".path", "%q is already used by projects[%d]", path, j)
+		}
+		seen[path] = i
+		if p.Source != "" && !isRsyncSource(p.Source) {
+			bad(key+".source", "%q: want rsync://host/module[/path] or host::module[/path]", p.Source)
+		}
+		for j, t := range p.Triggers {
+			if !topicRE.MatchString(t) {
+				bad(fmt.Sprintf("%s.triggers[%d]", key, j), "%q: an upstream module name (no '/', '+' or '#')", t)
+			}
+		}
+		for j, e := range p.Exclude {
+			if strings.TrimSpace(e) == "" || strings.ContainsAny(e, "\n\x00") {
+				bad(fmt.Sprintf("%s.exclude[%d]", key, j), "empty or malformed pattern")
+			}
+		}
+		if p.Bwlimit != 0 && p.Bwlimit < 1e5 {
+			bad(key+".bwlimit", "%d bit/s is too slow to sync anything; give a unit, e.g. 200Mbit", p.Bwlimit)
+		}
+		if p.Schedule != 0 && p.Schedule.D() < time.Minute {
+			bad(key+".schedule", "runs more often than once a minute would hammer the upstream")
+		}
+	}
+}
+
+// URLPath is the project's directory under data_dir and its URL prefix.
+func (p Project) URLPath() string {
+	if p.Path != "" {
+		return p.Path
+	}
+	return p.Name
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func isRsyncSource(s string) bool {
+	if u, err := url.Parse(s); err == nil && u.Scheme == "rsync" {
+		return u.Host != "" && strings.Trim(u.Path, "/") != ""
+	}
+	host, mod, ok := strings.Cut(s, "::")
+	return ok && host != "" && mod != "" && !strings.ContainsAny(host, "/ ")
+}

@@ -1,0 +1,108 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"micromirror/internal/config"
+)
+
+// openAdmin serves the admin interface on loopback addresses and unix
+// sockets only (config validation refuses anything else).
+func (n *Node) openAdmin(ctx context.Context, addrs []string) error {
+	mux := http.NewServeMux()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &trafficCollector{n})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /api/v1/traffic", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(n.traffic.Snapshot())
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: n.cfg.Limits.HeaderTimeout.D()}
+	for _, a := range addrs {
+		network, address := "tcp", a
+		if config.IsUnixAddr(a) {
+			network, address = "unix", strings.TrimPrefix(a, "unix:")
+			// A socket left by a crashed node would make the bind fail.
+			if fi, err := os.Lstat(address); err == nil && fi.Mode()&os.ModeSocket != 0 {
+				os.Remove(address)
+			}
+		}
+		var lc net.ListenConfig
+		l, err := lc.Listen(ctx, network, address)
+		if err != nil {
+			return fmt.Errorf("listen admin %s: %w", a, err)
+		}
+		if network == "unix" {
+			os.Chmod(address, 0o660)
+		}
+		n.admin = append(n.admin, l)
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				n.log.Error("admin serve", "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// trafficCollector exports the traffic counters to Prometheus.
+type trafficCollector struct{ n *Node }
+
+var (
+	descRequests = prometheus.NewDesc("micromirror_requests_total", "Requests served, by project and protocol.", []string{"project", "protocol"}, nil)
+	descBytes    = prometheus.NewDesc("micromirror_sent_bytes_total", "Body bytes sent, by project and protocol.", []string{"project", "protocol"}, nil)
+	descStatus   = prometheus.NewDesc("micromirror_responses_total", "HTTP responses by status class.", []string{"project", "class"}, nil)
+	descFamily   = prometheus.NewDesc("micromirror_requests_by_family_total", "Requests by IP family.", []string{"project", "family"}, nil)
+	descRsync    = prometheus.NewDesc("micromirror_rsync_sessions", "rsync sessions running now.", nil, nil)
+	descRefused  = prometheus.NewDesc("micromirror_refused_total", "Requests refused, by reason.", []string{"reason"}, nil)
+	descConns    = prometheus.NewDesc("micromirror_open_connections", "Open HTTP(S) connections.", nil, nil)
+)
+
+func (c *trafficCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRequests, descBytes, descStatus, descFamily, descRsync, descRefused, descConns} {
+		ch <- d
+	}
+}
+
+func (c *trafficCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.n.traffic.Snapshot() {
+		for proto, v := range s.Requests {
+			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(v), s.Project, proto)
+		}
+		for proto, v := range s.Bytes {
+			ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(v), s.Project, proto)
+		}
+		for class, v := range s.StatusClasses {
+			ch <- prometheus.MustNewConstMetric(descStatus, prometheus.CounterValue, float64(v), s.Project, class)
+		}
+		ch <- prometheus.MustNewConstMetric(descFamily, prometheus.CounterValue, float64(s.IPv4), s.Project, "ipv4")
+		ch <- prometheus.MustNewConstMetric(descFamily, prometheus.CounterValue, float64(s.IPv6), s.Project, "ipv6")
+	}
+	ch <- prometheus.MustNewConstMetric(descRsync, prometheus.GaugeValue, float64(c.n.rsync.Sessions()))
+	st := c.n.state.Load()
+	var capped uint64
+	var open int64
+	for _, l := range c.n.listeners {
+		capped += l.Rejected()
+		open += l.Open()
+	}
+	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(open))
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(st.guard.Blocked.Load()), "blocklist")
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(st.guard.Limited.Load()), "rate_limit")
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(capped), "connection_cap")
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.n.rsync.Refused()), "rsync")
+}

@@ -1,0 +1,401 @@
+// Package node assembles a mirror node: the HTTP, HTTPS and rsync
+// listeners over the project trees, the guard, the access log, the traffic
+// counters and the admin interface, with reload and graceful shutdown.
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"micromirror/internal/accesslog"
+	"micromirror/internal/catalog"
+	"micromirror/internal/certs"
+	"micromirror/internal/config"
+	"micromirror/internal/guard"
+	"micromirror/internal/listen"
+	"micromirror/internal/rsyncd"
+	"micromirror/internal/serve"
+	"micromirror/internal/status"
+	"micromirror/internal/telemetry"
+)
+
+// Node is one running mirror node.
+type Node struct {
+	log       *slog.Logger
+	status    *status.Store
+	traffic   *telemetry.Traffic
+	blocklist *guard.Blocklist
+	rsync     *rsyncd.Server
+	certs     certs.Source
+
+	mu  sync.Mutex // guards cfg and reloads
+	cfg config.Node
+
+	state atomic.Pointer[front]
+	alog  atomic.Pointer[accesslog.Log]
+
+	servers   []*http.Server
+	listeners []*listen.Listener
+	isTLS     []bool // parallel to servers
+	admin     []net.Listener
+	wg        sync.WaitGroup
+	cancel    context.CancelFunc
+}
+
+// front is what a config produces for serving; swapped whole on reload.
+type front struct {
+	content *serve.Handler
+	guard   *guard.Guard
+	front   http.Handler
+}
+
+// New prepares a node; Open starts it.
+func New(cfg config.Node, log *slog.Logger) *Node {
+	n := &Node{
+		log:       log,
+		cfg:       cfg,
+		status:    status.NewStore(filepath.Join(cfg.StateDir, "status")),
+		traffic:   telemetry.NewTraffic(),
+		blocklist: guard.NewBlocklist(),
+	}
+	n.rsync = rsyncd.New(rsyncd.Config{
+		StateDir:    cfg.StateDir,
+		MaxSessions: cfg.Limits.MaxRsyncSessions,
+		Options:     rsyncOptions(),
+		Blocklist:   n.blocklist,
+		Traffic:     n.traffic,
+	}, log.With("component", "rsyncd"))
+	return n
+}
+
+func rsyncOptions() rsyncd.Options {
+	uid, gid := os.Getuid(), os.Getgid()
+	return rsyncd.Options{UID: uid, GID: gid, Chroot: uid == 0, TimeoutSec: 600}
+}
+
+// Traffic exposes the counters (admin API, telemetry).
+func (n *Node) Traffic() *telemetry.Traffic { return n.traffic }
+
+// Open listens on every configured address (a busy port fails here) and
+// starts serving.
+func (n *Node) Open(ctx context.Context) (err error) {
+	cfg := n.cfg
+	defer func() {
+		if err != nil {
+			n.Close(context.Background())
+		}
+	}()
+	for _, d := range []string{cfg.DataDir, cfg.StateDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if _, err := n.blocklist.LoadFile(cfg.Limits.Blocklist); err != nil {
+		return err
+	}
+	alog, err := accesslog.Open(cfg.AccessLog)
+	if err != nil {
+		return err
+	}
+	n.alog.Store(alog)
+	st, err := n.build(cfg)
+	if err != nil {
+		return err
+	}
+	n.state.Store(st)
+	if err := n.setRsyncModules(cfg); err != nil {
+		return err
+	}
+	if len(cfg.Listen.HTTPS) > 0 {
+		if n.certs, err = n.certSource(cfg); err != nil {
+			return err
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+
+	lopt := listen.Options{MaxConns: cfg.Limits.MaxConnections}
+	if cfg.DSCP == "cs1" {
+		lopt.TOS = listen.CS1
+	}
+	var httpHandler http.Handler = n
+	if n.certs != nil {
+		httpHandler = n.certs.HTTPHandler(n)
+	}
+	for _, a := range cfg.Listen.HTTP {
+		if err := n.serveOn(ctx, a, lopt, httpHandler, nil); err != nil {
+			return err
+		}
+	}
+	for _, a := range cfg.Listen.HTTPS {
+		tc := &tls.Config{GetCertificate: n.certs.GetCertificate, MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"h2", "http/1.1"}}
+		if err := n.serveOn(ctx, a, lopt, n, tc); err != nil {
+			return err
+		}
+	}
+	if err := n.rsync.Open(ctx, cfg.Listen.Rsync, lopt); err != nil {
+		return err
+	}
+	if err := n.openAdmin(ctx, cfg.Listen.Admin); err != nil {
+		return err
+	}
+	if a, ok := n.certs.(*certs.ACME); ok {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); a.Prefetch(runCtx) }()
+	}
+	n.log.Info("node serving", "name", cfg.Name, "projects", len(cfg.Projects),
+		"http", addrs(n.HTTPAddrs()), "https", addrs(n.HTTPSAddrs()), "rsync", addrs(n.rsync.Addrs()))
+	return nil
+}
+
+func (n *Node) certSource(cfg config.Node) (certs.Source, error) {
+	switch {
+	case cfg.TLS.ACME != nil:
+		a := cfg.TLS.ACME
+		return certs.NewACME(certs.ACMEConfig{
+			Names: append([]string{cfg.Name}, a.Names...), Email: a.Email, Directory: a.Directory,
+			CAFile: a.CAFile, CacheDir: filepath.Join(cfg.StateDir, "acme"),
+		}, n.log.With("component", "acme"))
+	case cfg.TLS.SelfSigned:
+		return certs.NewSelfSigned(cfg.Name)
+	default:
+		return certs.NewFiles(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+	}
+}
+
+func (n *Node) serveOn(ctx context.Context, addr string, lopt listen.Options, h http.Handler, tc *tls.Config) error {
+	l, err := listen.Listen(ctx, addr, lopt)
+	if err != nil {
+		scheme := "http"
+		if tc != nil {
+			scheme = "https"
+		}
+		return fmt.Errorf("listen %s %s: %w", scheme, addr, err)
+	}
+	lim := n.cfg.Limits
+	srv := &http.Server{
+		Handler:           h,
+		TLSConfig:         tc,
+		ReadHeaderTimeout: lim.HeaderTimeout.D(),
+		IdleTimeout:       lim.IdleTimeout.D(),
+		MaxHeaderBytes:    16 << 10,
+		// TLS handshake failures and client resets are routine on a
+		// public server; keep them out of the operator's log.
+		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+	}
+	n.servers = append(n.servers, srv)
+	n.listeners = append(n.listeners, l)
+	n.isTLS = append(n.isTLS, tc != nil)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		var err error
+		if tc != nil {
+			err = srv.ServeTLS(l, "", "")
+		} else {
+			err = srv.Serve(l)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("serve", "addr", l.Addr(), "err", err)
+		}
+	}()
+	return nil
+}
+
+// build turns a config into the serving front.
+func (n *Node) build(cfg config.Node) (*front, error) {
+	var projects []serve.Project
+	for _, p := range cfg.Projects {
+		desc := ""
+		if r, ok := catalog.Lookup(p.Name); ok {
+			desc = r.Description
+		}
+		projects = append(projects, serve.Project{Name: p.Name, Path: p.URLPath(), Description: desc,
+			Dir: filepath.Join(cfg.DataDir, p.URLPath())})
+	}
+	site := serve.Site{Name: cfg.Name, SponsorName: cfg.Sponsor.Name, SponsorURL: cfg.Sponsor.URL,
+		Contact: cfg.Contact, FleetName: cfg.Fleet.Name, FleetURL: cfg.Fleet.URL, DonateURL: cfg.Fleet.Donate}
+	content, err := serve.New(site, projects, n.lastSync, n.log.With("component", "serve"))
+	if err != nil {
+		return nil, err
+	}
+	var nets []netip.Prefix
+	for _, s := range cfg.Limits.RateLimit.Networks {
+		p, _ := config.ParsePrefix(s) // validated with the config
+		nets = append(nets, p)
+	}
+	rl := cfg.Limits.RateLimit
+	g := &guard.Guard{
+		Blocklist: n.blocklist,
+		Limiter:   guard.NewRateLimiter(rl.PerSecond, rl.Burst, nets, rl.All),
+		Checkers:  slices.Clone(cfg.Limits.CheckerUserAgents),
+	}
+	return &front{content: content, guard: g, front: g.Middleware(content, content.ErrorPage)}, nil
+}
+
+func (n *Node) lastSync(project string) time.Time {
+	p, err := n.status.Load(project)
+	if err != nil {
+		return time.Time{}
+	}
+	return p.LastSuccess
+}
+
+func (n *Node) setRsyncModules(cfg config.Node) error {
+	var mods []rsyncd.Module
+	projectOf := map[string]string{}
+	for _, p := range cfg.Projects {
+		desc := p.Name
+		if r, ok := catalog.Lookup(p.Name); ok {
+			desc = r.Description
+		}
+		mods = append(mods, rsyncd.Module{Name: p.URLPath(), Path: filepath.Join(cfg.DataDir, p.URLPath()),
+			Comment: fmt.Sprintf("%s (%s, hosted by %s)", desc, cfg.Name, cfg.Sponsor.Name)})
+		projectOf[p.URLPath()] = p.Name
+	}
+	return n.rsync.SetModules(mods, projectOf)
+}
+
+// Reload applies a new config without dropping connections: pages,
+// projects, limits, blocklist, certificates, access log. Listener changes
+// need a restart and are reported.
+func (n *Node) Reload(cfg config.Node) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	old := n.cfg
+	if !slices.Equal(old.Listen.HTTP, cfg.Listen.HTTP) || !slices.Equal(old.Listen.HTTPS, cfg.Listen.HTTPS) ||
+		!slices.Equal(old.Listen.Rsync, cfg.Listen.Rsync) || !slices.Equal(old.Listen.Admin, cfg.Listen.Admin) ||
+		old.DSCP != cfg.DSCP || old.DataDir != cfg.DataDir || old.StateDir != cfg.StateDir {
+		n.log.Warn("reload: listen, dscp, data_dir and state_dir changes take effect at the next restart")
+	}
+	var errs []error
+	if _, err := n.blocklist.LoadFile(cfg.Limits.Blocklist); err != nil {
+		errs = append(errs, err) // the old list stays in force
+	}
+	if n.certs != nil {
+		if err := n.certs.Reload(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := n.reopenLog(old.AccessLog, cfg.AccessLog); err != nil {
+		errs = append(errs, err)
+	}
+	st, err := n.build(cfg)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	prev := n.state.Swap(st)
+	// Requests in flight may still open files through the old trees.
+	time.AfterFunc(cfg.Limits.ShutdownGrace.D()+time.Minute, prev.content.Close)
+	if err := n.setRsyncModules(cfg); err != nil {
+		errs = append(errs, err)
+	}
+	n.cfg = cfg
+	n.log.Info("reloaded", "projects", len(cfg.Projects), "blocklist", n.blocklist.Len())
+	return errors.Join(errs...)
+}
+
+func (n *Node) reopenLog(oldPath, newPath string) error {
+	if oldPath == newPath {
+		return n.alog.Load().Reopen()
+	}
+	l, err := accesslog.Open(newPath)
+	if err != nil {
+		return err
+	}
+	prev := n.alog.Swap(l)
+	return prev.Close()
+}
+
+// Close stops accepting, lets running downloads finish until ctx ends,
+// then cuts the rest.
+func (n *Node) Close(ctx context.Context) error {
+	if n.cancel != nil {
+		n.cancel()
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(n.servers)+2)
+	for _, s := range n.servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Shutdown(ctx); err != nil {
+				s.Close()
+				errs <- fmt.Errorf("shutdown: %w", err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := n.rsync.Close(ctx); err != nil {
+			errs <- fmt.Errorf("rsync shutdown: %w", err)
+		}
+	}()
+	wg.Wait()
+	for _, l := range n.admin {
+		l.Close()
+	}
+	n.wg.Wait()
+	close(errs)
+	var all []error
+	for e := range errs {
+		all = append(all, e)
+	}
+	if st := n.state.Load(); st != nil {
+		st.content.Close()
+	}
+	if l := n.alog.Load(); l != nil {
+		all = append(all, l.Close())
+	}
+	return errors.Join(all...)
+}
+
+// HTTPAddrs returns the bound plain-HTTP addresses.
+func (n *Node) HTTPAddrs() []net.Addr { return n.addrsOf(false) }
+
+// HTTPSAddrs returns the bound HTTPS addresses.
+func (n *Node) HTTPSAddrs() []net.Addr { return n.addrsOf(true) }
+
+// RsyncAddrs returns the bound rsync addresses.
+func (n *Node) RsyncAddrs() []net.Addr { return n.rsync.Addrs() }
+
+// AdminAddrs returns the bound admin addresses.
+func (n *Node) AdminAddrs() []net.Addr {
+	var out []net.Addr
+	for _, l := range n.admin {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+func (n *Node) addrsOf(tlsOnly bool) []net.Addr {
+	var out []net.Addr
+	for i := range n.servers {
+		if n.isTLS[i] == tlsOnly {
+			out = append(out, n.listeners[i].Addr())
+		}
+	}
+	return out
+}
+
+func addrs(as []net.Addr) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.String())
+	}
+	return out
+}

@@ -1,0 +1,83 @@
+package node
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"micromirror/internal/accesslog"
+	"micromirror/internal/guard"
+	"micromirror/internal/telemetry"
+)
+
+// recorder notes the status and body bytes of a response. It forwards
+// ReadFrom so plain-HTTP file bodies still go out through sendfile(2).
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{r.ResponseWriter}, src)
+	}
+	r.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+type writerOnly struct{ io.Writer }
+
+// ServeHTTP is the node's front: guard, content, then the access log line
+// and the traffic counters for every request.
+func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	st := n.state.Load()
+	rec := &recorder{ResponseWriter: w}
+	st.front.ServeHTTP(rec, r)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	n.alog.Load().Write(accesslog.Entry{
+		RemoteAddr: host, Time: start, Method: r.Method, URI: r.RequestURI, Proto: r.Proto,
+		Status: rec.status, Bytes: rec.bytes, Referer: r.Referer(), UserAgent: r.UserAgent(),
+		Duration: time.Since(start),
+	})
+	proto := telemetry.HTTP
+	if r.TLS != nil {
+		proto = telemetry.HTTPS
+	}
+	addr, _ := guard.RemoteAddr(r)
+	n.traffic.Record(st.content.ProjectOf(r.URL.Path), proto, rec.status, rec.bytes, addr.Is6())
+}

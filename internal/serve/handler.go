@@ -1,0 +1,215 @@
+// Package serve answers HTTP requests for the mirrored trees: files with
+// ranges and conditional requests, index pages in HTML and JSON that credit
+// the sponsor, and the node's own small pages. It never reaches outside the
+// project trees: every file is opened through an os.Root per project.
+package serve
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Site is what the pages say about the node.
+type Site struct {
+	Name        string // public hostname
+	SponsorName string
+	SponsorURL  string
+	Contact     string // e-mail or URL of the fleet operator
+	FleetName   string
+	FleetURL    string
+	DonateURL   string
+}
+
+// Project is one served tree.
+type Project struct {
+	Name        string // catalog name
+	Path        string // URL prefix and directory name
+	Description string
+	Dir         string // absolute directory
+}
+
+// StatusFunc returns the last successful sync of a project (zero if never).
+type StatusFunc func(project string) time.Time
+
+// Handler serves a node's projects. It is immutable once built and safe for
+// concurrent use; a config reload builds a new one.
+type Handler struct {
+	site     Site
+	projects map[string]*tree // by URL path
+	order    []*tree
+	lastSync StatusFunc
+	log      *slog.Logger
+}
+
+type tree struct {
+	Project
+	root *os.Root
+}
+
+// New opens each project's tree (creating missing directories, which the
+// sync fills) and returns the handler.
+func New(site Site, projects []Project, lastSync StatusFunc, log *slog.Logger) (*Handler, error) {
+	h := &Handler{site: site, projects: map[string]*tree{}, lastSync: lastSync, log: log}
+	if h.lastSync == nil {
+		h.lastSync = func(string) time.Time { return time.Time{} }
+	}
+	for _, p := range projects {
+		if err := os.MkdirAll(p.Dir, 0o755); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("project %s: %w", p.Name, err)
+		}
+		root, err := os.OpenRoot(p.Dir)
+		if err != nil {
+			h.Close()
+			return nil, fmt.Errorf("project %s: %w", p.Name, err)
+		}
+		t := &tree{Project: p, root: root}
+		h.projects[p.Path] = t
+		h.order = append(h.order, t)
+	}
+	sort.Slice(h.order, func(i, j int) bool { return h.order[i].Path < h.order[j].Path })
+	return h, nil
+}
+
+// Close releases the trees' directory handles. Files already open by
+// in-flight requests stay valid.
+func (h *Handler) Close() {
+	for _, t := range h.projects {
+		t.root.Close()
+	}
+}
+
+// ProjectOf returns the project a request path belongs to, "" if none; the
+// traffic counters use it.
+func (h *Handler) ProjectOf(urlPath string) string {
+	t, _, err := resolve(urlPath)
+	if err != nil {
+		return ""
+	}
+	if p, ok := h.projects[t.project]; ok {
+		return p.Name
+	}
+	return ""
+}
+
+const allowed = "GET, HEAD, OPTIONS"
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		w.Header().Set("Allow", allowed)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		w.Header().Set("Allow", allowed)
+		h.errorPage(w, r, http.StatusMethodNotAllowed)
+		return
+	}
+	t, hidden, err := resolve(r.URL.Path)
+	if err != nil {
+		h.errorPage(w, r, http.StatusBadRequest)
+		return
+	}
+	if hidden {
+		h.errorPage(w, r, http.StatusNotFound)
+		return
+	}
+	switch {
+	case t.project == "":
+		h.rootPage(w, r)
+		return
+	case t.project == "robots.txt" && t.rel == ".":
+		serveStatic(w, r, "text/plain; charset=utf-8", robotsTxt)
+		return
+	case t.project == "favicon.ico" && t.rel == ".":
+		serveStatic(w, r, "image/png", favicon())
+		return
+	}
+	p, ok := h.projects[t.project]
+	if !ok {
+		h.errorPage(w, r, http.StatusNotFound)
+		return
+	}
+	h.serveTree(w, r, p, t)
+}
+
+func (h *Handler) serveTree(w http.ResponseWriter, r *http.Request, p *tree, t target) {
+	// O_NONBLOCK: opening a FIFO someone left in the tree must not hang
+	// the request; regular files ignore the flag.
+	f, err := p.root.OpenFile(t.rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		h.errorPage(w, r, statusOf(err))
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		h.errorPage(w, r, statusOf(err))
+		return
+	}
+	switch {
+	case fi.IsDir():
+		if !t.slash {
+			redirectSlash(w, r, t)
+			return
+		}
+		h.indexPage(w, r, p, t.rel, f)
+	case fi.Mode().IsRegular():
+		if t.slash {
+			h.errorPage(w, r, http.StatusNotFound)
+			return
+		}
+		serveFile(w, r, f, fi)
+	default: // devices, sockets, fifos: never served
+		h.errorPage(w, r, http.StatusNotFound)
+	}
+}
+
+// statusOf maps a file-system error to the status a client sees; the
+// error itself (which may name server paths) is never shown.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+		return http.StatusNotFound
+	case isEscape(err):
+		// A symlink leading out of the tree: for the client it is not there.
+		return http.StatusNotFound
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+func isEscape(err error) bool {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err != nil && pe.Err.Error() == "path escapes from parent"
+	}
+	return false
+}
+
+// redirectSlash sends a directory request without its trailing slash to the
+// canonical URL. The target is rebuilt from the resolved segments, so a
+// request like "//host/x" can never turn into a redirect off-site.
+func redirectSlash(w http.ResponseWriter, r *http.Request, t target) {
+	loc := "/" + url.PathEscape(t.project) + "/"
+	if t.rel != "." {
+		for _, seg := range strings.Split(t.rel, "/") {
+			loc += url.PathEscape(seg) + "/"
+		}
+	}
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	http.Redirect(w, r, loc, http.StatusMovedPermanently)
+}

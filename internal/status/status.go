@@ -1,0 +1,95 @@
+// Package status keeps each project's sync status on disk in state_dir, so
+// the serving side, the admin API and a restarted node all read one truth.
+package status
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Project is the durable sync status of one project.
+type Project struct {
+	Name        string    `json:"name"`
+	State       string    `json:"state"` // idle, syncing, failed, refused
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	LastResult  string    `json:"last_result,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// Store reads and writes status files under a directory. Each Save is
+// atomic (temp, fsync, rename), so readers never see half a file; callers
+// serialise writers of one project themselves.
+type Store struct {
+	dir string
+}
+
+// NewStore returns a store under dir (created on first Save).
+func NewStore(dir string) *Store { return &Store{dir: dir} }
+
+func (s *Store) path(name string) string { return filepath.Join(s.dir, name+".json") }
+
+// Load returns the status of a project; a project never synced has a zero
+// status and no error.
+func (s *Store) Load(name string) (Project, error) {
+	b, err := os.ReadFile(s.path(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Project{Name: name, State: "idle"}, nil
+	}
+	if err != nil {
+		return Project{}, fmt.Errorf("read status %s: %w", name, err)
+	}
+	var p Project
+	if err := json.Unmarshal(b, &p); err != nil {
+		return Project{}, fmt.Errorf("decode status %s: %w", name, err)
+	}
+	p.Name = name
+	return p, nil
+}
+
+// Save writes a project's status durably.
+func (s *Store) Save(p Project) error {
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return fmt.Errorf("create status dir: %w", err)
+	}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(s.path(p.Name), append(b, '\n'), 0o644)
+}
+
+// WriteFileAtomic writes data to a temp file beside path, fsyncs it and
+// renames it over path.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+// Package testenv starts the real programs tests talk to (the node, rsync,
+// curl, apt-get) on loopback, with temp dirs and port 0.
+package testenv
+
+import (
+	"bytes"
+	"context"
+
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"micromirror/internal/config"
+	"micromirror/internal/node"
+)
+
+// RequireBinary returns the path of a program the test needs. Missing, it
+// fails the test under CI (where scripts/deps.sh installed everything) and
+// skips with a loud reason on a developer's machine.
+func RequireBinary(tb testing.TB, name string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		tb.Fatalf("%s is required (run scripts/deps.sh): %v", name, err)
+	}
+	tb.Skipf("SKIPPING: %s not installed; run scripts/deps.sh", name)
+	return ""
+}
+
+// RequireRoot skips (or fails under CI) tests that need root, such as
+// packet captures.
+func RequireRoot(tb testing.TB) {
+	tb.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		tb.Fatal("this test needs root (CI runs as root)")
+	}
+	tb.Skip("SKIPPING: needs root")
+}
+
+// Logger returns a logger that writes into the test log.
+func Logger(tb testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Helper()
+	w.tb.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// NodeConfig is a valid config on loopback port 0 with temp dirs and the
+// given projects; tests adjust it before StartNode.
+func NodeConfig(tb testing.TB, projects ...string) config.Node {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfg := config.Default()
+	cfg.Name = "test.mm.example.net"
+	cfg.Sponsor = config.Sponsor{Name: "Example Sponsor", URL: "https://sponsor.example.com/"}
+	cfg.Contact = "noc@mm.example.net"
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.StateDir = filepath.Join(dir, "state")
+	cfg.AccessLog = filepath.Join(dir, "access.log")
+	cfg.Listen = config.Listen{
+		HTTP:  []string{"127.0.0.1:0", "[::1]:0"},
+		HTTPS: []string{"127.0.0.1:0"},
+		Rsync: []string{"127.0.0.1:0"},
+		Admin: []string{"127.0.0.1:0"},
+	}
+	cfg.TLS = config.TLS{SelfSigned: true}
+	cfg.Limits.RateLimit.PerSecond = 0
+	for _, p := range projects {
+		cfg.Projects = append(cfg.Projects, config.Project{Name: p})
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		tb.Fatalf("test config invalid: %v", errs[0])
+	}
+	return cfg
+}
+
+// StartNode opens a node and closes it when the test ends.
+func StartNode(tb testing.TB, cfg config.Node) *node.Node {
+	tb.Helper()
+	if errs := cfg.Validate(); len(errs) > 0 {
+		tb.Fatalf("config invalid: %v", errs[0])
+	}
+	n := node.New(cfg, Logger(tb))
+	if err := n.Open(context.Background()); err != nil {
+		tb.Fatalf("open node: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n.Close(ctx)
+	})
+	return n
+}
+
+// WriteFile creates a file (and its dirs) with content and mtime.
+func WriteFile(tb testing.TB, path string, data []byte, mtime time.Time) {
+	tb.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if !mtime.IsZero() {
+		if err := os.Chtimes(path, mtime, mtime); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// Run runs a command and returns its combined output, failing on error.
+func Run(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
+// Curl runs curl with the args and returns stdout; stderr goes to the log.
+// -s and a short overall timeout are always added.
+func Curl(tb testing.TB, args ...string) (string, error) {
+	tb.Helper()
+	RequireBinary(tb, "curl")
+	cmd := exec.Command("curl", append([]string{"-sS", "--max-time", "20"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if stderr.Len() > 0 {
+		tb.Logf("curl %v: %s", args, stderr.String())
+	}
+	return string(out), err
+}
+
+// URL returns scheme://addr for an address of the node.
+func URL(scheme string, a net.Addr) string { return scheme + "://" + a.String() }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages micromirror runs and tests with. Idempotent and
+# quiet when everything is already present, so both README commands call it.
+set -euo pipefail
+
+packages=(
+  rsync          # the node syncs and serves rsync through the system binary
+  curl           # real HTTP client in tests
+  apt-utils      # apt-ftparchive builds the test Debian repository
+  tcpdump        # proves DSCP marking on the wire
+  nginx-light    # benchmark peer
+  wrk            # benchmark load generator
+  openssl        # benchmark certificates
+  iproute2       # ss and network namespaces in tests
+  ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: missing packages: ${missing[*]} (run as root or: sudo $0)" >&2
+  exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# nginx-light's package starts a system nginx on port 80; the benchmark runs its
+# own instance on a random port, so the system one must not hold resources.
+if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null; then
+  systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
+pkill -x nginx 2>/dev/null || true
