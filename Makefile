@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/guard -run '^$$' -fuzz FuzzParseBlocklist -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/rsyncd -run '^$$' -fuzz FuzzParseLogLine -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/accesslog -run '^$$' -fuzz FuzzFormat -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f $(BIN)

@@ -155,6 +155,11 @@ func (l *Log) Close() error {
 	if l == nil {
 		return nil
 	}
+	select {
+	case <-l.done:
+		return nil // already closed
+	default:
+	}
 	close(l.done)
 	l.wg.Wait()
 	l.mu.Lock()

@@ -128,9 +128,9 @@ func Default() Node {
 		Limits: Limits{
 			MaxConnections:   4096,
 			MaxRsyncSessions: 50,
-			HeaderTimeout:    Duration(10 * time.Second),
-			IdleTimeout:      Duration(75 * time.Second),
-			ShutdownGrace:    Duration(30 * time.Second),
+			HeaderTimeout:    Dur(10 * time.Second),
+			IdleTimeout:      Dur(75 * time.Second),
+			ShutdownGrace:    Dur(30 * time.Second),
 			RateLimit:        Rate{PerSecond: 20, Burst: 100},
 			CheckerUserAgents: []string{
 				"archweb", "mirrormanager", "Launchpad Mirror Prober",

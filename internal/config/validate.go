@@ -177,8 +177,10 @@ func (c *Node) validateLimits(bad reporter) {
 	for _, d := range []struct {
 		key string
 		v   Duration
-	}{{"limits.header_timeout", l.HeaderTimeout}, {"limits.idle_timeout", l.IdleTimeout}} {
-		if d.v.D() < time.Second {
+	}{{"limits.header_timeout", l.HeaderTimeout}, {"limits.idle_timeout", l.IdleTimeout}, {"limits.shutdown_grace", l.ShutdownGrace}} {
+		if err := d.v.Err(); err != nil {
+			bad(d.key, "%v", err)
+		} else if d.v.D() < time.Second {
 			bad(d.key, "must be at least 1s")
 		}
 	}
@@ -241,10 +243,14 @@ func (c *Node) validateProjects(bad reporter) {
 				bad(fmt.Sprintf("%s.exclude[%d]", key, j), "empty or malformed pattern")
 			}
 		}
-		if p.Bwlimit != 0 && p.Bwlimit < 1e5 {
-			bad(key+".bwlimit", "%d bit/s is too slow to sync anything; give a unit, e.g. 200Mbit", p.Bwlimit)
+		if err := p.Bwlimit.Err(); err != nil {
+			bad(key+".bwlimit", "%v", err)
+		} else if b := p.Bwlimit.BitsPerSecond(); b != 0 && b < 1e5 {
+			bad(key+".bwlimit", "%d bit/s is too slow to sync anything; give a unit, e.g. 200Mbit", b)
 		}
-		if p.Schedule != 0 && p.Schedule.D() < time.Minute {
+		if err := p.Schedule.Err(); err != nil {
+			bad(key+".schedule", "%v", err)
+		} else if p.Schedule.D() != 0 && p.Schedule.D() < time.Minute {
 			bad(key+".schedule", "runs more often than once a minute would hammer the upstream")
 		}
 	}

@@ -52,6 +52,8 @@ type Node struct {
 	admin     []net.Listener
 	wg        sync.WaitGroup
 	cancel    context.CancelFunc
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // front is what a config produces for serving; swapped whole on reload.
@@ -321,8 +323,13 @@ func (n *Node) reopenLog(oldPath, newPath string) error {
 }
 
 // Close stops accepting, lets running downloads finish until ctx ends,
-// then cuts the rest.
+// then cuts the rest. Calls after the first return its result.
 func (n *Node) Close(ctx context.Context) error {
+	n.closeOnce.Do(func() { n.closeErr = n.close(ctx) })
+	return n.closeErr
+}
+
+func (n *Node) close(ctx context.Context) error {
 	if n.cancel != nil {
 		n.cancel()
 	}
@@ -372,6 +379,9 @@ func (n *Node) HTTPSAddrs() []net.Addr { return n.addrsOf(true) }
 
 // RsyncAddrs returns the bound rsync addresses.
 func (n *Node) RsyncAddrs() []net.Addr { return n.rsync.Addrs() }
+
+// RsyncSessions is the number of rsync sessions running now.
+func (n *Node) RsyncSessions() int64 { return n.rsync.Sessions() }
 
 // AdminAddrs returns the bound admin addresses.
 func (n *Node) AdminAddrs() []net.Addr {

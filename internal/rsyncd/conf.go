@@ -60,7 +60,7 @@ func RenderConfig(mods []Module, o Options) []byte {
 	fmt.Fprintf(&b, "timeout = %d\n", o.TimeoutSec)
 	fmt.Fprintf(&b, "exclude = %s\n", strings.Join(hiddenPatterns, " "))
 	fmt.Fprintf(&b, "dont compress = %s\n", noCompress)
-	fmt.Fprintf(&b, "transfer logging = yes\nlog file = /dev/stderr\n")
+	fmt.Fprintf(&b, "transfer logging = yes\nlog file = /proc/self/fd/3\n")
 	fmt.Fprintf(&b, "log format = %s %%o %%m %%l %%b %%f\n", logTag)
 	for _, m := range mods {
 		fmt.Fprintf(&b, "\n[%s]\n\tpath = %s\n\tcomment = %s\n", m.Name, m.Path, sanitizeComment(m.Comment))

@@ -2,6 +2,7 @@ package rsyncd
 
 import (
 	"bufio"
+	"io"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -140,6 +142,7 @@ func (s *Server) serve(c net.Conn) {
 		s.refused.Add(1)
 		// Speak just enough protocol for the client to print the reason.
 		fmt.Fprintf(c, "@RSYNCD: 30.0\n@ERROR: max connections (%d) reached -- try again later\n", s.maxSess)
+		lingerClose(c)
 		return
 	}
 	defer s.sessions.Add(-1)
@@ -166,11 +169,18 @@ func (s *Server) serve(c net.Conn) {
 func (s *Server) runDaemon(sock *os.File) (string, error) {
 	cmd := exec.Command("rsync", "--daemon", "--config="+s.confPath)
 	cmd.Stdin, cmd.Stdout = sock, sock
-	stderr, err := cmd.StderrPipe()
+	// In inetd mode rsync detaches stderr, so its log goes to an extra
+	// descriptor (fd 3, "log file = /proc/self/fd/3") read here.
+	logR, logW, err := os.Pipe()
 	if err != nil {
 		return "", err
 	}
-	if err := cmd.Start(); err != nil {
+	defer logR.Close()
+	cmd.Stderr = logW
+	cmd.ExtraFiles = []*os.File{logW}
+	err = cmd.Start()
+	logW.Close()
+	if err != nil {
 		return "", fmt.Errorf("start rsync: %w", err)
 	}
 	s.mu.Lock()
@@ -183,7 +193,7 @@ func (s *Server) runDaemon(sock *os.File) (string, error) {
 	}()
 
 	module := ""
-	sc := bufio.NewScanner(stderr)
+	sc := bufio.NewScanner(logR)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -250,4 +260,14 @@ func (s *Server) Close(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
+}
+
+// lingerClose half-closes and drains what the client sends for a moment,
+// so it reads our refusal instead of a reset.
+func lingerClose(c net.Conn) {
+	if tc, ok := c.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	io.Copy(io.Discard, io.LimitReader(c, 4096))
 }

@@ -1,0 +1,83 @@
+package guard
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseBlocklist(t *testing.T) {
+	ps, err := ParseBlocklist("bl", strings.NewReader("# comment\n192.0.2.0/24\n\n2001:db8::/32 # trailing\n198.51.100.7\n"))
+	if err != nil || len(ps) != 3 {
+		t.Fatalf("got %v, %v", ps, err)
+	}
+	if _, err := ParseBlocklist("bl", strings.NewReader("192.0.2.0/24\nbogus\n")); err == nil || !strings.Contains(err.Error(), "bl:2:") {
+		t.Errorf("bad line not named: %v", err)
+	}
+}
+
+func TestBlocklistContainsMapped(t *testing.T) {
+	b := NewBlocklist()
+	ps, _ := ParseBlocklist("bl", strings.NewReader("192.0.2.0/24\n"))
+	b.prefixes.Store(&ps)
+	if !b.Contains(netip.MustParseAddr("::ffff:192.0.2.9")) {
+		t.Errorf("IPv4-mapped address escaped the blocklist")
+	}
+	if b.Contains(netip.MustParseAddr("192.0.3.1")) {
+		t.Errorf("false positive")
+	}
+}
+
+func TestRateLimiterPerPrefix(t *testing.T) {
+	l := NewRateLimiter(1, 2, nil, true)
+	now := time.Unix(1000, 0)
+	a1, a2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.200")
+	other := netip.MustParseAddr("198.51.100.1")
+	if !l.Allow(a1, now) || !l.Allow(a2, now) {
+		t.Fatal("burst refused")
+	}
+	if l.Allow(a1, now) {
+		t.Errorf("same /24 not limited together")
+	}
+	if !l.Allow(other, now) {
+		t.Errorf("another /24 limited")
+	}
+	if !l.Allow(a1, now.Add(1100*time.Millisecond)) {
+		t.Errorf("token not refilled")
+	}
+	v6a, v6b := netip.MustParseAddr("2001:db8:1:1::1"), netip.MustParseAddr("2001:db8:1:ffff::2")
+	l.Allow(v6a, now)
+	l.Allow(v6b, now)
+	if l.Allow(v6a, now) {
+		t.Errorf("same /48 not limited together")
+	}
+	// Idle buckets are collected.
+	l.Allow(other, now.Add(time.Hour))
+	if len(l.buckets) != 1 {
+		t.Errorf("%d buckets after an hour idle, want 1", len(l.buckets))
+	}
+}
+
+func TestIsChecker(t *testing.T) {
+	g := &Guard{Checkers: []string{"mirrorbits", "archweb"}}
+	if !g.IsChecker("Mirrorbits/0.5.1 PING CHECK") || g.IsChecker("curl/8") || g.IsChecker("") {
+		t.Errorf("checker matching wrong")
+	}
+}
+
+func FuzzParseBlocklist(f *testing.F) {
+	f.Add("192.0.2.0/24\n# x\n::1\n")
+	f.Add("\x00\n/\n::/0")
+	f.Fuzz(func(t *testing.T, src string) {
+		ps, err := ParseBlocklist("fuzz", strings.NewReader(src))
+		if err != nil {
+			return
+		}
+		for _, p := range ps {
+			if !p.IsValid() {
+				t.Fatalf("invalid prefix accepted from %q", src)
+			}
+		}
+	})
+}

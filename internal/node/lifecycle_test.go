@@ -1,0 +1,255 @@
+package node_test
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"micromirror/internal/accesslog"
+	"micromirror/internal/config"
+	"micromirror/internal/testenv"
+)
+
+func TestRateLimitSparesCheckers(t *testing.T) {
+	cfg := testenv.NodeConfig(t, "debian")
+	cfg.Limits.RateLimit.PerSecond = 0.5
+	cfg.Limits.RateLimit.Burst = 3
+	cfg.Limits.RateLimit.All = true
+	testenv.WriteFile(t, filepath.Join(cfg.DataDir, "debian/Release"), []byte("x"), syncedAt)
+	n := testenv.StartNode(t, cfg)
+	url := testenv.URL("http", n.HTTPAddrs()[0]) + "/debian/Release"
+	var codes []string
+	for range 5 {
+		codes = append(codes, statusOf(t, url))
+	}
+	if got := strings.Join(codes, " "); got != "200 200 200 429 429" {
+		t.Errorf("statuses = %s, want burst of 3 then 429", got)
+	}
+	if ra := headerOf(curl(t, "-i", url), "Retry-After"); ra == "" {
+		t.Errorf("429 without Retry-After")
+	}
+	// The mirror checkers send bursts of HEADs; they are never limited.
+	for _, ua := range []string{"Mirrorbits/0.6 PING CHECK", "mirrormanager-crawler/2.0", "archweb/mirrorcheck", "Launchpad Mirror Prober ( https://launchpad.net/ )"} {
+		for range 10 {
+			if code := statusOf(t, "-I", "-A", ua, url); code != "200" {
+				t.Fatalf("checker %q got %s", ua, code)
+			}
+		}
+	}
+	// Limits apply only to the listed networks unless all is set.
+	cfg2 := testenv.NodeConfig(t, "debian")
+	cfg2.Limits.RateLimit = cfgRate(0.5, 1, "192.0.2.0/24")
+	n2 := testenv.StartNode(t, cfg2)
+	url2 := testenv.URL("http", n2.HTTPAddrs()[0]) + "/"
+	for range 5 {
+		if code := statusOf(t, url2); code != "200" {
+			t.Fatalf("client outside the limited networks got %s", code)
+		}
+	}
+}
+
+func TestBlocklistAndReload(t *testing.T) {
+	cfg := testenv.NodeConfig(t, "debian")
+	bl := filepath.Join(t.TempDir(), "blocklist")
+	os.WriteFile(bl, []byte("# abusive\n127.0.0.0/8\n"), 0o644)
+	cfg.Limits.Blocklist = bl
+	testenv.WriteFile(t, filepath.Join(cfg.DataDir, "debian/Release"), []byte("x"), syncedAt)
+	n := testenv.StartNode(t, cfg)
+	url := testenv.URL("http", n.HTTPAddrs()[0]) + "/debian/Release"
+	if code := statusOf(t, url); code != "403" {
+		t.Errorf("blocked client got %s, want 403", code)
+	}
+	if code := statusOf(t, "-A", "Mirrorbits/0.6 PING CHECK", url); code != "200" {
+		t.Errorf("checker got %s on a blocked network, want 200", code)
+	}
+	// IPv6 loopback is not in the list.
+	if code := statusOf(t, testenv.URL("http", n.HTTPAddrs()[1])+"/debian/Release"); code != "200" {
+		t.Errorf("unlisted client got %s", code)
+	}
+
+	// A keep-alive connection opened before the reload survives it.
+	conn, err := net.Dial("tcp", n.HTTPAddrs()[1].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	get := func() string {
+		conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, _ := br.ReadString('\n')
+		// drain headers and body
+		var clen int
+		for {
+			h, err := br.ReadString('\n')
+			if err != nil || h == "\r\n" {
+				break
+			}
+			if k, v, ok := strings.Cut(h, ":"); ok && strings.EqualFold(k, "Content-Length") {
+				clen = atoi(strings.TrimSpace(v))
+			}
+		}
+		buf := make([]byte, clen)
+		br.Read(buf)
+		for len(buf) > 0 && br.Buffered() > 0 {
+			br.Read(buf)
+		}
+		return line
+	}
+	if l := get(); !strings.HasPrefix(l, "HTTP/1.1 200") {
+		t.Fatalf("keep-alive GET: %q", l)
+	}
+
+	os.WriteFile(bl, []byte("# nobody\n"), 0o644)
+	cfg.Sponsor.Name = "Renamed Sponsor"
+	if err := n.Reload(cfg); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if code := statusOf(t, url); code != "200" {
+		t.Errorf("after reload got %s, want 200", code)
+	}
+	if page := curl(t, testenv.URL("http", n.HTTPAddrs()[0])+"/"); !strings.Contains(page, "Renamed Sponsor") {
+		t.Errorf("reload did not change the sponsor")
+	}
+	if l := get(); !strings.HasPrefix(l, "HTTP/1.1 200") {
+		t.Errorf("connection from before the reload: %q", l)
+	}
+
+	// A broken blocklist is reported and the one in force stays.
+	os.WriteFile(bl, []byte("127.0.0.0/8\nnot-an-address\n"), 0o644)
+	err = n.Reload(cfg)
+	if err == nil || !strings.Contains(err.Error(), ":2:") {
+		t.Errorf("bad blocklist line not reported with its line: %v", err)
+	}
+	if code := statusOf(t, url); code != "200" {
+		t.Errorf("bad blocklist took effect: %s", code)
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func TestAccessLogAndCounters(t *testing.T) {
+	cfg := testenv.NodeConfig(t, "debian")
+	testenv.WriteFile(t, filepath.Join(cfg.DataDir, "debian/pool/a.deb"), make([]byte, 12345), syncedAt)
+	n := testenv.StartNode(t, cfg)
+	base := testenv.URL("http", n.HTTPAddrs()[0])
+	curl(t, "-o", "/dev/null", "-A", "apt/2.6 \"quoted\"", "-e", "http://ref.example/", base+"/debian/pool/a.deb")
+	statusOf(t, base+"/debian/missing.deb")
+	curl(t, "-k", "-o", "/dev/null", testenv.URL("https", n.HTTPSAddrs()[0])+"/debian/pool/a.deb")
+	curl(t, "-o", "/dev/null", testenv.URL("http", n.HTTPAddrs()[1])+"/debian/pool/a.deb")
+
+	// Rotate: move the file away, reload, and the next line lands in a new file.
+	rotated := cfg.AccessLog + ".1"
+	os.Rename(cfg.AccessLog, rotated)
+	if err := n.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	statusOf(t, base+"/")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n.Close(ctx) // flushes
+
+	old, _ := os.ReadFile(rotated)
+	lines := strings.Split(strings.TrimSpace(string(old)), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("rotated log has %d lines:\n%s", len(lines), old)
+	}
+	remote, req, st, bytes, err := accesslog.ParseLine(lines[0])
+	if err != nil || remote != "127.0.0.1" || req != "GET /debian/pool/a.deb HTTP/1.1" || st != 200 || bytes != 12345 {
+		t.Errorf("line 1 = %q (%v)", lines[0], err)
+	}
+	if !strings.Contains(lines[0], `"http://ref.example/" "apt/2.6 \x22quoted\x22"`) {
+		t.Errorf("referer/user agent not logged escaped: %s", lines[0])
+	}
+	if !strings.Contains(lines[1], `"GET /debian/missing.deb HTTP/1.1" 404`) || !strings.HasPrefix(lines[3], "::1 ") {
+		t.Errorf("lines = %q", lines)
+	}
+	fresh, _ := os.ReadFile(cfg.AccessLog)
+	if !strings.Contains(string(fresh), `"GET / HTTP/1.1" 200`) {
+		t.Errorf("reopened log: %q", fresh)
+	}
+
+	for _, s := range n.Traffic().Snapshot() {
+		if s.Project != "debian" {
+			continue
+		}
+		if s.Requests["http"] != 3 || s.Requests["https"] != 1 || s.Bytes["https"] != 12345 || s.IPv6 != 1 || s.IPv4 != 3 ||
+			s.StatusClasses["2xx"] != 3 || s.StatusClasses["4xx"] != 1 {
+			t.Errorf("debian counters = %+v", s)
+		}
+		return
+	}
+	t.Errorf("no debian counters")
+}
+
+func TestGracefulShutdownFinishesDownloads(t *testing.T) {
+	cfg := testenv.NodeConfig(t, "debian")
+	size := 4 << 20
+	testenv.WriteFile(t, filepath.Join(cfg.DataDir, "debian/big.iso"), make([]byte, size), syncedAt)
+	n := testenv.StartNode(t, cfg)
+	out := filepath.Join(t.TempDir(), "big.iso")
+	dl := exec.Command("curl", "-sS", "--limit-rate", "2M", "-o", out, testenv.URL("http", n.HTTPAddrs()[0])+"/debian/big.iso")
+	if err := dl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the download is under way
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	closed := make(chan error, 1)
+	go func() { closed <- n.Close(ctx) }()
+	time.Sleep(100 * time.Millisecond)
+	if _, err := net.DialTimeout("tcp", n.HTTPAddrs()[0].String(), time.Second); err == nil {
+		t.Errorf("still accepting after shutdown began")
+	}
+	if err := dl.Wait(); err != nil {
+		t.Fatalf("download cut by shutdown: %v", err)
+	}
+	if fi, _ := os.Stat(out); fi == nil || fi.Size() != int64(size) {
+		t.Errorf("download incomplete")
+	}
+	if err := <-closed; err != nil {
+		t.Errorf("close: %v", err)
+	}
+}
+
+func TestConnectionCap(t *testing.T) {
+	cfg := testenv.NodeConfig(t, "debian")
+	cfg.Limits.MaxConnections = 2
+	n := testenv.StartNode(t, cfg)
+	addr := n.HTTPAddrs()[0].String()
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := testenv.Curl(t, "-o", "/dev/null", "http://"+addr+"/"); err == nil {
+		t.Errorf("third connection served past the cap")
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if code := statusOf(t, "http://"+addr+"/"); code != "200" {
+		t.Errorf("after closing, got %s", code)
+	}
+}
+
+func cfgRate(perSec float64, burst int, nets ...string) config.Rate {
+	return config.Rate{PerSecond: perSec, Burst: burst, Networks: nets}
+}
