@@ -2,10 +2,10 @@ package rsyncd
 
 import (
 	"bufio"
-	"io"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
