@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, nil, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestNotBuiltCommandsExit2(t *testing.T) {
+	for _, cmd := range []string{"announce", "watchtower", "fleet", "demo"} {
+		code, _, stderr := runCLI(t, cmd)
+		if code != 2 || !strings.Contains(stderr, "not built yet") {
+			t.Errorf("%s: code %d, stderr %q", cmd, code, stderr)
+		}
+		if code, out, _ := runCLI(t, cmd, "-help"); code != 0 || !strings.Contains(out, "not built yet") {
+			t.Errorf("%s -help: code %d, %q", cmd, code, out)
+		}
+	}
+}
+
+func TestUsageAndVersion(t *testing.T) {
+	if code, _, _ := runCLI(t); code != 2 {
+		t.Errorf("no args: %d", code)
+	}
+	if code, _, stderr := runCLI(t, "frobnicate"); code != 2 || !strings.Contains(stderr, "unknown command") {
+		t.Errorf("unknown: %d %q", code, stderr)
+	}
+	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "micromirror ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+	if code, _, stderr := runCLI(t, "node", "-help"); code != 0 || !strings.Contains(stderr, "-config") {
+		t.Errorf("node -help: %d %q", code, stderr)
+	}
+}
+
+func TestNodeCheck(t *testing.T) {
+	code, out, stderr := runCLI(t, "node", "-check", "-config", "../../examples/node.yaml")
+	if code != 0 || !strings.Contains(out, "ok (ziply.mm.example.net, 4 projects)") {
+		t.Errorf("check example: %d %q %q", code, out, stderr)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("name: x.example.net\nsponsor: {name: S}\ncontact: a@b.c\nlisten: {https: []}\nprojects:\n  - name: debian\n    bwlimit: lots\n"), 0o644)
+	code, _, stderr = runCLI(t, "node", "-check", "-config", bad)
+	if code != 1 || !strings.Contains(stderr, "bad.yaml:7: projects[0].bwlimit") {
+		t.Errorf("check bad: %d %q", code, stderr)
+	}
+}
+
+func TestCatalog(t *testing.T) {
+	code, out, _ := runCLI(t, "node", "catalog")
+	for _, name := range []string{"archlinux", "debian", "ubuntu-releases", "epel-amd64", "fedora-amd64", "kde", "fdroid", "raspbian", "tdf"} {
+		if !strings.Contains(out, "\n"+name+" ") {
+			t.Errorf("catalog lacks %s", name)
+		}
+	}
+	if code != 0 || !strings.Contains(out, "fedora-epel,fedora") {
+		t.Errorf("catalog: %d\n%s", code, out)
+	}
+}
