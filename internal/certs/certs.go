@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"sync/atomic"
@@ -139,12 +140,20 @@ func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
 			Proxy:           http.ProxyFromEnvironment,
 		}}
 	}
+	allowed := autocert.HostWhitelist(cfg.Names...)
 	m := &autocert.Manager{
-		Prompt:     autocert.AcceptTOS,
-		Cache:      autocert.DirCache(cfg.CacheDir),
-		HostPolicy: autocert.HostWhitelist(cfg.Names...),
-		Email:      cfg.Email,
-		Client:     client,
+		Prompt: autocert.AcceptTOS,
+		Cache:  autocert.DirCache(cfg.CacheDir),
+		// autocert checks the challenge request's Host header as sent, and
+		// "name:80" is a legal Host; compare the name alone.
+		HostPolicy: func(ctx context.Context, host string) error {
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			return allowed(ctx, host)
+		},
+		Email:  cfg.Email,
+		Client: client,
 	}
 	return &ACME{m: m, names: cfg.Names, log: log}, nil
 }

@@ -132,10 +132,11 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if cfg.DSCP == "cs1" {
 		lopt.TOS = listen.CS1
 	}
-	var httpHandler http.Handler = n
+	httpHandler, httpsHandler := n.current(), n.observe(n.current())
 	if n.certs != nil {
-		httpHandler = n.certs.HTTPHandler(n)
+		httpHandler = n.certs.HTTPHandler(httpHandler)
 	}
+	httpHandler = n.observe(httpHandler)
 	for _, a := range cfg.Listen.HTTP {
 		if err := n.serveOn(ctx, a, lopt, httpHandler, nil); err != nil {
 			return err
@@ -144,7 +145,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	for _, a := range cfg.Listen.HTTPS {
 		tc := &tls.Config{GetCertificate: n.certs.GetCertificate, MinVersion: tls.VersionTLS12,
 			NextProtos: []string{"h2", "http/1.1"}}
-		if err := n.serveOn(ctx, a, lopt, n, tc); err != nil {
+		if err := n.serveOn(ctx, a, lopt, httpsHandler, tc); err != nil {
 			return err
 		}
 	}

@@ -55,13 +55,22 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 type writerOnly struct{ io.Writer }
 
-// ServeHTTP is the node's front: guard, content, then the access log line
-// and the traffic counters for every request.
-func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// current serves with the front of the config in force.
+func (n *Node) current() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.state.Load().front.ServeHTTP(w, r) })
+}
+
+// observe wraps a listener's handler so every request, ACME challenges
+// included, gets its access log line and counts in the traffic counters.
+func (n *Node) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.serveObserved(next, w, r) })
+}
+
+func (n *Node) serveObserved(next http.Handler, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := n.state.Load()
 	rec := &recorder{ResponseWriter: w}
-	st.front.ServeHTTP(rec, r)
+	next.ServeHTTP(rec, r)
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
