@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Serving benchmark: the node and nginx over the same tree, in one run, both
+# with access logs on, same certificate, same load generator (wrk). Prints
+# each figure and the ratio node/nginx. Loopback only; bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-./micromirror}
+DUR=${DUR:-8s}
+CONNS=${CONNS:-64}
+out=bench-results; mkdir -p "$out"
+work=$(mktemp -d /tmp/mm-bench.XXXXXX)
+chmod 755 "$work"  # nginx workers run as www-data
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+mkdir -p "$work/data/bench" "$work/state" "$work/nginx"
+head -c 1024 /dev/urandom > "$work/data/bench/1k.bin"
+head -c 65536 /dev/urandom > "$work/data/bench/64k.bin"
+head -c 1073741824 /dev/urandom > "$work/data/bench/1g.bin"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.mm.example.net \
+  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+
+NH=$(port); NS=$(port); XH=$(port); XS=$(port)
+cat > "$work/node.yaml" <<YAML
+name: bench.mm.example.net
+sponsor: {name: Bench}
+contact: noc@mm.example.net
+data_dir: $work/data
+state_dir: $work/state
+access_log: $work/node-access.log
+listen: {http: ["127.0.0.1:$NH"], https: ["127.0.0.1:$NS"], rsync: [], admin: []}
+tls: {cert_file: $work/cert.pem, key_file: $work/key.pem}
+limits: {rate_limit: {per_second: 0}, max_connections: 100000}
+projects:
+  - {name: bench, source: "rsync://upstream.example.net/bench"}
+YAML
+cat > "$work/nginx/nginx.conf" <<NGINX
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  include /etc/nginx/mime.types;
+  log_format timed '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time';
+  access_log $work/nginx-access.log timed;
+  sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  server {
+    listen 127.0.0.1:$XH; listen 127.0.0.1:$XS ssl http2;
+    ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;
+    root $work/data; autoindex on;
+  }
+}
+NGINX
+
+"$BIN" node -config "$work/node.yaml" -log-level warn & pids+=($!)
+NODE_PID=$!
+nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
+NGINX_PID=$!
+for i in $(seq 50); do
+  curl -fsk -o /dev/null "http://127.0.0.1:$NH/bench/1k.bin" && curl -fsk -o /dev/null "http://127.0.0.1:$XH/bench/1k.bin" && break
+  sleep 0.1
+done
+curl -fsk -o /dev/null "https://127.0.0.1:$NS/bench/1k.bin" || { echo "bench: node did not start" >&2; exit 1; }
+curl -fsk -o /dev/null "https://127.0.0.1:$XS/bench/1k.bin" || { echo "bench: nginx did not start" >&2; exit 1; }
+
+# cpu_ticks PID: user+system clock ticks of a process and its children
+# (nginx's workers are children of its master).
+cpu_ticks() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{print $14+$15}' "/proc/$p/stat")))
+  done
+  echo $total
+}
+
+rps() { wrk -t2 -c"$CONNS" -d"$DUR" "$1" | awk '/Requests\/sec/ {print $2}'; }
+
+# cpu_per_gb URL PID: server CPU seconds per GB sent for the 1 GiB file.
+cpu_per_gb() {
+  local before after read
+  before=$(cpu_ticks "$2")
+  read=$(wrk -t2 -c4 -d"$DUR" "$1" | awk '/read$/ {v=$(NF-1); u=substr(v,length(v)-1); n=substr(v,1,length(v)-2);
+        if (u=="GB") n*=1e9; else if (u=="MB") n*=1e6; else if (u=="KB") n*=1e3; print n}')
+  after=$(cpu_ticks "$2")
+  awk -v t=$((after-before)) -v hz="$(getconf CLK_TCK)" -v b="$read" 'BEGIN {printf "%.3f", (t/hz)/(b/1e9)}'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+
+{
+  echo "micromirror serving benchmark, $(date -u +%F), $(nproc) cores, wrk -c$CONNS -d$DUR, access logs on"
+  echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), micromirror $("$BIN" version | cut -d' ' -f2)"
+  printf "%-34s %12s %12s %10s\n" "measure" "node" "nginx" "node/nginx"
+  for scheme in http https; do
+    np=$NH; xp=$XH; [ "$scheme" = https ] && { np=$NS; xp=$XS; }
+    for f in 1k 64k; do
+      n=$(rps "$scheme://127.0.0.1:$np/bench/$f.bin"); x=$(rps "$scheme://127.0.0.1:$xp/bench/$f.bin")
+      printf "%-34s %12s %12s %10s\n" "$scheme requests/s, $f file" "$n" "$x" "$(ratio "$n" "$x")"
+    done
+    n=$(cpu_per_gb "$scheme://127.0.0.1:$np/bench/1g.bin" "$NODE_PID"); x=$(cpu_per_gb "$scheme://127.0.0.1:$xp/bench/1g.bin" "$NGINX_PID")
+    printf "%-34s %12s %12s %10s\n" "$scheme CPU s per GB, 1 GiB file" "$n" "$x" "$(ratio "$n" "$x")"
+  done
+  echo "(requests/s: higher is better; CPU s per GB: lower is better)"
+} | tee "$out/serving.txt"
