@@ -23,17 +23,18 @@ for p in "${packages[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
+as_root=()
 if [ "$(id -u)" -ne 0 ]; then
-  echo "deps: missing packages: ${missing[*]} (run as root or: sudo $0)" >&2
-  exit 1
+  command -v sudo >/dev/null || { echo "deps: missing ${missing[*]}; run as root to install them" >&2; exit 1; }
+  as_root=(sudo)
 fi
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"${as_root[@]}" apt-get update -qq >/dev/null
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # nginx-light's package starts a system nginx on port 80; the benchmark runs its
 # own instance on a random port, so the system one must not hold resources.
 if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null; then
-  systemctl disable --now nginx >/dev/null 2>&1 || true
+  "${as_root[@]}" systemctl disable --now nginx >/dev/null 2>&1 || true
 fi
-pkill -x nginx 2>/dev/null || true
+"${as_root[@]}" pkill -x nginx 2>/dev/null || true
