@@ -34,6 +34,8 @@ fuzz:
 	$(GO) test ./internal/guard -run '^$$' -fuzz FuzzParseBlocklist -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/rsyncd -run '^$$' -fuzz FuzzParseLogLine -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/accesslog -run '^$$' -fuzz FuzzFormat -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/rsync -run '^$$' -fuzz FuzzParseStats -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/rsync -run '^$$' -fuzz FuzzParseProgress -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f $(BIN)

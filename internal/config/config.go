@@ -31,7 +31,37 @@ type Node struct {
 	// Upstream is the default rsync host projects sync from ("heavy iron").
 	Upstream string `yaml:"upstream"`
 
+	Sync     Sync      `yaml:"sync"`
 	Projects []Project `yaml:"projects"`
+}
+
+// Sync configures the sync engine node-wide; projects override bwlimit and
+// schedule.
+type Sync struct {
+	// MaxConcurrent caps rsync runs at once on the node.
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// Bwlimit paces every transfer so the fleet moves in lockstep and the
+	// upstream reads each file once for all.
+	Bwlimit Bitrate `yaml:"bwlimit"`
+	// Schedule is the fallback interval when no push arrives.
+	Schedule Duration `yaml:"schedule"`
+	// Timeout is rsync's --timeout (I/O silence); ConnectTimeout its
+	// --contimeout.
+	Timeout        Duration `yaml:"timeout"`
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// StallTimeout kills a transfer whose progress has not moved this long.
+	StallTimeout Duration `yaml:"stall_timeout"`
+	// MaxDeletePercent refuses a run deleting more than this share of the
+	// files; it also catches an empty or truncated upstream.
+	MaxDeletePercent float64 `yaml:"max_delete_percent"`
+	// ReservePercent of the disk must stay free after a run's new files.
+	ReservePercent float64 `yaml:"reserve_percent"`
+	// RetryMin and RetryMax bound the exponential backoff after transient
+	// failures (connection lost, timeouts, stalls).
+	RetryMin Duration `yaml:"retry_min"`
+	RetryMax Duration `yaml:"retry_max"`
+	// KeepLogs is how many per-run logs each project keeps.
+	KeepLogs int `yaml:"keep_logs"`
 }
 
 // Sponsor is the network hosting the node; index pages credit it.
@@ -124,6 +154,19 @@ func Default() Node {
 			HTTPS: []string{":443"},
 			Rsync: []string{":873"},
 			Admin: []string{"127.0.0.1:9873"},
+		},
+		Sync: Sync{
+			MaxConcurrent:    2,
+			Bwlimit:          Bits(200e6),
+			Schedule:         Dur(24 * time.Hour),
+			Timeout:          Dur(10 * time.Minute),
+			ConnectTimeout:   Dur(60 * time.Second),
+			StallTimeout:     Dur(15 * time.Minute),
+			MaxDeletePercent: 10,
+			ReservePercent:   5,
+			RetryMin:         Dur(time.Minute),
+			RetryMax:         Dur(time.Hour),
+			KeepLogs:         20,
 		},
 		Limits: Limits{
 			MaxConnections:   4096,

@@ -72,6 +72,7 @@ func (c *Node) Validate() []*FieldError {
 			bad("upstream", "%q is not a hostname", c.Upstream)
 		}
 	}
+	c.validateSync(bad)
 	c.validateProjects(bad)
 	return errs
 }
@@ -194,6 +195,43 @@ func (c *Node) validateLimits(bad reporter) {
 		if _, err := ParsePrefix(n); err != nil {
 			bad(fmt.Sprintf("limits.rate_limit.networks[%d]", i), "%v", err)
 		}
+	}
+}
+
+func (c *Node) validateSync(bad reporter) {
+	s := c.Sync
+	if s.MaxConcurrent < 1 {
+		bad("sync.max_concurrent", "must be at least 1")
+	}
+	if err := s.Bwlimit.Err(); err != nil {
+		bad("sync.bwlimit", "%v", err)
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+		min time.Duration
+	}{
+		{"sync.schedule", s.Schedule, time.Minute}, {"sync.timeout", s.Timeout, time.Second},
+		{"sync.connect_timeout", s.ConnectTimeout, time.Second}, {"sync.stall_timeout", s.StallTimeout, time.Second},
+		{"sync.retry_min", s.RetryMin, time.Millisecond}, {"sync.retry_max", s.RetryMax, time.Millisecond},
+	} {
+		if err := d.v.Err(); err != nil {
+			bad(d.key, "%v", err)
+		} else if d.v.D() < d.min {
+			bad(d.key, "must be at least %v", d.min)
+		}
+	}
+	if s.RetryMax.D() < s.RetryMin.D() {
+		bad("sync.retry_max", "must not be below retry_min")
+	}
+	if s.MaxDeletePercent <= 0 || s.MaxDeletePercent > 100 {
+		bad("sync.max_delete_percent", "must be in (0, 100]")
+	}
+	if s.ReservePercent < 0 || s.ReservePercent >= 100 {
+		bad("sync.reserve_percent", "must be in [0, 100)")
+	}
+	if s.KeepLogs < 1 {
+		bad("sync.keep_logs", "must be at least 1")
 	}
 }
 

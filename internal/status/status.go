@@ -12,14 +12,44 @@ import (
 	"time"
 )
 
+// States of a project.
+const (
+	Idle        = "idle"
+	Syncing     = "syncing"
+	Failed      = "failed"  // last run failed; a retry is scheduled
+	Refused     = "refused" // a guard refused the last run
+	Interrupted = "interrupted"
+)
+
 // Project is the durable sync status of one project.
 type Project struct {
 	Name        string    `json:"name"`
-	State       string    `json:"state"` // idle, syncing, failed, refused
+	State       string    `json:"state"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	LastCheck   time.Time `json:"last_check,omitzero"`
 	LastResult  string    `json:"last_result,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
+	Trigger     string    `json:"trigger,omitempty"` // what started the last run
+	LastRun     *Run      `json:"last_run,omitempty"`
+	// Marker is the upstream change marker's content at the last success.
+	Marker string `json:"marker,omitempty"`
+	// Counters since the project was first synced here.
+	Runs     uint64 `json:"runs"`
+	Checks   uint64 `json:"checks"` // runs skipped because nothing changed
+	Failures uint64 `json:"failures"`
+	Refusals uint64 `json:"refusals"`
+}
+
+// Run is the record of one sync run.
+type Run struct {
+	Started          time.Time `json:"started"`
+	Seconds          float64   `json:"seconds"`
+	BytesReceived    int64     `json:"bytes_received"`
+	FilesTransferred int64     `json:"files_transferred"`
+	FilesDeleted     int64     `json:"files_deleted"`
+	RateBytesPerSec  float64   `json:"rate_bytes_per_sec"`
+	Result           string    `json:"result"`
 }
 
 // Store reads and writes status files under a directory. Each Save is
@@ -39,7 +69,7 @@ func (s *Store) path(name string) string { return filepath.Join(s.dir, name+".js
 func (s *Store) Load(name string) (Project, error) {
 	b, err := os.ReadFile(s.path(name))
 	if errors.Is(err, fs.ErrNotExist) {
-		return Project{Name: name, State: "idle"}, nil
+		return Project{Name: name, State: Idle}, nil
 	}
 	if err != nil {
 		return Project{}, fmt.Errorf("read status %s: %w", name, err)

@@ -1,0 +1,79 @@
+// Package rsync drives the system rsync binary as a client: it builds
+// mirror-safe argument lists, runs transfers with progress and stall
+// detection, classifies exit codes and parses --stats output. It never
+// speaks the rsync protocol itself.
+package rsync
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Options describe one rsync pull.
+type Options struct {
+	Source string // rsync://host/module/path/ or host::module/path/
+	Dest   string // local directory, with trailing slash
+	// BytesPerSec paces the transfer (--bwlimit); 0 means unpaced.
+	BytesPerSec int64
+	TimeoutSec  int // --timeout: I/O silence before rsync gives up
+	ConnTimeout int // --contimeout: daemon connection timeout
+	Exclude     []string
+	// Include are patterns always transferred, even when an exclude
+	// matches (manifests the distros' checkers read).
+	Include []string
+	// Protect are receiver-side paths never deleted (markers the node writes).
+	Protect []string
+	Delete  bool // --delete-delay (and --delete-excluded when DeleteExcluded)
+	// DeleteExcluded removes receiver files that excludes now hide.
+	DeleteExcluded bool
+	DryRun         bool
+	Progress       bool // --info=progress2 for live progress
+	// MaxDelete is rsync's own last-resort cap (--max-delete), 0 for none.
+	MaxDelete int
+}
+
+// Args returns the argv (without the program name) for a pull: recursive,
+// links, permissions, times, hard links; unsafe symlinks dropped; new files
+// moved into place at the end (--delay-updates) and deletions done after
+// the transfer (--delete-delay), so the served tree changes in one short
+// step and a failed run leaves it as it was.
+func Args(o Options) []string {
+	a := []string{
+		"-rlptH", "--safe-links", "--delay-updates", "--no-motd", "--stats",
+		"--timeout=" + strconv.Itoa(o.TimeoutSec),
+		"--contimeout=" + strconv.Itoa(o.ConnTimeout),
+		// Never pull the upstream's own in-flight files, never delete ours.
+		"--filter=- .~tmp~/", "--filter=- .rsync-partial/",
+	}
+	for _, p := range o.Protect {
+		a = append(a, "--filter=P "+p)
+	}
+	for _, in := range o.Include {
+		a = append(a, "--filter=+ "+in)
+	}
+	for _, e := range o.Exclude {
+		a = append(a, "--filter=- "+e)
+	}
+	if o.Delete {
+		a = append(a, "--delete-delay")
+		if o.DeleteExcluded {
+			a = append(a, "--delete-excluded")
+		}
+		if o.MaxDelete > 0 {
+			a = append(a, fmt.Sprintf("--max-delete=%d", o.MaxDelete))
+		}
+	}
+	if o.BytesPerSec > 0 {
+		// rsync's "KB" suffix is 1000 bytes; keep at least 1.
+		a = append(a, fmt.Sprintf("--bwlimit=%dKB", max(o.BytesPerSec/1000, 1)))
+	}
+	if o.DryRun {
+		a = append(a, "--dry-run")
+	}
+	if o.Progress {
+		// Without incremental recursion the total is known up front, so
+		// progress2's percentage and the ETA mean something.
+		a = append(a, "--info=progress2", "--no-inc-recursive")
+	}
+	return append(a, o.Source, o.Dest)
+}

@@ -1,0 +1,487 @@
+package syncer_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"micromirror/internal/config"
+	"micromirror/internal/status"
+	"micromirror/internal/syncer"
+	"micromirror/internal/testenv"
+)
+
+var t0 = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+
+type rig struct {
+	t      *testing.T
+	up     *testenv.Upstream
+	src    string // upstream tree
+	cfg    config.Node
+	engine *syncer.Engine
+	store  *status.Store
+}
+
+// newRig starts an upstream daemon with one module "proj" and prepares a
+// node config hosting it as project `name` (a catalog name or custom).
+func newRig(t *testing.T, name string, tune func(*config.Node)) *rig {
+	t.Helper()
+	r := &rig{t: t, src: t.TempDir()}
+	r.up = testenv.StartUpstream(t, map[string]string{"proj": r.src})
+	r.cfg = testenv.NodeConfig(t)
+	r.cfg.Projects = []config.Project{{Name: name, Source: r.up.URL("proj")}}
+	r.cfg.Sync.RetryMin = config.Dur(300 * time.Millisecond)
+	r.cfg.Sync.RetryMax = config.Dur(2 * time.Second)
+	r.cfg.Sync.Bwlimit = config.Bits(2e9)
+	if tune != nil {
+		tune(&r.cfg)
+	}
+	if errs := r.cfg.Validate(); len(errs) > 0 {
+		t.Fatalf("config: %v", errs[0])
+	}
+	return r
+}
+
+func (r *rig) start() {
+	r.t.Helper()
+	plans, skipped := syncer.Plans(r.cfg)
+	if len(skipped) > 0 {
+		r.t.Fatalf("skipped: %v", skipped)
+	}
+	r.store = status.NewStore(filepath.Join(r.cfg.StateDir, "status"))
+	r.engine = syncer.New(syncer.Settings{NodeName: r.cfg.Name, Contact: r.cfg.Contact, Sponsor: r.cfg.Sponsor.Name,
+		StateDir: r.cfg.StateDir, Sync: r.cfg.Sync}, plans, r.store, testenv.Logger(r.t))
+	// The schedule is a day away; tests trigger runs themselves, except the
+	// catch-up run at start for a project never synced.
+	r.engine.Start(context.Background())
+	r.t.Cleanup(r.engine.Close)
+}
+
+func (r *rig) dir() string { return filepath.Join(r.cfg.DataDir, r.cfg.Projects[0].URLPath()) }
+
+func (r *rig) status() syncer.ProjectStatus {
+	for _, s := range r.engine.Status() {
+		if s.Name == r.cfg.Projects[0].Name {
+			return s
+		}
+	}
+	r.t.Fatal("project not in status")
+	return syncer.ProjectStatus{}
+}
+
+// waitFor polls the status until cond holds.
+func (r *rig) waitFor(what string, timeout time.Duration, cond func(syncer.ProjectStatus) bool) syncer.ProjectStatus {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		s := r.status()
+		if cond(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("timed out waiting for %s; status %+v", what, s.Project)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func runs(n uint64) func(syncer.ProjectStatus) bool {
+	return func(s syncer.ProjectStatus) bool { return s.Runs >= n && s.State == status.Idle }
+}
+
+func write(t *testing.T, root, rel string, data []byte) {
+	testenv.WriteFile(t, filepath.Join(root, rel), data, t0)
+}
+
+// rewrite changes a file as an upstream does: new content, new mtime.
+func rewrite(t *testing.T, root, rel string, data []byte) {
+	testenv.WriteFile(t, filepath.Join(root, rel), data, t0.Add(time.Hour))
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// treeOf lists path -> size:mtime:sha-ish content for comparing trees.
+func treeOf(t *testing.T, root string, skip ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		for _, s := range skip {
+			if strings.HasPrefix(rel, s) {
+				return nil
+			}
+		}
+		if d.Type().IsRegular() {
+			fi, _ := d.Info()
+			b, _ := os.ReadFile(p)
+			out[rel] = fmt.Sprintf("%d:%d:%x", fi.Size(), fi.ModTime().Unix(), b[:min(len(b), 16)])
+		}
+		return nil
+	})
+	return out
+}
+
+func sameTree(t *testing.T, got, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %q, want %q", k, got[k], v)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected file %s", k)
+		}
+	}
+}
+
+func TestSyncMirrorsExactly(t *testing.T) {
+	r := newRig(t, "videolan", nil)
+	write(t, r.src, "vlc/3.0/vlc-3.0.iso", randBytes(300<<10))
+	write(t, r.src, "vlc/last/README", []byte("hello"))
+	write(t, r.src, ".~tmp~/half", []byte("upstream's own in-flight file"))
+	os.Symlink("3.0", filepath.Join(r.src, "vlc/current"))
+	r.start() // never synced: catches up at once
+	s := r.waitFor("first sync", 30*time.Second, runs(1))
+	sameTree(t, treeOf(t, r.dir()), treeOf(t, r.src, ".~tmp~"))
+	if l, err := os.Readlink(filepath.Join(r.dir(), "vlc/current")); err != nil || l != "3.0" {
+		t.Errorf("symlink not kept: %q %v", l, err)
+	}
+	if s.LastRun == nil || s.LastRun.BytesReceived < 300<<10 || s.LastRun.FilesTransferred != 2 || s.Trigger != "catch-up" {
+		t.Errorf("last run = %+v trigger %q", s.LastRun, s.Trigger)
+	}
+	if s.LastSuccess.IsZero() || s.LastResult != "success" {
+		t.Errorf("status = %+v", s.Project)
+	}
+	log, err := os.ReadFile(filepath.Join(r.cfg.StateDir, "logs/videolan/latest"))
+	if err != nil || !strings.Contains(string(log), "stage 1/1: exit 0") || !strings.Contains(string(log), "Number of regular files transferred: 2") {
+		t.Errorf("run log: %v\n%s", err, log)
+	}
+
+	// A file removed upstream is removed here; a changed one follows.
+	os.Remove(filepath.Join(r.src, "vlc/last/README"))
+	rewrite(t, r.src, "vlc/3.0/vlc-3.0.iso", randBytes(300<<10))
+	r.engine.Trigger("videolan", "manual")
+	r.waitFor("second sync", 30*time.Second, runs(2))
+	sameTree(t, treeOf(t, r.dir()), treeOf(t, r.src, ".~tmp~"))
+}
+
+func TestUnknownProjectTrigger(t *testing.T) {
+	r := newRig(t, "videolan", nil)
+	r.start()
+	if err := r.engine.Trigger("nope", "manual"); err == nil {
+		t.Errorf("trigger of an unknown project accepted")
+	}
+	if got := r.engine.TriggerModule("proj", "mqtt"); len(got) != 1 || got[0] != "videolan" {
+		t.Errorf("TriggerModule = %v", got)
+	}
+}
+
+func TestPacingHoldsTheLimit(t *testing.T) {
+	const size = 64 << 20
+	const bits = 100e6 // 12.5 MB/s: 64 MiB in about 5.4 s
+	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(bits) })
+	write(t, r.src, "gimp-3.0.tar.xz", randBytes(size))
+	start := time.Now()
+	r.start()
+	s := r.waitFor("paced sync", 60*time.Second, runs(1))
+	elapsed := time.Since(start).Seconds()
+	rate := float64(size) * 8 / elapsed
+	t.Logf("%d MiB in %.2f s = %.1f Mbit/s (limit %.0f Mbit/s); recorded rate %.1f Mbit/s",
+		size>>20, elapsed, rate/1e6, bits/1e6, s.LastRun.RateBytesPerSec*8/1e6)
+	if rate < bits*0.85 || rate > bits*1.15 {
+		t.Errorf("rate %.1f Mbit/s outside ±15%% of %.0f Mbit/s", rate/1e6, bits/1e6)
+	}
+}
+
+func TestTriggersCoalesceIntoOneFollowUp(t *testing.T) {
+	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(20e6) })
+	write(t, r.src, "big.bin", randBytes(5<<20)) // about 2 s at 20 Mbit/s
+	r.start()
+	r.waitFor("run under way", 10*time.Second, func(s syncer.ProjectStatus) bool { return s.State == status.Syncing })
+	for range 10 {
+		r.engine.Trigger("gimp", "mqtt")
+	}
+	r.waitFor("follow-up run", 30*time.Second, runs(2))
+	time.Sleep(1500 * time.Millisecond)
+	if s := r.status(); s.Runs != 2 {
+		t.Errorf("10 triggers during a run gave %d runs, want exactly 2", s.Runs)
+	}
+}
+
+func TestOneRunPerProjectAcrossProcesses(t *testing.T) {
+	r := newRig(t, "gimp", nil)
+	write(t, r.src, "a", []byte("a"))
+	// Another process holds the lock: flock is per open file, so a
+	// second open in this process stands in for it.
+	os.MkdirAll(filepath.Join(r.cfg.StateDir, "locks"), 0o755)
+	other, err := os.OpenFile(filepath.Join(r.cfg.StateDir, "locks/gimp.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := flock(other); err != nil {
+		t.Fatal(err)
+	}
+	r.start()
+	time.Sleep(700 * time.Millisecond)
+	if s := r.status(); s.Runs != 0 || s.LastAttempt != (time.Time{}) {
+		t.Fatalf("ran while another process held the lock: %+v", s.Project)
+	}
+	other.Close() // releases the lock
+	r.engine.Trigger("gimp", "manual")
+	r.waitFor("run after release", 20*time.Second, runs(1))
+}
+
+func TestNodeWideConcurrencyCap(t *testing.T) {
+	srcA, srcB := t.TempDir(), t.TempDir()
+	up := testenv.StartUpstream(t, map[string]string{"a": srcA, "b": srcB})
+	write(t, srcA, "big", randBytes(3<<20))
+	write(t, srcB, "big", randBytes(3<<20))
+	cfg := testenv.NodeConfig(t)
+	cfg.Sync.MaxConcurrent = 1
+	cfg.Sync.Bwlimit = config.Bits(16e6) // ~1.5 s each
+	cfg.Projects = []config.Project{{Name: "a", Source: up.URL("a")}, {Name: "b", Source: up.URL("b")}}
+	plans, _ := syncer.Plans(cfg)
+	e := syncer.New(syncer.Settings{NodeName: cfg.Name, StateDir: cfg.StateDir, Sync: cfg.Sync}, plans,
+		status.NewStore(filepath.Join(cfg.StateDir, "status")), testenv.Logger(t))
+	e.Start(context.Background())
+	defer e.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		syncing, done := 0, 0
+		for _, s := range e.Status() {
+			if s.State == status.Syncing {
+				syncing++
+			}
+			if s.Runs > 0 {
+				done++
+			}
+		}
+		if syncing > 1 {
+			t.Fatalf("%d runs at once with max_concurrent 1", syncing)
+		}
+		if done == 2 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("both projects did not sync")
+}
+
+func TestKilledUpstreamLeavesTreeWholeThenRetrySucceeds(t *testing.T) {
+	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(40e6) })
+	write(t, r.src, "index.html", []byte("version 1"))
+	write(t, r.src, "old.tar", randBytes(64<<10))
+	r.start()
+	r.waitFor("first sync", 20*time.Second, runs(1))
+	v1 := treeOf(t, r.dir())
+
+	rewrite(t, r.src, "index.html", []byte("version 2"))
+	write(t, r.src, "new-big.iso", randBytes(16<<20)) // ~3.4 s at 40 Mbit/s
+	os.Remove(filepath.Join(r.src, "old.tar"))
+	r.engine.Trigger("gimp", "mqtt")
+	r.waitFor("transfer under way", 10*time.Second, func(s syncer.ProjectStatus) bool {
+		return s.Progress != nil && s.Progress.Bytes > 1<<20
+	})
+	r.up.Stop()
+	r.waitFor("transient failure", 20*time.Second, func(s syncer.ProjectStatus) bool { return s.State == status.Failed })
+	if s := r.status(); s.LastResult != "transient" {
+		t.Errorf("result = %q, want transient", s.LastResult)
+	}
+	sameTree(t, treeOf(t, r.dir()), v1) // nothing half-done is visible
+	r.up.Restart()
+	r.waitFor("retry succeeds", 30*time.Second, runs(2))
+	sameTree(t, treeOf(t, r.dir()), treeOf(t, r.src))
+}
+
+func TestStalledTransferIsKilledAndRetried(t *testing.T) {
+	r := newRig(t, "gimp", func(c *config.Node) {
+		c.Projects[0].Bwlimit = config.Bits(40e6)
+		c.Sync.StallTimeout = config.Dur(1500 * time.Millisecond)
+	})
+	write(t, r.src, "big.iso", randBytes(16<<20))
+	r.start()
+	r.waitFor("transfer under way", 10*time.Second, func(s syncer.ProjectStatus) bool {
+		return s.Progress != nil && s.Progress.Bytes > 1<<20
+	})
+	r.up.Freeze()
+	s := r.waitFor("stall detected", 20*time.Second, func(s syncer.ProjectStatus) bool { return s.State == status.Failed })
+	r.up.Thaw()
+	if !strings.Contains(s.LastError, "stalled") || s.LastResult != "transient" {
+		t.Errorf("stall reported as %q / %q", s.LastResult, s.LastError)
+	}
+	r.waitFor("retry succeeds", 40*time.Second, runs(1))
+	sameTree(t, treeOf(t, r.dir()), treeOf(t, r.src))
+}
+
+func TestDeletionGuardRefusesTruncatedUpstream(t *testing.T) {
+	r := newRig(t, "gimp", nil)
+	for i := range 100 {
+		write(t, r.src, fmt.Sprintf("pool/pkg-%03d.tar", i), []byte{byte(i)})
+	}
+	r.start()
+	r.waitFor("first sync", 20*time.Second, runs(1))
+	before := treeOf(t, r.dir())
+	for i := 5; i < 100; i++ { // the upstream lost most of its files
+		os.Remove(filepath.Join(r.src, fmt.Sprintf("pool/pkg-%03d.tar", i)))
+	}
+	r.engine.Trigger("gimp", "mqtt")
+	s := r.waitFor("refusal", 20*time.Second, func(s syncer.ProjectStatus) bool { return s.State == status.Refused })
+	if !strings.Contains(s.LastError, "would delete 95 of") || s.Refusals != 1 {
+		t.Errorf("refusal = %q (%d)", s.LastError, s.Refusals)
+	}
+	sameTree(t, treeOf(t, r.dir()), before)
+
+	// An empty upstream is refused too.
+	os.RemoveAll(filepath.Join(r.src, "pool"))
+	r.engine.Trigger("gimp", "mqtt")
+	r.waitFor("second refusal", 20*time.Second, func(s syncer.ProjectStatus) bool { return s.Refusals == 2 })
+	sameTree(t, treeOf(t, r.dir()), before)
+
+	// The operator can force a run they know is right.
+	r.engine.Trigger("gimp", "force")
+	r.waitFor("forced run", 20*time.Second, runs(2))
+	if got := len(treeOf(t, r.dir())); got != 0 {
+		t.Errorf("after forced run %d files remain", got)
+	}
+}
+
+func TestDiskReserveGuard(t *testing.T) {
+	r := newRig(t, "gimp", func(c *config.Node) { c.Sync.ReservePercent = 99.999 })
+	write(t, r.src, "x.iso", randBytes(1<<20))
+	r.start()
+	s := r.waitFor("refusal", 20*time.Second, func(s syncer.ProjectStatus) bool { return s.State == status.Refused })
+	if !strings.Contains(s.LastError, "not enough disk") {
+		t.Errorf("refusal = %q", s.LastError)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir(), "x.iso")); err == nil {
+		t.Errorf("file transferred despite the refusal")
+	}
+}
+
+func TestArchMarkers(t *testing.T) {
+	r := newRig(t, "archlinux", nil)
+	write(t, r.src, "lastupdate", []byte("1000\n"))
+	write(t, r.src, "lastsync", []byte("1001\n"))
+	write(t, r.src, "core/os/x86_64/core.db", []byte("db v1"))
+	r.start()
+	r.waitFor("first sync", 20*time.Second, runs(1))
+
+	// lastupdate unchanged: the full run is skipped, but lastsync, which
+	// the upstream rewrites at each of its own syncs, is still pulled.
+	write(t, r.src, "lastsync", []byte("2002\n")) // same size and mtime: only -I sees it
+	rewrite(t, r.src, "core/os/x86_64/core.db", []byte("db v2 (not announced)"))
+	r.engine.Trigger("archlinux", "schedule")
+	s := r.waitFor("check", 20*time.Second, func(s syncer.ProjectStatus) bool { return s.Checks == 1 && s.State == status.Idle })
+	if s.Runs != 1 || s.LastResult != "unchanged" {
+		t.Errorf("status after check: %+v", s.Project)
+	}
+	if b, _ := os.ReadFile(filepath.Join(r.dir(), "lastsync")); string(b) != "2002\n" {
+		t.Errorf("lastsync = %q, want the upstream's 2002", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(r.dir(), "core/os/x86_64/core.db")); string(b) != "db v1" {
+		t.Errorf("skipped run changed the tree")
+	}
+	// lastupdate changed: full run.
+	write(t, r.src, "lastupdate", []byte("3000\n"))
+	r.engine.Trigger("archlinux", "mqtt")
+	r.waitFor("full run", 20*time.Second, runs(2))
+	if b, _ := os.ReadFile(filepath.Join(r.dir(), "core/os/x86_64/core.db")); string(b) != "db v2 (not announced)" {
+		t.Errorf("full run did not sync")
+	}
+	fi, _ := os.Stat(filepath.Join(r.dir(), "lastsync"))
+	if !fi.ModTime().Equal(t0) {
+		t.Errorf("lastsync mtime %v: the node must copy it, never write it", fi.ModTime())
+	}
+}
+
+func TestCrashRecovery(t *testing.T) {
+	r := newRig(t, "gimp", nil)
+	write(t, r.src, "a", []byte("a"))
+	store := status.NewStore(filepath.Join(r.cfg.StateDir, "status"))
+	store.Save(status.Project{Name: "gimp", State: status.Syncing, LastSuccess: time.Now()})
+	write(t, r.dir(), "sub/.~tmp~/half.iso", []byte("half"))
+	write(t, r.dir(), "kept", []byte("kept"))
+	r.cfg.Sync.Schedule = config.Dur(24 * time.Hour)
+	r.start()
+	time.Sleep(200 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(r.dir(), "sub/.~tmp~")); err == nil {
+		t.Errorf("leftover .~tmp~ not removed")
+	}
+	st, _ := store.Load("gimp")
+	if st.State != status.Interrupted && st.State != status.Syncing && st.Runs == 0 {
+		t.Errorf("state after restart = %q", st.State)
+	}
+	if st.LastResult != "interrupted" && st.Runs == 0 {
+		t.Errorf("stuck status not recovered: %+v", st)
+	}
+}
+
+func TestTwoStageAptNeverBreaks(t *testing.T) {
+	testenv.RequireBinary(t, "apt-get")
+	r := newRig(t, "debian", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(4e6) })
+	testenv.BuildDebianRepo(t, r.src, "1.0", "hello", "world")
+	write(t, r.src, "project/trace/master", []byte("v1"))
+	r.start()
+	r.waitFor("first sync", 60*time.Second, runs(1))
+	trace, err := os.ReadFile(filepath.Join(r.dir(), "project/trace", r.cfg.Name))
+	if err != nil || !strings.Contains(string(trace), "Running on host: "+r.cfg.Name) {
+		t.Fatalf("trace file: %v\n%s", err, trace)
+	}
+
+	// Version 2 of the archive: new packages (about 2 MiB, so stage one
+	// takes seconds at 4 Mbit/s) and new indices that name them.
+	for i := range 4 {
+		write(t, r.src, fmt.Sprintf("pool/main/b/big%d/big%d_2.0_amd64.deb", i, i), randBytes(512<<10))
+	}
+	os.RemoveAll(filepath.Join(r.src, "pool/main/h"))
+	testenv.BuildDebianRepo(t, r.src, "2.0", "hello", "world")
+	rewrite(t, r.src, "project/trace/master", []byte("v2"))
+
+	n := testenv.StartNode(t, r.cfg)
+	apt := testenv.NewApt(t, "deb [trusted=yes] "+testenv.URL("http", n.HTTPAddrs()[0])+"/debian stable main")
+	r.engine.Trigger("debian", "mqtt")
+	loops := 0
+	for s := r.status(); s.Runs < 2; s = r.status() {
+		if s.State == status.Failed || s.State == status.Refused {
+			t.Fatalf("sync did not complete: %+v", s.Project)
+		}
+		out, err := apt.Run("update")
+		if err != nil || strings.Contains(out, "Err:") || strings.Contains(out, "W:") {
+			t.Fatalf("apt-get update failed during the sync:\n%s", out)
+		}
+		out, err = apt.Run("download", "hello", "world")
+		if err != nil {
+			t.Fatalf("apt-get download failed during the sync:\n%s", out)
+		}
+		loops++
+	}
+	t.Logf("%d apt update+download loops during the two-stage sync", loops)
+	if loops < 2 {
+		t.Errorf("the sync was too fast to test anything (%d loops)", loops)
+	}
+	if _, err := os.Stat(filepath.Join(apt.WorkDir(), "hello_2.0_amd64.deb")); err != nil {
+		t.Errorf("version 2.0 not downloaded after the sync: %v", err)
+	}
+	// The deleting pass kept our trace file, and the upstream's master trace came.
+	if _, err := os.Stat(filepath.Join(r.dir(), "project/trace", r.cfg.Name)); err != nil {
+		t.Errorf("trace file deleted by the sync: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(r.dir(), "project/trace/master")); !bytes.Equal(b, []byte("v2")) {
+		t.Errorf("master trace = %q", b)
+	}
+}

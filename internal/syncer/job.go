@@ -1,0 +1,307 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"micromirror/internal/catalog"
+	"micromirror/internal/rsync"
+	"micromirror/internal/status"
+)
+
+// run performs one sync of a project: lock, markers, guard, stages,
+// freshness markers, status. It returns the result class so the loop can
+// decide on a retry.
+func (e *Engine) run(ctx context.Context, w *worker, reason string) rsync.Result {
+	select {
+	case e.sem <- struct{}{}:
+	case <-ctx.Done():
+		return rsync.Transient
+	}
+	defer func() { <-e.sem }()
+	lock, err := lockFile(filepath.Join(e.set.StateDir, "locks"), w.plan.Name)
+	if errors.Is(err, errLocked) {
+		w.log.Info("skipped: " + err.Error())
+		return rsync.Success
+	}
+	if err != nil {
+		w.log.Error("sync", "err", err)
+		return rsync.Transient
+	}
+	defer unlock(lock)
+	j := &job{e: e, w: w, plan: w.plan, reason: reason, start: time.Now()}
+	j.log, err = openRunLog(e.set.StateDir, w.plan.Name, j.start, e.set.Sync.KeepLogs)
+	if err != nil {
+		w.log.Warn("run log", "err", err)
+	}
+	defer j.log.close()
+	defer w.progress.Store(nil)
+	return j.do(ctx)
+}
+
+type job struct {
+	e      *Engine
+	w      *worker
+	plan   Plan
+	reason string
+	start  time.Time
+	log    *runLog
+	st     status.Project
+}
+
+func (j *job) save() {
+	j.w.mu.Lock()
+	defer j.w.mu.Unlock()
+	if err := j.e.store.Save(j.st); err != nil {
+		j.w.log.Error("save status", "err", err)
+	}
+}
+
+func (j *job) do(ctx context.Context) rsync.Result {
+	st, err := j.e.store.Load(j.plan.Name)
+	if err != nil {
+		st = status.Project{Name: j.plan.Name}
+	}
+	j.st = st
+	j.st.State, j.st.LastAttempt, j.st.Trigger = status.Syncing, j.start, j.reason
+	j.save()
+	j.log.printf("sync %s from %s (trigger: %s)", j.plan.Name, j.plan.Source, j.reason)
+	if err := os.MkdirAll(j.plan.Dir, 0o755); err != nil {
+		return j.fail(rsync.Fatal, err.Error())
+	}
+	s := j.e.set.Sync
+	timeout, contimeout := int(s.Timeout.D().Seconds()), int(s.ConnectTimeout.D().Seconds())
+
+	// Markers the upstream writes (Arch lastsync) are pulled on every run,
+	// also a skipped one, so the checker's delay score never drifts.
+	for _, m := range j.plan.UpstreamMarkers {
+		if err := j.e.runner.Fetch(ctx, j.plan.markerURL(m), filepath.Join(j.plan.Dir, m), timeout, contimeout); err != nil {
+			j.log.printf("upstream marker %s: %v", m, err)
+			return j.fail(rsync.Transient, err.Error())
+		}
+	}
+	marker := ""
+	if j.plan.ChangeMarker != "" {
+		j.w.stage.Store("checking")
+		marker, err = j.fetchMarker(ctx, timeout, contimeout)
+		if err != nil {
+			j.log.printf("change marker: %v (running a full sync)", err)
+		} else if marker == j.st.Marker && !j.st.LastSuccess.IsZero() && j.reason != "force" {
+			j.st.State, j.st.LastResult, j.st.LastError = status.Idle, "unchanged", ""
+			j.st.Checks++
+			j.st.LastCheck = time.Now()
+			j.save()
+			j.log.printf("upstream %s unchanged: nothing to do", j.plan.ChangeMarker)
+			j.w.log.Info("upstream unchanged, run skipped", "marker", j.plan.ChangeMarker)
+			return rsync.Success
+		}
+	}
+
+	j.w.stage.Store("preflight")
+	pre, err := j.e.runner.Pull(ctx, j.opts(true, true), nil)
+	if err != nil {
+		return j.fail(rsync.Fatal, err.Error())
+	}
+	j.log.printf("preflight (dry run): exit %d\n%s", pre.Code, pre.Output)
+	if !pre.Result.OK() {
+		return j.fail(pre.Result, "preflight: "+rsync.LastLines(pre.Output, 2))
+	}
+	if why := j.guard(pre.Stats); why != "" && j.reason != "force" {
+		return j.refuse(why)
+	}
+
+	var runs []*rsync.Run
+	stages := j.stages()
+	for i, o := range stages {
+		j.w.stage.Store(fmt.Sprintf("stage %d/%d", i+1, len(stages)))
+		r, err := j.e.runner.Pull(ctx, o, func(p rsync.Progress) { j.w.progress.Store(&p) })
+		if err != nil {
+			return j.fail(rsync.Fatal, err.Error())
+		}
+		j.log.printf("stage %d/%d: exit %d (%s) in %s\n%s", i+1, len(stages), r.Code, r.Result, r.Duration.Round(time.Millisecond), r.Output)
+		runs = append(runs, r)
+		if !r.Result.OK() {
+			msg := rsync.LastLines(r.Output, 2)
+			if r.Stalled {
+				msg = fmt.Sprintf("stalled: no progress for %s, killed", s.StallTimeout.D())
+			}
+			j.recordRun(runs, string(r.Result))
+			if n, err := removeTempDirs(j.plan.Dir); err == nil && n > 0 {
+				j.log.printf("removed %d leftover temp dirs", n)
+			}
+			return j.fail(r.Result, msg)
+		}
+	}
+	if err := j.writeTrace(runs); err != nil {
+		j.log.printf("trace: %v", err)
+	}
+	res := runs[len(runs)-1].Result
+	j.recordRun(runs, string(res))
+	j.st.State, j.st.LastResult, j.st.LastError = status.Idle, string(res), ""
+	j.st.LastSuccess = time.Now()
+	j.st.Runs++
+	if marker != "" {
+		j.st.Marker = marker
+	}
+	j.save()
+	lr := j.st.LastRun
+	j.w.log.Info("synced", "bytes", lr.BytesReceived, "files", lr.FilesTransferred, "deleted", lr.FilesDeleted,
+		"seconds", fmt.Sprintf("%.1f", lr.Seconds), "trigger", j.reason)
+	return res
+}
+
+// opts are the rsync options of the full (deleting) pass.
+func (j *job) opts(deleting, dry bool) rsync.Options {
+	s := j.e.set.Sync
+	o := rsync.Options{
+		Source: j.plan.Source, Dest: j.plan.Dir + "/",
+		BytesPerSec: j.plan.BytesPerSec,
+		TimeoutSec:  int(s.Timeout.D().Seconds()), ConnTimeout: int(s.ConnectTimeout.D().Seconds()),
+		Exclude: j.plan.Exclude, Include: manifestIncludes(j.plan.Manifests),
+		Protect: j.protected(), Delete: deleting, DeleteExcluded: deleting && j.plan.DeleteExcluded,
+		DryRun: dry, Progress: !dry,
+	}
+	return o
+}
+
+// stages: apt-style repositories get packages first without deleting,
+// then indices and deletions, so no index names a missing file.
+func (j *job) stages() []rsync.Options {
+	if j.plan.Stages != catalog.TwoStage {
+		return []rsync.Options{j.opts(true, false)}
+	}
+	first := j.opts(false, false)
+	first.Exclude = append(append([]string{}, first.Exclude...), j.plan.FirstStageExclude...)
+	return []rsync.Options{first, j.opts(true, false)}
+}
+
+// protected are the files this node writes into the tree, which the
+// upstream does not have and a deleting pass must keep.
+func (j *job) protected() []string {
+	if j.plan.TraceDir == "" {
+		return nil
+	}
+	return []string{"/" + path.Join(j.plan.TraceDir, j.e.set.NodeName)}
+}
+
+func manifestIncludes(globs []string) []string {
+	var out []string
+	for _, g := range globs {
+		out = append(out, path.Base(g))
+	}
+	return out
+}
+
+// minGuardedDeletes is the fewest deletions the share guard looks at.
+const minGuardedDeletes = 10
+
+// guard refuses runs that would harm the served tree; it returns why.
+func (j *job) guard(pre rsync.Stats) string {
+	s := j.e.set.Sync
+	local := pre.Files - pre.CreatedFiles + pre.Deleted // receiver's entries before the run
+	if local > 1 && pre.Files <= 1 {
+		return fmt.Sprintf("upstream looks empty (%d entries) while the mirror has %d", pre.Files, local)
+	}
+	// A floor of a few files keeps tiny trees (a project's first files)
+	// from tripping the guard on ordinary churn.
+	if local > 0 && pre.Deleted >= minGuardedDeletes && float64(pre.Deleted)*100 > s.MaxDeletePercent*float64(local) {
+		return fmt.Sprintf("would delete %d of %d entries (%.0f%%, limit %.0f%%): upstream truncated?",
+			pre.Deleted, local, float64(pre.Deleted)*100/float64(local), s.MaxDeletePercent)
+	}
+	free, total, err := freeBytes(j.plan.Dir)
+	if err == nil {
+		reserve := uint64(float64(total) * s.ReservePercent / 100)
+		need := uint64(pre.TransferredSize)
+		if free < need+reserve {
+			return fmt.Sprintf("not enough disk: needs %d bytes plus a %.0f%% reserve, %d free", need, s.ReservePercent, free)
+		}
+	}
+	return ""
+}
+
+func (j *job) fetchMarker(ctx context.Context, timeout, contimeout int) (string, error) {
+	dir := filepath.Join(j.e.set.StateDir, "markers")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	dest := filepath.Join(dir, j.plan.Name)
+	if err := j.e.runner.Fetch(ctx, j.plan.markerURL(j.plan.ChangeMarker), dest, timeout, contimeout); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(dest)
+	return strings.TrimSpace(string(b)), err
+}
+
+// writeTrace writes the Debian-style trace file the mirror checkers read,
+// project/trace/<node name>, atomically.
+func (j *job) writeTrace(runs []*rsync.Run) error {
+	if j.plan.TraceDir == "" {
+		return nil
+	}
+	var b strings.Builder
+	now := time.Now().UTC()
+	fmt.Fprintf(&b, "%s\n", now.Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "Date: %s\n", now.Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "Date-Started: %s\n", j.start.UTC().Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "Used ftpsync version: micromirror\n")
+	fmt.Fprintf(&b, "Creator: micromirror\n")
+	fmt.Fprintf(&b, "Running on host: %s\n", j.e.set.NodeName)
+	fmt.Fprintf(&b, "Maintainer: %s\n", j.e.set.Contact)
+	fmt.Fprintf(&b, "Sponsor: %s\n", j.e.set.Sponsor)
+	fmt.Fprintf(&b, "Upstream-mirror: %s\n", hostOf(j.plan.Source))
+	fmt.Fprintf(&b, "Trigger: %s\n", j.reason)
+	var bytes int64
+	for i, r := range runs {
+		bytes += r.Stats.BytesReceived
+		fmt.Fprintf(&b, "Total time spent in stage%d rsync: %d\n", i+1, int(r.Duration.Seconds()))
+	}
+	fmt.Fprintf(&b, "Total bytes received in rsync: %d\n", bytes)
+	dir := filepath.Join(j.plan.Dir, j.plan.TraceDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return status.WriteFileAtomic(filepath.Join(dir, j.e.set.NodeName), []byte(b.String()), 0o644)
+}
+
+func hostOf(src string) string {
+	s := strings.TrimPrefix(src, "rsync://")
+	h, _, _ := strings.Cut(s, "/")
+	return h
+}
+
+func (j *job) recordRun(runs []*rsync.Run, result string) {
+	r := &status.Run{Started: j.start, Seconds: time.Since(j.start).Seconds(), Result: result}
+	for _, x := range runs {
+		r.BytesReceived += x.Stats.BytesReceived
+		r.FilesTransferred += x.Stats.Transferred
+		r.FilesDeleted += x.Stats.Deleted
+	}
+	if r.Seconds > 0 {
+		r.RateBytesPerSec = float64(r.BytesReceived) / r.Seconds
+	}
+	j.st.LastRun = r
+}
+
+func (j *job) fail(res rsync.Result, msg string) rsync.Result {
+	j.st.State, j.st.LastResult, j.st.LastError = status.Failed, string(res), msg
+	j.st.Failures++
+	j.save()
+	j.log.printf("failed (%s): %s", res, msg)
+	j.w.log.Warn("sync failed", "result", res, "err", msg)
+	return res
+}
+
+func (j *job) refuse(why string) rsync.Result {
+	j.st.State, j.st.LastResult, j.st.LastError = status.Refused, "refused", why
+	j.st.Refusals++
+	j.save()
+	j.log.printf("refused: %s", why)
+	j.w.log.Error("sync refused", "why", why)
+	return rsync.Fatal
+}
