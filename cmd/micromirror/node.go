@@ -15,10 +15,13 @@ import (
 	"micromirror/internal/node"
 )
 
-const nodeUsage = `Usage: micromirror node [flags]
-       micromirror node catalog
+const nodeUsage = `Usage: micromirror node [flags]             run the node
+       micromirror node catalog             list the built-in project recipes
+       micromirror node status [-watch]     projects, last syncs, live progress
+       micromirror node sync [-force] P...  start a sync of projects now
 
-Serves the configured projects over HTTP, HTTPS and rsync.
+Serves the configured projects over HTTP, HTTPS and rsync and keeps them
+synced from the upstream.
 SIGHUP reloads the config, blocklist, certificates and access log;
 SIGTERM stops accepting and lets running downloads finish.
 
@@ -26,9 +29,16 @@ Flags:
 `
 
 func runNode(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "catalog" {
-		printCatalog(stdout)
-		return 0
+	if len(args) > 0 {
+		switch args[0] {
+		case "catalog":
+			printCatalog(stdout)
+			return 0
+		case "status":
+			return runNodeStatus(ctx, args[1:], stdout, stderr)
+		case "sync":
+			return runNodeSync(args[1:], stdout, stderr)
+		}
 	}
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -29,6 +29,20 @@ func (n *Node) openAdmin(ctx context.Context, addrs []string) error {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(n.traffic.Snapshot())
 	})
+	mux.HandleFunc("GET /api/v1/projects", func(w http.ResponseWriter, r *http.Request) {
+		writeAdminJSON(w, http.StatusOK, n.Engine().Status())
+	})
+	mux.HandleFunc("POST /api/v1/projects/{name}/sync", func(w http.ResponseWriter, r *http.Request) {
+		reason := "manual"
+		if r.URL.Query().Get("force") == "1" {
+			reason = "force"
+		}
+		if err := n.Engine().Trigger(r.PathValue("name"), reason); err != nil {
+			writeAdminJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			return
+		}
+		writeAdminJSON(w, http.StatusAccepted, map[string]string{"project": r.PathValue("name"), "trigger": reason})
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: n.cfg.Limits.HeaderTimeout.D()}
 	for _, a := range addrs {
 		network, address := "tcp", a
@@ -45,6 +59,7 @@ func (n *Node) openAdmin(ctx context.Context, addrs []string) error {
 			return fmt.Errorf("listen admin %s: %w", a, err)
 		}
 		if network == "unix" {
+			// Owner and group only: triggering syncs is for operators.
 			os.Chmod(address, 0o660)
 		}
 		n.admin = append(n.admin, l)
@@ -57,6 +72,12 @@ func (n *Node) openAdmin(ctx context.Context, addrs []string) error {
 		}()
 	}
 	return nil
+}
+
+func writeAdminJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
 }
 
 // trafficCollector exports the traffic counters to Prometheus.

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ import (
 	"micromirror/internal/rsyncd"
 	"micromirror/internal/serve"
 	"micromirror/internal/status"
+	"micromirror/internal/syncer"
 	"micromirror/internal/telemetry"
 )
 
@@ -39,6 +41,8 @@ type Node struct {
 	blocklist *guard.Blocklist
 	rsync     *rsyncd.Server
 	certs     certs.Source
+	engine    *syncer.Engine
+	plans     []syncer.Plan
 
 	mu  sync.Mutex // guards cfg and reloads
 	cfg config.Node
@@ -152,9 +156,12 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if err := n.rsync.Open(ctx, cfg.Listen.Rsync, lopt); err != nil {
 		return err
 	}
-	if err := n.openAdmin(ctx, cfg.Listen.Admin); err != nil {
+	// The unix socket in state_dir is always there: `micromirror node
+	// status` and `sync` find it from the config alone.
+	if err := n.openAdmin(ctx, append(slices.Clone(cfg.Listen.Admin), AdminSocket(cfg))); err != nil {
 		return err
 	}
+	n.startEngine(cfg)
 	if a, ok := n.certs.(*certs.ACME); ok {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); a.Prefetch(runCtx) }()
@@ -249,6 +256,27 @@ func (n *Node) build(cfg config.Node) (*front, error) {
 	return &front{content: content, guard: g, front: g.Middleware(content, content.ErrorPage)}, nil
 }
 
+// AdminSocket is the admin unix socket of a node config.
+func AdminSocket(cfg config.Node) string { return filepath.Join(cfg.StateDir, "admin.sock") }
+
+func (n *Node) startEngine(cfg config.Node) {
+	plans, skipped := syncer.Plans(cfg)
+	for _, s := range skipped {
+		n.log.Warn("not syncing", "project", s)
+	}
+	n.plans = plans
+	n.engine = syncer.New(syncer.Settings{NodeName: cfg.Name, Contact: cfg.Contact, Sponsor: cfg.Sponsor.Name,
+		StateDir: cfg.StateDir, Sync: cfg.Sync}, plans, n.status, n.log.With("component", "sync"))
+	n.engine.Start(context.Background())
+}
+
+// Engine is the node's sync engine (triggers, status).
+func (n *Node) Engine() *syncer.Engine {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.engine
+}
+
 func (n *Node) lastSync(project string) time.Time {
 	p, err := n.status.Load(project)
 	if err != nil {
@@ -306,6 +334,13 @@ func (n *Node) Reload(cfg config.Node) error {
 	if err := n.setRsyncModules(cfg); err != nil {
 		errs = append(errs, err)
 	}
+	if plans, _ := syncer.Plans(cfg); !reflect.DeepEqual(plans, n.plans) || !reflect.DeepEqual(cfg.Sync, old.Sync) {
+		// Stopping a run is safe (delay-updates keeps the tree whole);
+		// the new engine catches up at once.
+		n.log.Info("reload: sync plans changed, restarting the sync engine")
+		n.engine.Close()
+		n.startEngine(cfg)
+	}
 	n.cfg = cfg
 	n.log.Info("reloaded", "projects", len(cfg.Projects), "blocklist", n.blocklist.Len())
 	return errors.Join(errs...)
@@ -333,6 +368,9 @@ func (n *Node) Close(ctx context.Context) error {
 func (n *Node) close(ctx context.Context) error {
 	if n.cancel != nil {
 		n.cancel()
+	}
+	if n.engine != nil {
+		n.engine.Close()
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(n.servers)+2)
