@@ -138,6 +138,15 @@ type Project struct {
 	Exclude  []string `yaml:"exclude"`
 	Bwlimit  Bitrate  `yaml:"bwlimit"`
 	Schedule Duration `yaml:"schedule"`
+
+	// Recipe overrides; unset keeps the catalog's value.
+	Stages            int      `yaml:"stages"` // 1 or 2
+	FirstStageExclude []string `yaml:"first_stage_exclude"`
+	DeleteExcluded    *bool    `yaml:"delete_excluded"`
+	ChangeMarker      *string  `yaml:"change_marker"`
+	UpstreamMarkers   []string `yaml:"upstream_markers"`
+	TraceDir          *string  `yaml:"trace_dir"`
+	Manifests         []string `yaml:"manifests"`
 }
 
 // Default returns a configuration with every default filled in; Load decodes

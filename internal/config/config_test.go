@@ -78,6 +78,8 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"https without tls", [2]string{"tls:\n  cert_file: /etc/tls/cert.pem\n  key_file: /etc/tls/key.pem\n", ""}, []string{"tls", "listen.https is set"}},
 		{"bad contact", [2]string{"contact: noc@mm.example.net", "contact: call us"}, []string{"node.yaml:5:", "contact"}},
 		{"trigger with wildcard", [2]string{"    path: epel\n", "    path: epel\n    triggers: [\"fedora/#\"]\n"}, []string{"projects[1].triggers[0]"}},
+		{"marker outside the tree", [2]string{"    path: epel\n", "    path: epel\n    upstream_markers: [../../etc/passwd]\n"}, []string{"node.yaml:15:", "projects[1].upstream_markers[0]", "inside the tree"}},
+		{"bad stages", [2]string{"    path: epel\n", "    path: epel\n    stages: 3\n"}, []string{"node.yaml:15:", "projects[1].stages"}},
 		{"bad rate network", [2]string{"data_dir:", "limits:\n  rate_limit:\n    networks: [\"10.0.0.0/33\"]\ndata_dir:"}, []string{"node.yaml:8:", "limits.rate_limit.networks[0]"}},
 	}
 	for _, tt := range tests {

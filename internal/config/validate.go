@@ -286,6 +286,27 @@ func (c *Node) validateProjects(bad reporter) {
 		} else if b := p.Bwlimit.BitsPerSecond(); b != 0 && b < 1e5 {
 			bad(key+".bwlimit", "%d bit/s is too slow to sync anything; give a unit, e.g. 200Mbit", b)
 		}
+		if p.Stages != 0 && p.Stages != 1 && p.Stages != 2 {
+			bad(key+".stages", "%d: want 1 or 2", p.Stages)
+		}
+		for _, f := range []struct {
+			name string
+			v    *string
+		}{{"change_marker", p.ChangeMarker}, {"trace_dir", p.TraceDir}} {
+			if f.v != nil && *f.v != "" && !isTreePath(*f.v) {
+				bad(key+"."+f.name, "%q must be a relative path inside the tree", *f.v)
+			}
+		}
+		for _, list := range []struct {
+			name  string
+			paths []string
+		}{{"upstream_markers", p.UpstreamMarkers}, {"manifests", p.Manifests}} {
+			for j, m := range list.paths {
+				if !isTreePath(m) {
+					bad(fmt.Sprintf("%s.%s[%d]", key, list.name, j), "%q must be a relative path inside the tree", m)
+				}
+			}
+		}
 		if err := p.Schedule.Err(); err != nil {
 			bad(key+".schedule", "%v", err)
 		} else if p.Schedule.D() != 0 && p.Schedule.D() < time.Minute {
@@ -300,6 +321,19 @@ func (p Project) URLPath() string {
 		return p.Path
 	}
 	return p.Name
+}
+
+// isTreePath accepts a relative slash path with no ".." component.
+func isTreePath(p string) bool {
+	if p == "" || strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\x00\n") {
+		return false
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 func isHTTPURL(s string) bool {

@@ -72,6 +72,7 @@ func planOf(cfg config.Node, p config.Project) (Plan, error) {
 	if p.Exclude != nil {
 		pl.Exclude = slices.Clone(p.Exclude)
 	}
+	applyOverrides(&pl.Recipe, p)
 	bits := cfg.Sync.Bwlimit.BitsPerSecond()
 	if r.BwlimitBits > 0 {
 		bits = r.BwlimitBits
@@ -97,6 +98,31 @@ func normalizeSource(s string) string {
 		s = "rsync://" + host + "/" + rest
 	}
 	return strings.TrimRight(s, "/") + "/"
+}
+
+// applyOverrides lets the node config change any field of the recipe.
+func applyOverrides(r *catalog.Recipe, p config.Project) {
+	if p.Stages != 0 {
+		r.Stages = catalog.Stages(p.Stages)
+	}
+	if p.FirstStageExclude != nil {
+		r.FirstStageExclude = slices.Clone(p.FirstStageExclude)
+	}
+	if p.DeleteExcluded != nil {
+		r.DeleteExcluded = *p.DeleteExcluded
+	}
+	if p.ChangeMarker != nil {
+		r.ChangeMarker = *p.ChangeMarker
+	}
+	if p.UpstreamMarkers != nil {
+		r.UpstreamMarkers = slices.Clone(p.UpstreamMarkers)
+	}
+	if p.TraceDir != nil {
+		r.TraceDir = *p.TraceDir
+	}
+	if p.Manifests != nil {
+		r.Manifests = slices.Clone(p.Manifests)
+	}
 }
 
 // moduleOf returns the module of rsync://host/module/path/.

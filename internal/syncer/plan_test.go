@@ -46,6 +46,19 @@ func TestPlansApplyOverrides(t *testing.T) {
 	}
 }
 
+func TestRecipeOverrides(t *testing.T) {
+	none, two := "", true
+	plans, _ := Plans(nodeCfg("a.mm.example.net", config.Project{Name: "debian", Stages: 1, ChangeMarker: &none,
+		TraceDir: &none, DeleteExcluded: &two, Manifests: []string{"ls-lR.gz"}}))
+	d := plans[0]
+	if d.Stages != 1 || d.ChangeMarker != "" || d.TraceDir != "" || !d.DeleteExcluded || d.Manifests[0] != "ls-lR.gz" {
+		t.Errorf("overrides not applied: %+v", d.Recipe)
+	}
+	if r, _ := Plans(nodeCfg("a.mm.example.net", config.Project{Name: "debian"})); r[0].Stages != 2 {
+		t.Errorf("catalog default lost")
+	}
+}
+
 func TestScheduleSpreadsTheFleet(t *testing.T) {
 	offsets := map[time.Duration]bool{}
 	for _, n := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
