@@ -474,6 +474,12 @@ func TestTwoStageAptNeverBreaks(t *testing.T) {
 	if loops < 2 {
 		t.Errorf("the sync was too fast to test anything (%d loops)", loops)
 	}
+	if out, err := apt.Run("update"); err != nil {
+		t.Fatalf("apt-get update after the sync: %v\n%s", err, out)
+	}
+	if out, err := apt.Run("download", "hello"); err != nil {
+		t.Fatalf("apt-get download after the sync: %v\n%s", err, out)
+	}
 	if _, err := os.Stat(filepath.Join(apt.WorkDir(), "hello_2.0_amd64.deb")); err != nil {
 		t.Errorf("version 2.0 not downloaded after the sync: %v", err)
 	}
