@@ -449,6 +449,9 @@ func TestTwoStageAptNeverBreaks(t *testing.T) {
 		write(t, r.src, fmt.Sprintf("pool/main/b/big%d/big%d_2.0_amd64.deb", i, i), randBytes(512<<10))
 	}
 	os.RemoveAll(filepath.Join(r.src, "pool/main/h"))
+	// HTTP dates have one-second granularity: a Release rewritten within
+	// the same second looks unmodified to apt's If-Modified-Since.
+	time.Sleep(1100 * time.Millisecond)
 	testenv.BuildDebianRepo(t, r.src, "2.0", "hello", "world")
 	rewrite(t, r.src, "project/trace/master", []byte("v2"))
 
