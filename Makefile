@@ -36,6 +36,8 @@ fuzz:
 	$(GO) test ./internal/accesslog -run '^$$' -fuzz FuzzFormat -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/rsync -run '^$$' -fuzz FuzzParseStats -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/rsync -run '^$$' -fuzz FuzzParseProgress -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/mqtt -run '^$$' -fuzz FuzzParseTopic -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/mqtt -run '^$$' -fuzz FuzzParsePayload -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f $(BIN)

@@ -107,3 +107,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
   done
   echo "(requests/s: higher is better; CPU s per GB: lower is better)"
 } | tee "$out/serving.txt"
+
+# MQTT fan-out: one announcement to 200 subscribed nodes, Mosquitto and the
+# embedded broker in the same run.
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+"$GO" test ./internal/mqtt -run '^$' -bench Fanout -benchtime 50x > "$work/fanout.txt"
+{
+  echo
+  echo "MQTT fan-out to 200 subscribers (publish -> receive), 50 announcements"
+  printf "%-34s %12s %12s %10s\n" "measure" "embedded" "mosquitto" "emb/mosq"
+  awk '/BenchmarkFanout\/mosquitto/ {for (i=1;i<=NF;i++) m[$(i+1)]=$i}
+       /BenchmarkFanout\/embedded/  {for (i=1;i<=NF;i++) e[$(i+1)]=$i}
+       END {
+         n=split("µs-median-latency µs-p99-latency µs-median-spread", k, " ")
+         for (j=1;j<=n;j++) printf "%-34s %12s %12s %10.2f\n", k[j], e[k[j]], m[k[j]], e[k[j]]/m[k[j]]
+       }' "$work/fanout.txt"
+  echo "(lower is better)"
+} | tee -a "$out/serving.txt"

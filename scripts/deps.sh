@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   rsync          # the node syncs and serves rsync through the system binary
+  mosquitto      # MQTT broker the tests run (nodes work with any MQTT broker)
   curl           # real HTTP client in tests
   apt-utils      # apt-ftparchive builds the test Debian repository
   tcpdump        # proves DSCP marking on the wire
@@ -32,9 +33,10 @@ echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq >/dev/null
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# nginx-light's package starts a system nginx on port 80; the benchmark runs its
-# own instance on a random port, so the system one must not hold resources.
-if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null; then
-  "${as_root[@]}" systemctl disable --now nginx >/dev/null 2>&1 || true
+# nginx-light and mosquitto start system services; the benchmark and the
+# tests run their own instances on random loopback ports instead.
+if command -v systemctl >/dev/null; then
+  "${as_root[@]}" systemctl disable --now nginx mosquitto >/dev/null 2>&1 || true
 fi
+"${as_root[@]}" pkill -x mosquitto 2>/dev/null || true
 "${as_root[@]}" pkill -x nginx 2>/dev/null || true

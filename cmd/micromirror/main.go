@@ -21,7 +21,7 @@ Usage: micromirror <command> [flags]
 
 Commands:
   node        serve mirrored projects over HTTP, HTTPS and rsync, and keep them synced
-  announce    publish upstream change messages over MQTT (not built yet)
+  announce    publish upstream change messages over MQTT (one-shot or watching daemon)
   watchtower  collect and analyse the fleet's telemetry (not built yet)
   fleet       operator tools: inventory, placement, configs (not built yet)
   demo        the whole constellation on one machine (not built yet)
@@ -52,7 +52,9 @@ func run(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stder
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "micromirror %s\n", version)
 		return 0
-	case "announce", "watchtower", "fleet", "demo":
+	case "announce":
+		return runAnnounce(ctx, args[1:], stdout, stderr)
+	case "watchtower", "fleet", "demo":
 		return notBuilt(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"micromirror/internal/config"
+	"micromirror/internal/mqtt"
 	"micromirror/internal/node"
 	"micromirror/internal/syncer"
 )
@@ -138,6 +139,15 @@ func runNodeStatus(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprint(stdout, "\033[H\033[2J")
 		}
 		printStatus(stdout, st, time.Now())
+		var m mqtt.Stats
+		if c.do(http.MethodGet, "/api/v1/mqtt", &m) == nil {
+			state := "disconnected"
+			if m.Connected {
+				state = "connected"
+			}
+			fmt.Fprintf(stdout, "\nmqtt: %s, %d messages, %d triggers, %d ignored\n", state, m.Received, m.Triggered,
+				m.UnknownTopic+m.NotHosted+m.Malformed+m.Oversized)
+		}
 		if !watch {
 			return 0
 		}

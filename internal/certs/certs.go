@@ -103,6 +103,20 @@ func (s *SelfSigned) Reload() error { return nil }
 // HTTPHandler implements Source.
 func (s *SelfSigned) HTTPHandler(next http.Handler) http.Handler { return next }
 
+// LoadCAPool reads a PEM bundle of CA certificates, for a private ACME
+// server or an ssl:// MQTT broker.
+func LoadCAPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificates", path)
+	}
+	return pool, nil
+}
+
 // ACMEConfig configures ACME.
 type ACMEConfig struct {
 	Names     []string // first is the node name
@@ -127,13 +141,9 @@ func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
 		client.DirectoryURL = autocert.DefaultACMEDirectory
 	}
 	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+		pool, err := LoadCAPool(cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("acme ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("acme ca_file %s: no PEM certificates", cfg.CAFile)
 		}
 		client.HTTPClient = &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},

@@ -32,7 +32,25 @@ type Node struct {
 	Upstream string `yaml:"upstream"`
 
 	Sync     Sync      `yaml:"sync"`
+	MQTT     MQTT      `yaml:"mqtt"`
 	Projects []Project `yaml:"projects"`
+}
+
+// MQTT is the node's subscription to upstream change announcements.
+// Without a broker the node relies on its schedule alone.
+type MQTT struct {
+	// Broker is a tcp://, ssl://, ws:// or wss:// URL.
+	Broker string `yaml:"broker"`
+	// Topics are filters; default rsync/<upstream>/# (rsync/+/# without
+	// an upstream).
+	Topics       []string `yaml:"topics"`
+	Username     string   `yaml:"username"`
+	PasswordFile string   `yaml:"password_file"`
+	CAFile       string   `yaml:"ca_file"`
+	// ClientID names the persistent session; default the node name.
+	ClientID string `yaml:"client_id"`
+	// Jitter spreads trigger times; 0 (default) keeps the fleet in lockstep.
+	Jitter Duration `yaml:"jitter"`
 }
 
 // Sync configures the sync engine node-wide; projects override bwlimit and

@@ -80,6 +80,8 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"trigger with wildcard", [2]string{"    path: epel\n", "    path: epel\n    triggers: [\"fedora/#\"]\n"}, []string{"projects[1].triggers[0]"}},
 		{"marker outside the tree", [2]string{"    path: epel\n", "    path: epel\n    upstream_markers: [../../etc/passwd]\n"}, []string{"node.yaml:15:", "projects[1].upstream_markers[0]", "inside the tree"}},
 		{"bad stages", [2]string{"    path: epel\n", "    path: epel\n    stages: 3\n"}, []string{"node.yaml:15:", "projects[1].stages"}},
+		{"bad broker", [2]string{"data_dir:", "mqtt:\n  broker: http://x\ndata_dir:"}, []string{"node.yaml:7:", "mqtt.broker"}},
+		{"bad topic filter", [2]string{"data_dir:", "mqtt:\n  broker: tcp://b:1883\n  topics: [\"rsync/#/x\"]\ndata_dir:"}, []string{"node.yaml:8:", "mqtt.topics[0]"}},
 		{"bad rate network", [2]string{"data_dir:", "limits:\n  rate_limit:\n    networks: [\"10.0.0.0/33\"]\ndata_dir:"}, []string{"node.yaml:8:", "limits.rate_limit.networks[0]"}},
 	}
 	for _, tt := range tests {
@@ -98,6 +100,17 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestMQTTDefaults(t *testing.T) {
+	src := strings.Replace(good, "data_dir:", "upstream: mirror.example.net\nmqtt: {broker: \"tcp://broker.example.net:1883\"}\ndata_dir:", 1)
+	cfg, err := Parse("node.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MQTT.Topics[0] != "rsync/mirror.example.net/#" || cfg.MQTT.ClientID != "ziply.mm.example.net" {
+		t.Errorf("defaults: %+v", cfg.MQTT)
 	}
 }
 

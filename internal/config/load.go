@@ -53,6 +53,7 @@ func Parse(name string, src []byte) (Node, error) {
 		return Node{}, decodeError(name, err)
 	}
 	cfg.resolvePaths(filepath.Dir(name))
+	cfg.mqttDefaults()
 	if errs := cfg.Validate(); len(errs) > 0 {
 		file, _ := parser.ParseBytes(src, 0)
 		out := make([]error, 0, len(errs))
@@ -105,6 +106,22 @@ func parent(p string) string {
 	return p[:i]
 }
 
+func (c *Node) mqttDefaults() {
+	if c.MQTT.Broker == "" {
+		return
+	}
+	if len(c.MQTT.Topics) == 0 {
+		host := "+"
+		if c.Upstream != "" {
+			host = c.Upstream
+		}
+		c.MQTT.Topics = []string{"rsync/" + host + "/#"}
+	}
+	if c.MQTT.ClientID == "" {
+		c.MQTT.ClientID = c.Name
+	}
+}
+
 func (c *Node) resolvePaths(base string) {
 	abs := func(p *string) {
 		if *p != "" && !filepath.IsAbs(*p) {
@@ -117,6 +134,8 @@ func (c *Node) resolvePaths(base string) {
 	abs(&c.TLS.CertFile)
 	abs(&c.TLS.KeyFile)
 	abs(&c.Limits.Blocklist)
+	abs(&c.MQTT.PasswordFile)
+	abs(&c.MQTT.CAFile)
 	if c.TLS.ACME != nil {
 		abs(&c.TLS.ACME.CAFile)
 	}

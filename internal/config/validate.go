@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,6 +74,7 @@ func (c *Node) Validate() []*FieldError {
 		}
 	}
 	c.validateSync(bad)
+	c.validateMQTT(bad)
 	c.validateProjects(bad)
 	return errs
 }
@@ -233,6 +235,46 @@ func (c *Node) validateSync(bad reporter) {
 	if s.KeepLogs < 1 {
 		bad("sync.keep_logs", "must be at least 1")
 	}
+}
+
+func (c *Node) validateMQTT(bad reporter) {
+	m := c.MQTT
+	if m.Broker == "" {
+		return
+	}
+	if u, err := url.Parse(m.Broker); err != nil || u.Host == "" ||
+		!slices.Contains([]string{"tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"}, u.Scheme) {
+		bad("mqtt.broker", "%q: want tcp://host:1883, ssl://host:8883, ws:// or wss:// URL", m.Broker)
+	}
+	for i, t := range m.Topics {
+		if !ValidTopicFilter(t) {
+			bad(fmt.Sprintf("mqtt.topics[%d]", i), "%q is not an MQTT topic filter", t)
+		}
+	}
+	if m.PasswordFile != "" && m.Username == "" {
+		bad("mqtt.password_file", "needs mqtt.username")
+	}
+	if err := m.Jitter.Err(); err != nil {
+		bad("mqtt.jitter", "%v", err)
+	}
+}
+
+// ValidTopicFilter checks MQTT filter syntax: '#' only as the whole last
+// level, '+' only as a whole level.
+func ValidTopicFilter(f string) bool {
+	if f == "" || len(f) > 1024 || strings.ContainsRune(f, 0) {
+		return false
+	}
+	levels := strings.Split(f, "/")
+	for i, l := range levels {
+		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
+			return false
+		}
+		if strings.Contains(l, "+") && l != "+" {
+			return false
+		}
+	}
+	return true
 }
 
 // ParsePrefix accepts a CIDR prefix or a single address.

@@ -32,6 +32,14 @@ func (n *Node) openAdmin(ctx context.Context, addrs []string) error {
 	mux.HandleFunc("GET /api/v1/projects", func(w http.ResponseWriter, r *http.Request) {
 		writeAdminJSON(w, http.StatusOK, n.Engine().Status())
 	})
+	mux.HandleFunc("GET /api/v1/mqtt", func(w http.ResponseWriter, r *http.Request) {
+		st, ok := n.MQTTStats()
+		if !ok {
+			writeAdminJSON(w, http.StatusNotFound, map[string]string{"error": "mqtt not configured"})
+			return
+		}
+		writeAdminJSON(w, http.StatusOK, st)
+	})
 	mux.HandleFunc("POST /api/v1/projects/{name}/sync", func(w http.ResponseWriter, r *http.Request) {
 		reason := "manual"
 		if r.URL.Query().Get("force") == "1" {
@@ -91,10 +99,12 @@ var (
 	descRsync    = prometheus.NewDesc("micromirror_rsync_sessions", "rsync sessions running now.", nil, nil)
 	descRefused  = prometheus.NewDesc("micromirror_refused_total", "Requests refused, by reason.", []string{"reason"}, nil)
 	descConns    = prometheus.NewDesc("micromirror_open_connections", "Open HTTP(S) connections.", nil, nil)
+	descMQTTUp   = prometheus.NewDesc("micromirror_mqtt_connected", "1 when subscribed to the broker.", nil, nil)
+	descMQTTMsgs = prometheus.NewDesc("micromirror_mqtt_messages_total", "MQTT messages by outcome.", []string{"outcome"}, nil)
 )
 
 func (c *trafficCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descBytes, descStatus, descFamily, descRsync, descRefused, descConns} {
+	for _, d := range []*prometheus.Desc{descRequests, descBytes, descStatus, descFamily, descRsync, descRefused, descConns, descMQTTUp, descMQTTMsgs} {
 		ch <- d
 	}
 }
@@ -126,4 +136,15 @@ func (c *trafficCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(st.guard.Limited.Load()), "rate_limit")
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(capped), "connection_cap")
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.n.rsync.Refused()), "rsync")
+	if m, ok := c.n.MQTTStats(); ok {
+		up := 0.0
+		if m.Connected {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descMQTTUp, prometheus.GaugeValue, up)
+		for outcome, v := range map[string]uint64{"triggered": m.Triggered, "current": m.Current, "unknown_topic": m.UnknownTopic,
+			"not_hosted": m.NotHosted, "malformed": m.Malformed, "oversized": m.Oversized} {
+			ch <- prometheus.MustNewConstMetric(descMQTTMsgs, prometheus.CounterValue, float64(v), outcome)
+		}
+	}
 }

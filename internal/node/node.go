@@ -26,6 +26,7 @@ import (
 	"micromirror/internal/config"
 	"micromirror/internal/guard"
 	"micromirror/internal/listen"
+	"micromirror/internal/mqtt"
 	"micromirror/internal/rsyncd"
 	"micromirror/internal/serve"
 	"micromirror/internal/status"
@@ -43,6 +44,7 @@ type Node struct {
 	certs     certs.Source
 	engine    *syncer.Engine
 	plans     []syncer.Plan
+	sub       *mqtt.Subscriber
 
 	mu  sync.Mutex // guards cfg and reloads
 	cfg config.Node
@@ -162,6 +164,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 	n.startEngine(cfg)
+	if err := n.startMQTT(cfg); err != nil {
+		return err
+	}
 	if a, ok := n.certs.(*certs.ACME); ok {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); a.Prefetch(runCtx) }()
@@ -270,6 +275,44 @@ func (n *Node) startEngine(cfg config.Node) {
 	n.engine.Start(context.Background())
 }
 
+// startMQTT subscribes to upstream announcements when a broker is set.
+func (n *Node) startMQTT(cfg config.Node) error {
+	if cfg.MQTT.Broker == "" {
+		return nil
+	}
+	m := cfg.MQTT
+	sub, err := mqtt.NewSubscriber(mqtt.SubscriberConfig{
+		ClientConfig: mqtt.ClientConfig{Broker: m.Broker, ClientID: m.ClientID, Username: m.Username,
+			PasswordFile: m.PasswordFile, CAFile: m.CAFile},
+		Topics: m.Topics, Jitter: m.Jitter.D(),
+	}, engineTarget{n}, n.log.With("component", "mqtt"))
+	if err != nil {
+		return err
+	}
+	n.sub = sub
+	sub.Start()
+	return nil
+}
+
+// engineTarget hands announcements to whichever engine is current, so a
+// reload that restarts the engine needs no new subscription.
+type engineTarget struct{ n *Node }
+
+func (t engineTarget) ProjectsForModule(m string) []string { return t.n.Engine().ProjectsForModule(m) }
+func (t engineTarget) LastSuccess(p string) time.Time      { return t.n.Engine().LastSuccess(p) }
+func (t engineTarget) Trigger(p, reason string) error      { return t.n.Engine().Trigger(p, reason) }
+
+// MQTTStats returns the subscriber's counters; ok is false without MQTT.
+func (n *Node) MQTTStats() (mqtt.Stats, bool) {
+	n.mu.Lock()
+	sub := n.sub
+	n.mu.Unlock()
+	if sub == nil {
+		return mqtt.Stats{}, false
+	}
+	return sub.Stats(), true
+}
+
 // Engine is the node's sync engine (triggers, status).
 func (n *Node) Engine() *syncer.Engine {
 	n.mu.Lock()
@@ -341,6 +384,15 @@ func (n *Node) Reload(cfg config.Node) error {
 		n.engine.Close()
 		n.startEngine(cfg)
 	}
+	if !reflect.DeepEqual(cfg.MQTT, old.MQTT) {
+		if n.sub != nil {
+			n.sub.Close()
+			n.sub = nil
+		}
+		if err := n.startMQTT(cfg); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	n.cfg = cfg
 	n.log.Info("reloaded", "projects", len(cfg.Projects), "blocklist", n.blocklist.Len())
 	return errors.Join(errs...)
@@ -368,6 +420,9 @@ func (n *Node) Close(ctx context.Context) error {
 func (n *Node) close(ctx context.Context) error {
 	if n.cancel != nil {
 		n.cancel()
+	}
+	if n.sub != nil {
+		n.sub.Close()
 	}
 	if n.engine != nil {
 		n.engine.Close()

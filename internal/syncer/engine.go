@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -135,18 +136,23 @@ func (e *Engine) Trigger(project, reason string) error {
 	return nil
 }
 
+// ProjectsForModule returns the projects fed by an upstream module.
+func (e *Engine) ProjectsForModule(module string) []string {
+	var out []string
+	for _, name := range e.order {
+		if slices.Contains(e.workers[name].plan.Triggers, module) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // TriggerModule triggers every project fed by an upstream module (MQTT
 // topic rsync/<upstream-host>/<module>) and returns their names.
 func (e *Engine) TriggerModule(module, reason string) []string {
-	var hit []string
-	for _, name := range e.order {
-		for _, t := range e.workers[name].plan.Triggers {
-			if t == module {
-				e.Trigger(name, reason)
-				hit = append(hit, name)
-				break
-			}
-		}
+	hit := e.ProjectsForModule(module)
+	for _, name := range hit {
+		e.Trigger(name, reason)
 	}
 	return hit
 }

@@ -62,15 +62,23 @@ func (u *Upstream) start() error {
 	if err := u.cmd.Start(); err != nil {
 		return err
 	}
+	if err := waitListening(u.Addr()); err != nil {
+		u.Stop()
+		return fmt.Errorf("rsync daemon: %w", err)
+	}
+	return nil
+}
+
+// waitListening waits up to 2 s for a TCP server to accept.
+func waitListening(addr string) error {
 	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", u.Addr()); err == nil {
+		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	u.Stop()
-	return fmt.Errorf("rsync daemon not listening on %d", u.Port)
+	return fmt.Errorf("nothing listening on %s", addr)
 }
 
 // Addr is host:port of the daemon.

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"micromirror/internal/config"
+	"micromirror/internal/mqtt"
+	"micromirror/internal/testenv"
+)
+
+// TestAnnounceDaemonWithEmbeddedBroker: the upstream side runs `announce`
+// with the embedded broker and credentials; a node subscribes with its
+// password file; a change in the upstream tree, once still for the quiet
+// period, makes the node sync.
+func TestAnnounceDaemonWithEmbeddedBroker(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "gimp")
+	testenv.WriteFile(t, filepath.Join(src, "gimp-3.0.tar.xz"), []byte("v1"), time.Now().Add(-time.Hour))
+	up := testenv.StartUpstream(t, map[string]string{"gimp": src})
+	os.WriteFile(filepath.Join(dir, "node.pass"), []byte("node-secret\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "up.pass"), []byte("up-secret\n"), 0o600)
+	brokerPort := freePort(t)
+	conf := fmt.Sprintf(`broker: embedded
+listen: 127.0.0.1:%d
+users:
+  - {username: upstream, password_file: up.pass}
+  - {username: node, password_file: node.pass}
+upstream: up.example.net
+poll: 100ms
+quiet: 400ms
+modules:
+  - {name: gimp, path: gimp}
+`, brokerPort)
+	os.WriteFile(filepath.Join(dir, "announce.yaml"), []byte(conf), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var stderr strings.Builder
+	go func() {
+		done <- runAnnounce(ctx, []string{"-config", filepath.Join(dir, "announce.yaml")}, os.Stdout, &stderr)
+	}()
+	defer func() { cancel(); <-done }()
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", brokerPort)); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Wrong password: refused.
+	if _, err := mqtt.NewPublisher(mqtt.ClientConfig{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", brokerPort), ClientID: "intruder",
+		Username: "node", PasswordFile: filepath.Join(dir, "up.pass")}, "x"); err == nil {
+		t.Errorf("broker accepted a wrong password")
+	}
+
+	cfg := testenv.NodeConfig(t)
+	cfg.Projects = []config.Project{{Name: "gimp", Source: up.URL("gimp")}}
+	cfg.MQTT = config.MQTT{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", brokerPort), Topics: []string{"rsync/up.example.net/#"},
+		ClientID: "node-1", Username: "node", PasswordFile: filepath.Join(dir, "node.pass")}
+	n := testenv.StartNode(t, cfg)
+	waitRuns := func(want uint64) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if st := n.Engine().Status()[0]; st.Runs >= want && st.State == "idle" {
+				return
+			}
+		}
+		t.Fatalf("no run %d: %+v\n%s", want, n.Engine().Status()[0].Project, stderr.String())
+	}
+	// Start-up: the catch-up run, and possibly one more from the retained
+	// message if it arrived before that run finished. Let it settle.
+	waitRuns(1)
+	var settled uint64
+	for prev := uint64(0); ; prev = settled {
+		time.Sleep(700 * time.Millisecond)
+		st := n.Engine().Status()[0]
+		if settled = st.Runs; settled == prev && st.State == "idle" {
+			break
+		}
+	}
+	testenv.WriteFile(t, filepath.Join(src, "gimp-3.1.tar.xz"), []byte("new release"), time.Time{})
+	waitRuns(settled + 1)
+	st := n.Engine().Status()[0]
+	if st.Trigger != "mqtt" {
+		t.Errorf("second run trigger = %q", st.Trigger)
+	}
+	if b, err := os.ReadFile(filepath.Join(cfg.DataDir, "gimp/gimp-3.1.tar.xz")); err != nil || string(b) != "new release" {
+		t.Errorf("announced change not synced: %v", err)
+	}
+	if strings.Contains(stderr.String(), "secret") {
+		t.Errorf("a password reached the log")
+	}
+}
+
+func TestAnnounceOneShot(t *testing.T) {
+	broker := testenv.StartMosquitto(t)
+	code, out, stderr := runCLI(t, "announce", "-broker", broker.URL(), "-upstream", "up.example.net", "debian", "archlinux")
+	if code != 0 || !strings.Contains(out, "announced rsync/up.example.net/debian") || !strings.Contains(out, "rsync/up.example.net/archlinux") {
+		t.Errorf("announce: %d %q %q", code, out, stderr)
+	}
+	code, _, stderr = runCLI(t, "announce", "-broker", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "debian")
+	if code != 1 || !strings.Contains(stderr, "connect") {
+		t.Errorf("announce to no broker: %d %q", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "announce", "-broker", broker.URL(), "bad/module"); code != 2 {
+		t.Errorf("bad module name accepted: %d", code)
+	}
+}

@@ -1,0 +1,137 @@
+package announce
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"micromirror/internal/mqtt"
+)
+
+// state is one module's fingerprint: what changed and when.
+type state struct {
+	sum     string    // fingerprint of the tree or marker
+	latest  time.Time // newest modification seen
+	changed time.Time // when we first saw the current sum differ
+	pending bool      // changed and not announced yet
+}
+
+// fingerprint summarises a tree (or its marker) cheaply: for a marker its
+// content and mtime; for a tree, the count, sizes and mtimes of all
+// entries. It skips rsync's in-flight files, which change all the time
+// during an upstream sync.
+func fingerprint(m Module) (string, time.Time, error) {
+	h := sha256.New()
+	var latest time.Time
+	if m.Marker != "" {
+		p := filepath.Join(m.Path, m.Marker)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		h.Write(b)
+		fmt.Fprint(h, fi.ModTime().UnixNano())
+		return fmt.Sprintf("%x", h.Sum(nil)), fi.ModTime(), nil
+	}
+	err := filepath.WalkDir(m.Path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Name() == ".~tmp~" {
+			return filepath.SkipDir
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // vanished mid-walk: the next poll sees the result
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00%d\n", p, fi.Size(), fi.ModTime().UnixNano())
+		if fi.ModTime().After(latest) {
+			latest = fi.ModTime()
+		}
+		return nil
+	})
+	return fmt.Sprintf("%x", h.Sum(nil)), latest, err
+}
+
+// Announcer polls modules and publishes through pub.
+type Announcer struct {
+	cfg   Config
+	pub   interface{ Announce(mqtt.Announcement) error }
+	log   *slog.Logger
+	state map[string]*state
+}
+
+// NewAnnouncer prepares the watcher.
+func NewAnnouncer(cfg Config, pub interface{ Announce(mqtt.Announcement) error }, log *slog.Logger) *Announcer {
+	return &Announcer{cfg: cfg, pub: pub, log: log, state: map[string]*state{}}
+}
+
+// Run announces every module's current state once (retained, so nodes
+// that connect later can compare), then polls until ctx ends and
+// announces each module after it has changed and been still for its
+// quiet period.
+func (a *Announcer) Run(ctx context.Context) error {
+	for _, m := range a.cfg.Modules {
+		sum, latest, err := fingerprint(m)
+		if err != nil {
+			a.log.Warn("watch", "module", m.Name, "err", err)
+		}
+		a.state[m.Name] = &state{sum: sum, latest: latest}
+		if err == nil {
+			a.publish(m, latest)
+		}
+	}
+	t := time.NewTicker(a.cfg.Poll.D())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			a.poll(time.Now())
+		}
+	}
+}
+
+func (a *Announcer) poll(now time.Time) {
+	for _, m := range a.cfg.Modules {
+		st := a.state[m.Name]
+		sum, latest, err := fingerprint(m)
+		if err != nil {
+			a.log.Warn("watch", "module", m.Name, "err", err)
+			continue
+		}
+		if sum != st.sum {
+			st.sum, st.latest, st.changed, st.pending = sum, latest, now, true
+			continue // still moving: wait for the quiet period
+		}
+		quiet := a.cfg.Quiet.D()
+		if m.Quiet.D() > 0 {
+			quiet = m.Quiet.D()
+		}
+		if st.pending && now.Sub(st.changed) >= quiet {
+			if a.publish(m, now) {
+				st.pending = false
+			}
+		}
+	}
+}
+
+func (a *Announcer) publish(m Module, when time.Time) bool {
+	err := a.pub.Announce(mqtt.Announcement{Module: m.Name, Time: when.UTC()})
+	if err != nil {
+		a.log.Error("announce", "module", m.Name, "err", err)
+		return false
+	}
+	a.log.Info("announced", "module", m.Name, "topic", mqtt.Topic(a.cfg.Upstream, m.Name))
+	return true
+}
