@@ -8,7 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 
 	"micromirror/internal/mqtt"
 )
@@ -62,17 +66,20 @@ func fingerprint(m Module) (string, time.Time, error) {
 	return fmt.Sprintf("%x", h.Sum(nil)), latest, err
 }
 
-// Announcer polls modules and publishes through pub.
+// Announcer watches modules and publishes through pub.
 type Announcer struct {
-	cfg   Config
-	pub   interface{ Announce(mqtt.Announcement) error }
-	log   *slog.Logger
-	state map[string]*state
+	cfg Config
+	pub interface{ Announce(mqtt.Announcement) error }
+	log *slog.Logger
+
+	mu      sync.Mutex // guards state (the watchers' goroutines write it) and watched
+	state   map[string]*state
+	watched map[string]bool // modules followed by inotify rather than walks
 }
 
 // NewAnnouncer prepares the watcher.
 func NewAnnouncer(cfg Config, pub interface{ Announce(mqtt.Announcement) error }, log *slog.Logger) *Announcer {
-	return &Announcer{cfg: cfg, pub: pub, log: log, state: map[string]*state{}}
+	return &Announcer{cfg: cfg, pub: pub, log: log, state: map[string]*state{}, watched: map[string]bool{}}
 }
 
 // Run announces every module's current state once (retained, so nodes
@@ -85,9 +92,20 @@ func (a *Announcer) Run(ctx context.Context) error {
 		if err != nil {
 			a.log.Warn("watch", "module", m.Name, "err", err)
 		}
+		a.mu.Lock()
 		a.state[m.Name] = &state{sum: sum, latest: latest}
+		a.mu.Unlock()
 		if err == nil {
 			a.publish(m, latest)
+		}
+		if m.Marker == "" {
+			if err := a.watch(ctx, m); err != nil {
+				a.log.Warn("no filesystem notifications, polling the tree instead", "module", m.Name, "err", err)
+			} else {
+				a.mu.Lock()
+				a.watched[m.Name] = true
+				a.mu.Unlock()
+			}
 		}
 	}
 	t := time.NewTicker(a.cfg.Poll.D())
@@ -104,26 +122,100 @@ func (a *Announcer) Run(ctx context.Context) error {
 
 func (a *Announcer) poll(now time.Time) {
 	for _, m := range a.cfg.Modules {
+		if !a.isWatched(m.Name) {
+			sum, latest, err := fingerprint(m)
+			if err != nil {
+				a.log.Warn("watch", "module", m.Name, "err", err)
+				continue
+			}
+			a.mu.Lock()
+			st := a.state[m.Name]
+			if sum != st.sum {
+				st.sum, st.latest, st.changed, st.pending = sum, latest, now, true
+			}
+			a.mu.Unlock()
+		}
+		a.mu.Lock()
 		st := a.state[m.Name]
-		sum, latest, err := fingerprint(m)
-		if err != nil {
-			a.log.Warn("watch", "module", m.Name, "err", err)
-			continue
-		}
-		if sum != st.sum {
-			st.sum, st.latest, st.changed, st.pending = sum, latest, now, true
-			continue // still moving: wait for the quiet period
-		}
+		a.mu.Unlock()
 		quiet := a.cfg.Quiet.D()
 		if m.Quiet.D() > 0 {
 			quiet = m.Quiet.D()
 		}
-		if st.pending && now.Sub(st.changed) >= quiet {
-			if a.publish(m, now) {
+		a.mu.Lock()
+		due := st.pending && now.Sub(st.changed) >= quiet
+		a.mu.Unlock()
+		if due && a.publish(m, now) {
+			a.mu.Lock()
+			if now.Sub(st.changed) >= quiet { // no new change while publishing
 				st.pending = false
 			}
+			a.mu.Unlock()
 		}
 	}
+}
+
+func (a *Announcer) isWatched(module string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.watched[module]
+}
+
+// watch follows a module's tree with inotify: every directory is watched
+// (new ones as they appear); any event outside rsync's .~tmp~ restarts the
+// module's quiet period. Walking a large tree every poll would cost the
+// upstream far more.
+func (a *Announcer) watch(ctx context.Context, m Module) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	add := func(root string) error {
+		return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			if d.Name() == ".~tmp~" {
+				return filepath.SkipDir
+			}
+			return w.Add(p)
+		})
+	}
+	if err := add(m.Path); err != nil {
+		w.Close()
+		return err
+	}
+	go func() {
+		defer w.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if strings.Contains(ev.Name, "/.~tmp~") {
+					continue
+				}
+				if ev.Has(fsnotify.Create) {
+					if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
+						add(ev.Name)
+					}
+				}
+				a.mu.Lock()
+				st := a.state[m.Name]
+				st.changed, st.pending = time.Now(), true
+				a.mu.Unlock()
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				a.log.Warn("watch", "module", m.Name, "err", err)
+			}
+		}
+	}()
+	return nil
 }
 
 func (a *Announcer) publish(m Module, when time.Time) bool {
