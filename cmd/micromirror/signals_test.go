@@ -32,10 +32,7 @@ func freePort(t *testing.T) int {
 func TestBinarySignals(t *testing.T) {
 	testenv.RequireBinary(t, "curl")
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "micromirror")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	httpPort, adminPort := freePort(t), freePort(t)
 	writeConfig := func(sponsor string) {
 		cfg := fmt.Sprintf(`name: sig.mm.example.net

@@ -112,3 +112,40 @@ func TestBurstLeadingAndTrailing(t *testing.T) {
 	}
 	ct.mu.Unlock()
 }
+
+type timesTarget struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (c *timesTarget) ProjectsForModule(string) []string { return nil }
+func (c *timesTarget) LastSuccess(string) time.Time      { return time.Time{} }
+func (c *timesTarget) Trigger(p string, _ string) error {
+	c.mu.Lock()
+	c.at[p] = time.Now()
+	c.mu.Unlock()
+	return nil
+}
+
+// TestJitterSpreadsStarts: with jitter, triggers land at random times
+// within it instead of all at once.
+func TestJitterSpreadsStarts(t *testing.T) {
+	tt := &timesTarget{at: map[string]time.Time{}}
+	s, _ := NewSubscriber(SubscriberConfig{ClientConfig: ClientConfig{Broker: "tcp://127.0.0.1:1", ClientID: "x"}, Jitter: 400 * time.Millisecond},
+		tt, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	start := time.Now()
+	for i := range 20 {
+		s.fire(string(rune('a'+i)), "mqtt")
+	}
+	time.Sleep(600 * time.Millisecond)
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	var first, last time.Duration = time.Hour, 0
+	for _, at := range tt.at {
+		d := at.Sub(start)
+		first, last = min(first, d), max(last, d)
+	}
+	if len(tt.at) != 20 || last > 450*time.Millisecond || last-first < 50*time.Millisecond {
+		t.Errorf("%d triggers between %v and %v", len(tt.at), first, last)
+	}
+}

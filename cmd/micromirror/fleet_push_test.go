@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"micromirror/internal/mqtt"
+	"micromirror/internal/syncer"
+	"micromirror/internal/testenv"
+)
+
+// buildBinary compiles micromirror once for a test.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "micromirror")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestThreeNodeProcessesOnePublish: three `micromirror node` processes
+// subscribed to one Mosquitto; one announcement starts the sync on all
+// three.
+func TestThreeNodeProcessesOnePublish(t *testing.T) {
+	bin := buildBinary(t)
+	broker := testenv.StartMosquitto(t)
+	src := t.TempDir()
+	up := testenv.StartUpstream(t, map[string]string{"gimp": src})
+	testenv.WriteFile(t, filepath.Join(src, "gimp-3.0.tar.xz"), []byte("v1"), time.Now().Add(-time.Hour))
+
+	var sockets []string
+	for i := range 3 {
+		dir := t.TempDir()
+		cfg := fmt.Sprintf(`name: n%d.mm.example.net
+sponsor: {name: Sponsor %d}
+contact: noc@mm.example.net
+data_dir: data
+state_dir: state
+listen: {http: ["127.0.0.1:%d"], https: [], rsync: [], admin: []}
+mqtt: {broker: "%s", topics: ["rsync/up.example.net/#"]}
+projects: [{name: gimp, source: "%s"}]
+`, i, i, freePort(t), broker.URL(), up.URL("gimp"))
+		os.WriteFile(filepath.Join(dir, "node.yaml"), []byte(cfg), 0o644)
+		cmd := exec.Command(bin, "node", "-config", filepath.Join(dir, "node.yaml"), "-log-level", "warn")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		sockets = append(sockets, filepath.Join(dir, "state/admin.sock"))
+	}
+	status := func(sock string) (syncer.ProjectStatus, mqtt.Stats) {
+		var ps []syncer.ProjectStatus
+		var ms mqtt.Stats
+		c := newAdminClient(sock)
+		if c.do("GET", "/api/v1/projects", &ps) != nil || len(ps) != 1 {
+			return syncer.ProjectStatus{}, ms
+		}
+		c.do("GET", "/api/v1/mqtt", &ms)
+		return ps[0], ms
+	}
+	waitAll := func(what string, cond func(syncer.ProjectStatus, mqtt.Stats) bool) {
+		t.Helper()
+		for _, sock := range sockets {
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				ps, ms := status(sock)
+				if cond(ps, ms) {
+					break
+				}
+				if time.Now().After(deadline) {
+					b, _ := json.Marshal(ps)
+					t.Fatalf("%s: timed out on %s: %s %+v", what, sock, b, ms)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+	waitAll("start-up sync and subscription", func(p syncer.ProjectStatus, m mqtt.Stats) bool {
+		return p.Runs >= 1 && p.State == "idle" && m.Connected
+	})
+	time.Sleep(500 * time.Millisecond) // let a retained-message run (if any) finish
+	before := map[string]uint64{}
+	for _, sock := range sockets {
+		p, _ := status(sock)
+		before[sock] = p.Runs
+	}
+	code, out, stderr := runCLI(t, "announce", "-broker", broker.URL(), "-upstream", "up.example.net", "gimp")
+	if code != 0 {
+		t.Fatalf("announce: %d %s %s", code, out, stderr)
+	}
+	for _, sock := range sockets {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			p, _ := status(sock)
+			if p.Runs > before[sock] && p.Trigger == "mqtt" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %s did not sync on the announcement: %+v", sock, p.Project)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
