@@ -38,6 +38,7 @@ fuzz:
 	$(GO) test ./internal/rsync -run '^$$' -fuzz FuzzParseProgress -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/mqtt -run '^$$' -fuzz FuzzParseTopic -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/mqtt -run '^$$' -fuzz FuzzParsePayload -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/telemetry -run '^$$' -fuzz FuzzDecodeBatch -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f $(BIN)

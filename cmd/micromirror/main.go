@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"micromirror/internal/node"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -22,7 +24,7 @@ Usage: micromirror <command> [flags]
 Commands:
   node        serve mirrored projects over HTTP, HTTPS and rsync, and keep them synced
   announce    publish upstream change messages over MQTT (one-shot or watching daemon)
-  watchtower  collect and analyse the fleet's telemetry (not built yet)
+  watchtower  collect the fleet's telemetry; JSON API (first part: ingest, nodes, usage)
   fleet       operator tools: inventory, placement, configs (not built yet)
   demo        the whole constellation on one machine (not built yet)
   version     print the version
@@ -34,6 +36,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	node.Version = version
 	code := run(ctx, os.Args[1:], hup, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -54,7 +57,9 @@ func run(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stder
 		return 0
 	case "announce":
 		return runAnnounce(ctx, args[1:], stdout, stderr)
-	case "watchtower", "fleet", "demo":
+	case "watchtower":
+		return runWatchtower(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "fleet", "demo":
 		return notBuilt(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)

@@ -6,7 +6,6 @@ import (
 )
 
 var notBuiltHelp = map[string]string{
-	"watchtower": "collect, store and analyse the telemetry of every node",
 	"fleet":      "inventory checks, project placement, per-node configs and registration lists",
 	"demo":       "run the whole constellation on loopback with embedded defaults",
 }

@@ -32,8 +32,23 @@ type Node struct {
 	Upstream string `yaml:"upstream"`
 
 	Sync     Sync      `yaml:"sync"`
-	MQTT     MQTT      `yaml:"mqtt"`
-	Projects []Project `yaml:"projects"`
+	MQTT      MQTT      `yaml:"mqtt"`
+	Telemetry Telemetry `yaml:"telemetry"`
+	Projects  []Project `yaml:"projects"`
+}
+
+// Telemetry pushes the node's batches to the watchtower. Without a URL
+// nothing is pushed (the admin /metrics still works).
+type Telemetry struct {
+	// URL is the watchtower's ingest endpoint (https://.../api/v1/ingest).
+	URL string `yaml:"url"`
+	// TokenFile holds this node's bearer token; never logged.
+	TokenFile string `yaml:"token_file"`
+	// CAFile trusts a private CA for the watchtower's certificate.
+	CAFile   string   `yaml:"ca_file"`
+	Interval Duration `yaml:"interval"`
+	// SpoolMax bounds the batches kept while the watchtower is away.
+	SpoolMax int `yaml:"spool_max"`
 }
 
 // MQTT is the node's subscription to upstream change announcements.
@@ -182,6 +197,7 @@ func Default() Node {
 			Rsync: []string{":873"},
 			Admin: []string{"127.0.0.1:9873"},
 		},
+		Telemetry: Telemetry{Interval: Dur(time.Minute), SpoolMax: 20160}, // two weeks of minutes
 		Sync: Sync{
 			MaxConcurrent:    2,
 			Bwlimit:          Bits(200e6),

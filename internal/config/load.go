@@ -134,6 +134,8 @@ func (c *Node) resolvePaths(base string) {
 	abs(&c.TLS.CertFile)
 	abs(&c.TLS.KeyFile)
 	abs(&c.Limits.Blocklist)
+	abs(&c.Telemetry.TokenFile)
+	abs(&c.Telemetry.CAFile)
 	abs(&c.MQTT.PasswordFile)
 	abs(&c.MQTT.CAFile)
 	if c.TLS.ACME != nil {

@@ -75,6 +75,22 @@ func (c *Node) Validate() []*FieldError {
 	}
 	c.validateSync(bad)
 	c.validateMQTT(bad)
+	if t := c.Telemetry; t.URL != "" {
+		if !isHTTPURL(t.URL) {
+			bad("telemetry.url", "%q is not an http(s) URL", t.URL)
+		}
+		if t.TokenFile == "" {
+			bad("telemetry.token_file", "required with telemetry.url: the watchtower authenticates every node")
+		}
+		if err := t.Interval.Err(); err != nil {
+			bad("telemetry.interval", "%v", err)
+		} else if t.Interval.D() < 100*time.Millisecond {
+			bad("telemetry.interval", "too short")
+		}
+		if t.SpoolMax < 1 {
+			bad("telemetry.spool_max", "must be at least 1")
+		}
+	}
 	c.validateProjects(bad)
 	return errs
 }

@@ -45,6 +45,7 @@ type Node struct {
 	engine    *syncer.Engine
 	plans     []syncer.Plan
 	sub       *mqtt.Subscriber
+	spool     *telemetry.Spool
 
 	mu  sync.Mutex // guards cfg and reloads
 	cfg config.Node
@@ -58,6 +59,7 @@ type Node struct {
 	admin     []net.Listener
 	wg        sync.WaitGroup
 	cancel    context.CancelFunc
+	telCancel context.CancelFunc // ends telemetry after the servers stopped
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -165,6 +167,11 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	n.startEngine(cfg)
 	if err := n.startMQTT(cfg); err != nil {
+		return err
+	}
+	telCtx, telCancel := context.WithCancel(context.Background())
+	n.telCancel = telCancel
+	if err := n.startTelemetry(telCtx, cfg); err != nil {
 		return err
 	}
 	if a, ok := n.certs.(*certs.ACME); ok {
@@ -313,6 +320,74 @@ func (n *Node) MQTTStats() (mqtt.Stats, bool) {
 	return sub.Stats(), true
 }
 
+// Version is reported in telemetry; main sets it from the build.
+var Version = "dev"
+
+// startTelemetry spools a batch every interval and pushes the spool to the
+// watchtower; the last batch is spooled at shutdown.
+func (n *Node) startTelemetry(ctx context.Context, cfg config.Node) error {
+	t := cfg.Telemetry
+	if t.URL == "" {
+		return nil
+	}
+	spool, err := telemetry.OpenSpool(filepath.Join(cfg.StateDir, "spool"), t.SpoolMax)
+	if err != nil {
+		return err
+	}
+	n.spool = spool
+	col := telemetry.NewCollector(telemetry.Sources{
+		Node: cfg.Name, Version: Version, DataDir: cfg.DataDir, Traffic: n.traffic,
+		Syncs: n.syncEvents,
+		MQTT: func() *telemetry.MQTTState {
+			m, ok := n.MQTTStats()
+			if !ok {
+				return nil
+			}
+			return &telemetry.MQTTState{Connected: m.Connected, Received: m.Received, Triggered: m.Triggered,
+				Ignored: m.UnknownTopic + m.NotHosted + m.Malformed + m.Oversized + m.Duplicate}
+		},
+	})
+	var tc *tls.Config
+	if t.CAFile != "" {
+		pool, err := certs.LoadCAPool(t.CAFile)
+		if err != nil {
+			return fmt.Errorf("telemetry ca_file: %w", err)
+		}
+		tc = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	p, err := telemetry.NewPusher(telemetry.PusherConfig{URL: t.URL, TokenFile: t.TokenFile, TLS: tc, Interval: t.Interval.D()},
+		col, spool, n.log.With("component", "telemetry"))
+	if err != nil {
+		return err
+	}
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); p.Run(ctx) }()
+	return nil
+}
+
+// TelemetryQueued is the number of batches waiting in the spool.
+func (n *Node) TelemetryQueued() int {
+	if n.spool == nil {
+		return 0
+	}
+	return n.spool.Len()
+}
+
+// syncEvents reports each project's last run for telemetry.
+func (n *Node) syncEvents() []telemetry.SyncEvent {
+	var out []telemetry.SyncEvent
+	for _, p := range n.Engine().Status() {
+		if p.LastRun == nil {
+			continue
+		}
+		r := p.LastRun
+		out = append(out, telemetry.SyncEvent{Project: p.Name, Started: r.Started, Seconds: r.Seconds, Result: r.Result,
+			Trigger: p.Trigger, BytesReceived: r.BytesReceived, Files: r.FilesTransferred, Deleted: r.FilesDeleted,
+			RateBps: r.RateBytesPerSec, LastSuccess: p.LastSuccess})
+	}
+	return out
+}
+
 // Engine is the node's sync engine (triggers, status).
 func (n *Node) Engine() *syncer.Engine {
 	n.mu.Lock()
@@ -447,6 +522,10 @@ func (n *Node) close(ctx context.Context) error {
 		}
 	}()
 	wg.Wait()
+	// Every request has ended: the last batch holds all the traffic.
+	if n.telCancel != nil {
+		n.telCancel()
+	}
 	for _, l := range n.admin {
 		l.Close()
 	}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"micromirror/internal/store/sqlite"
+	"micromirror/internal/watchtower"
+)
+
+const watchtowerUsage = `Usage: micromirror watchtower -config watchtower.yaml
+       micromirror watchtower -hash-token < token-file
+
+Collects the nodes' telemetry (authenticated per node), stores it in SQLite
+and answers the JSON API (docs/api.md). -hash-token prints the
+token_sha256 value for a node's token.
+
+Flags:
+`
+
+func runWatchtower(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("watchtower", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "/etc/micromirror/watchtower.yaml", "watchtower config file")
+	hash := fs.Bool("hash-token", false, "read a token on stdin and print its token_sha256")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.Usage = func() { fmt.Fprint(stderr, watchtowerUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if *hash {
+		line, _ := bufio.NewReader(stdin).ReadString('\n')
+		if line == "" {
+			fmt.Fprintln(stderr, "micromirror watchtower: no token on stdin")
+			return 2
+		}
+		fmt.Fprintln(stdout, watchtower.HashToken(line))
+		return 0
+	}
+	log, err := newLogger(stderr, *logLevel, "text")
+	if err != nil {
+		fmt.Fprintf(stderr, "micromirror watchtower: %v\n", err)
+		return 2
+	}
+	cfg, err := watchtower.LoadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "micromirror watchtower: %v\n", err)
+		return 1
+	}
+	store, err := sqlite.Open(ctx, cfg.DB)
+	if err != nil {
+		log.Error("open store", "err", err)
+		return 1
+	}
+	defer store.Close()
+	srv := watchtower.NewServer(cfg, store, log.With("component", "watchtower"))
+	if err := srv.Open(cfg.Listen); err != nil {
+		log.Error("start", "err", err)
+		return 1
+	}
+	log.Info("watchtower listening", "addr", srv.Addr(), "nodes", len(cfg.Nodes), "db", cfg.DB)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(cfg.CertFile, cfg.KeyFile) }()
+	select {
+	case err := <-errc:
+		log.Error("serve", "err", err)
+		return 1
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Close(sctx)
+		return 0
+	}
+}

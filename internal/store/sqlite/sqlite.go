@@ -1,0 +1,210 @@
+// Package sqlite is the watchtower's default store: SQLite through the pure
+// Go modernc.org/sqlite driver, in WAL mode, with embedded migrations.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"micromirror/internal/telemetry"
+	"micromirror/internal/watchtower"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a watchtower.Store on one SQLite file.
+type Store struct {
+	db *sql.DB
+}
+
+var _ watchtower.Store = (*Store)(nil)
+
+// Open opens (creates) the database and applies pending migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// One writer at a time is SQLite's model; a single connection also
+	// keeps WAL readers consistent with the writer in this process.
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var cur int
+	s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&cur)
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	for i, name := range names {
+		v := i + 1
+		if v <= cur {
+			continue
+		}
+		src, _ := migrations.ReadFile(name)
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(src)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, v); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ingest implements watchtower.Store.
+func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Time) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO batches (node, seq, start_unix, end_unix, received_unix) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (node, seq) DO NOTHING`, b.Node, b.Seq, b.Start.Unix(), b.End.Unix(), received.Unix())
+	if err != nil {
+		return false, fmt.Errorf("ingest: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return true, nil
+	}
+	var mqtt any
+	if b.MQTT != nil {
+		mqtt = b.MQTT.Connected
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (node) DO UPDATE SET last_seen_unix = MAX(last_seen_unix, excluded.last_seen_unix), version = excluded.version,
+		mqtt_connected = excluded.mqtt_connected, disk_free = excluded.disk_free, disk_total = excluded.disk_total, dropped = excluded.dropped`,
+		b.Node, b.End.Unix(), b.System.Version, mqtt, b.System.DiskFree, b.System.DiskTotal, b.Dropped); err != nil {
+		return false, fmt.Errorf("ingest node: %w", err)
+	}
+	minute := b.End.Truncate(time.Minute).Unix()
+	for _, p := range b.Projects {
+		var req, by uint64
+		for _, v := range p.Requests {
+			req += v
+		}
+		for _, v := range p.Bytes {
+			by += v
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO traffic (node, project, minute_unix, requests, bytes) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (node, project, minute_unix) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`,
+			b.Node, p.Project, minute, req, by); err != nil {
+			return false, fmt.Errorf("ingest traffic: %w", err)
+		}
+	}
+	for _, e := range b.Syncs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO syncs (node, project, started_unix, seconds, result, trigger, bytes, files)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			b.Node, e.Project, e.Started.Unix(), e.Seconds, e.Result, e.Trigger, e.BytesReceived, e.Files); err != nil {
+			return false, fmt.Errorf("ingest sync: %w", err)
+		}
+		var success int64
+		if !e.LastSuccess.IsZero() {
+			success = e.LastSuccess.Unix()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO project_state (node, project, last_success_unix, last_result, last_run_unix) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (node, project) DO UPDATE SET last_success_unix = MAX(last_success_unix, excluded.last_success_unix),
+			last_result = excluded.last_result, last_run_unix = excluded.last_run_unix
+			WHERE excluded.last_run_unix >= project_state.last_run_unix`,
+			b.Node, e.Project, success, e.Result, e.Started.Unix()); err != nil {
+			return false, fmt.Errorf("ingest state: %w", err)
+		}
+	}
+	return false, tx.Commit()
+}
+
+// Nodes implements watchtower.Store.
+func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped FROM nodes ORDER BY node`)
+	if err != nil {
+		return nil, err
+	}
+	var out []watchtower.NodeSummary
+	for rows.Next() {
+		var n watchtower.NodeSummary
+		var seen int64
+		var mq sql.NullBool
+		if err := rows.Scan(&n.Node, &seen, &n.Version, &mq, &n.DiskFree, &n.DiskTotal, &n.Dropped); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		n.LastSeen = time.Unix(seen, 0).UTC()
+		if mq.Valid {
+			n.MQTTConnected = &mq.Bool
+		}
+		out = append(out, n)
+	}
+	rows.Close()
+	for i := range out {
+		prows, err := s.db.QueryContext(ctx, `SELECT project, last_success_unix, last_result, last_run_unix FROM project_state WHERE node = ? ORDER BY project`, out[i].Node)
+		if err != nil {
+			return nil, err
+		}
+		for prows.Next() {
+			var p watchtower.ProjectSummary
+			var ok, run int64
+			prows.Scan(&p.Project, &ok, &p.LastResult, &run)
+			if ok > 0 {
+				p.LastSuccess = time.Unix(ok, 0).UTC()
+			}
+			p.LastRun = time.Unix(run, 0).UTC()
+			out[i].Projects = append(out[i].Projects, p)
+		}
+		prows.Close()
+	}
+	return out, nil
+}
+
+// Usage implements watchtower.Store.
+func (s *Store) Usage(ctx context.Context, group string, from, to time.Time) ([]watchtower.UsageRow, error) {
+	col := map[string]string{"project": "project", "node": "node"}[strings.ToLower(group)]
+	if col == "" {
+		return nil, fmt.Errorf("group must be project or node")
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+col+`, SUM(requests), SUM(bytes) FROM traffic
+		WHERE minute_unix >= ? AND minute_unix < ? GROUP BY `+col+` ORDER BY `+col, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []watchtower.UsageRow
+	for rows.Next() {
+		var r watchtower.UsageRow
+		if err := rows.Scan(&r.Key, &r.Requests, &r.Bytes); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }

@@ -1,0 +1,74 @@
+package watchtower
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Config is watchtower.yaml.
+type Config struct {
+	// Listen is the API and ingest address.
+	Listen   string `yaml:"listen"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// DB is a SQLite file path.
+	DB    string       `yaml:"db"`
+	Nodes []NodeConfig `yaml:"nodes"`
+}
+
+// NodeConfig is a node allowed to push. Only the token's SHA-256 is
+// stored: a leaked config does not let anyone post as a node.
+type NodeConfig struct {
+	Name        string `yaml:"name"`
+	TokenSHA256 string `yaml:"token_sha256"`
+}
+
+// HashToken returns the hex SHA-256 of a token, as token_sha256 wants it.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return hex.EncodeToString(sum[:])
+}
+
+// LoadConfig reads and checks a watchtower config.
+func LoadConfig(path string) (Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	c := Config{Listen: "127.0.0.1:9443"}
+	if err := yaml.UnmarshalWithOptions(src, &c, yaml.DisallowUnknownField()); err != nil {
+		return Config{}, fmt.Errorf("%s: %s", path, yaml.FormatError(err, false, true))
+	}
+	base := filepath.Dir(path)
+	for _, p := range []*string{&c.DB, &c.CertFile, &c.KeyFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	var errs []error
+	bad := func(k, f string, a ...any) { errs = append(errs, fmt.Errorf("%s: %s: %s", path, k, fmt.Sprintf(f, a...))) }
+	if c.DB == "" {
+		bad("db", "required: a SQLite file path")
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		bad("cert_file", "cert_file and key_file go together")
+	}
+	seen := map[string]bool{}
+	for i, n := range c.Nodes {
+		if n.Name == "" || seen[n.Name] {
+			bad(fmt.Sprintf("nodes[%d].name", i), "missing or duplicate %q", n.Name)
+		}
+		seen[n.Name] = true
+		if b, err := hex.DecodeString(n.TokenSHA256); err != nil || len(b) != sha256.Size {
+			bad(fmt.Sprintf("nodes[%d].token_sha256", i), "want the 64 hex digits of sha256(token): micromirror watchtower -hash-token < token")
+		}
+	}
+	return c, errors.Join(errs...)
+}

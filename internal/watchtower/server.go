@@ -1,0 +1,202 @@
+package watchtower
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"micromirror/internal/telemetry"
+)
+
+// Server answers ingest and API requests.
+type Server struct {
+	store Store
+	log   *slog.Logger
+	nodes map[[32]byte]string // token hash -> node
+	srv   *http.Server
+	ln    net.Listener
+
+	Accepted, Duplicates, Rejected atomic.Uint64
+}
+
+// NewServer builds the server for the configured nodes.
+func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
+	s := &Server{store: store, log: log, nodes: map[[32]byte]string{}}
+	for _, n := range cfg.Nodes {
+		var h [32]byte
+		b, _ := hex.DecodeString(n.TokenSHA256)
+		copy(h[:], b)
+		s.nodes[h] = n.Name
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/ingest", s.ingest)
+	mux.HandleFunc("GET /api/v1/nodes", s.apiNodes)
+	mux.HandleFunc("GET /api/v1/usage", s.apiUsage)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	return s
+}
+
+// Open listens on addr; Serve starts.
+func (s *Server) Open(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve serves until Close; with cert and key, over TLS.
+func (s *Server) Serve(certFile, keyFile string) error {
+	var err error
+	if certFile != "" {
+		err = s.srv.ServeTLS(s.ln, certFile, keyFile)
+	} else {
+		err = s.srv.Serve(s.ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops serving, letting requests finish until ctx ends.
+func (s *Server) Close(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// authenticate maps the bearer token to its node; constant-time compare.
+func (s *Server) authenticate(r *http.Request) (string, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	for h, node := range s.nodes {
+		if subtle.ConstantTimeCompare(h[:], sum[:]) == 1 {
+			return node, true
+		}
+	}
+	return "", false
+}
+
+const maxCompressed = 1 << 20
+
+func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
+	node, ok := s.authenticate(r)
+	if !ok {
+		s.reject(w, http.StatusUnauthorized, "unknown node or bad token")
+		return
+	}
+	var body io.Reader = http.MaxBytesReader(w, r.Body, maxCompressed)
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			s.reject(w, http.StatusBadRequest, "body is not gzip")
+			return
+		}
+		defer zr.Close()
+		body = zr
+	}
+	raw, err := io.ReadAll(io.LimitReader(body, telemetry.MaxBatchBytes+1))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig) || len(raw) > telemetry.MaxBatchBytes:
+		s.reject(w, http.StatusRequestEntityTooLarge, "batch too large")
+		return
+	case err != nil:
+		s.reject(w, http.StatusBadRequest, "unreadable body")
+		return
+	}
+	b, err := telemetry.DecodeBatch(raw)
+	if err != nil {
+		s.reject(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if b.Node != node {
+		s.reject(w, http.StatusForbidden, "token belongs to another node")
+		return
+	}
+	dup, err := s.store.Ingest(r.Context(), b, time.Now())
+	if err != nil {
+		s.log.Error("ingest", "node", node, "seq", b.Seq, "err", err)
+		http.Error(w, `{"error":"storage failed"}`, http.StatusServiceUnavailable)
+		return
+	}
+	if dup {
+		s.Duplicates.Add(1)
+		writeJSON(w, http.StatusOK, map[string]any{"seq": b.Seq, "duplicate": true})
+		return
+	}
+	s.Accepted.Add(1)
+	writeJSON(w, http.StatusAccepted, map[string]any{"seq": b.Seq})
+}
+
+func (s *Server) reject(w http.ResponseWriter, status int, msg string) {
+	s.Rejected.Add(1)
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) apiNodes(w http.ResponseWriter, r *http.Request) {
+	nodes, err := s.store.Nodes(r.Context())
+	if err != nil {
+		s.log.Error("api nodes", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "storage failed"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": 1, "nodes": nodes})
+}
+
+// apiUsage: ?group=project|node&from=&to= (RFC 3339 or unix seconds;
+// default the last 24 hours).
+func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	to, err1 := parseTime(q.Get("to"), time.Now())
+	from, err2 := parseTime(q.Get("from"), to.Add(-24*time.Hour))
+	group := q.Get("group")
+	if group == "" {
+		group = "project"
+	}
+	if err := errors.Join(err1, err2); err != nil || !from.Before(to) || (group != "project" && group != "node") {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want group=project|node and from < to (RFC 3339 or unix seconds)"})
+		return
+	}
+	rows, err := s.store.Usage(r.Context(), group, from, to)
+	if err != nil {
+		s.log.Error("api usage", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "storage failed"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": 1, "group": group, "from": from.UTC(), "to": to.UTC(), "rows": rows})
+}
+
+func parseTime(s string, def time.Time) (time.Time, error) {
+	if s == "" {
+		return def, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	return time.Parse(time.RFC3339, s)
+}

@@ -1,0 +1,50 @@
+// Package watchtower is the fleet's central service: it authenticates the
+// nodes' telemetry pushes, stores them, and answers the JSON API.
+package watchtower
+
+import (
+	"context"
+	"time"
+
+	"micromirror/internal/telemetry"
+)
+
+// Store keeps the fleet's telemetry. Implementations are safe for
+// concurrent use; Ingest is atomic per batch.
+type Store interface {
+	// Ingest stores a batch unless (node, seq) was stored before, in which
+	// case it reports a duplicate and changes nothing.
+	Ingest(ctx context.Context, b telemetry.Batch, received time.Time) (duplicate bool, err error)
+	// Nodes returns every node that ever pushed, with its projects.
+	Nodes(ctx context.Context) ([]NodeSummary, error)
+	// Usage sums requests and bytes in [from, to) grouped by "project" or "node".
+	Usage(ctx context.Context, group string, from, to time.Time) ([]UsageRow, error)
+	Close() error
+}
+
+// NodeSummary is a node as the API shows it (version 1).
+type NodeSummary struct {
+	Node          string           `json:"node"`
+	LastSeen      time.Time        `json:"last_seen"`
+	Version       string           `json:"version"`
+	MQTTConnected *bool            `json:"mqtt_connected,omitempty"`
+	DiskFree      uint64           `json:"disk_free"`
+	DiskTotal     uint64           `json:"disk_total"`
+	Dropped       uint64           `json:"dropped_batches"`
+	Projects      []ProjectSummary `json:"projects"`
+}
+
+// ProjectSummary is one project on one node.
+type ProjectSummary struct {
+	Project     string    `json:"project"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastResult  string    `json:"last_result,omitempty"`
+	LastRun     time.Time `json:"last_run,omitzero"`
+}
+
+// UsageRow is one group's totals.
+type UsageRow struct {
+	Key      string `json:"key"`
+	Requests uint64 `json:"requests"`
+	Bytes    uint64 `json:"bytes"`
+}
