@@ -6,8 +6,8 @@ import (
 )
 
 var notBuiltHelp = map[string]string{
-	"fleet":      "inventory checks, project placement, per-node configs and registration lists",
-	"demo":       "run the whole constellation on loopback with embedded defaults",
+	"fleet": "inventory checks, project placement, per-node configs and registration lists",
+	"demo":  "run the whole constellation on loopback with embedded defaults",
 }
 
 // notBuilt answers for the commands that are planned but not built yet:

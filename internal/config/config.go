@@ -31,7 +31,7 @@ type Node struct {
 	// Upstream is the default rsync host projects sync from ("heavy iron").
 	Upstream string `yaml:"upstream"`
 
-	Sync     Sync      `yaml:"sync"`
+	Sync      Sync      `yaml:"sync"`
 	MQTT      MQTT      `yaml:"mqtt"`
 	Telemetry Telemetry `yaml:"telemetry"`
 	Projects  []Project `yaml:"projects"`

@@ -53,7 +53,9 @@ func LoadConfig(path string) (Config, error) {
 		}
 	}
 	var errs []error
-	bad := func(k, f string, a ...any) { errs = append(errs, fmt.Errorf("%s: %s: %s", path, k, fmt.Sprintf(f, a...))) }
+	bad := func(k, f string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s: %s", path, k, fmt.Sprintf(f, a...)))
+	}
 	if c.DB == "" {
 		bad("db", "required: a SQLite file path")
 	}
