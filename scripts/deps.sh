@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   rsync          # the node syncs and serves rsync through the system binary
   mosquitto      # MQTT broker the tests run (nodes work with any MQTT broker)
+  postgresql     # the watchtower's store at scale; tests run their own instance
   curl           # real HTTP client in tests
   apt-utils      # apt-ftparchive builds the test Debian repository
   tcpdump        # proves DSCP marking on the wire
@@ -33,10 +34,11 @@ echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq >/dev/null
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# nginx-light and mosquitto start system services; the benchmark and the
+# nginx-light, mosquitto and postgresql start system services; the benchmark and the
 # tests run their own instances on random loopback ports instead.
 if command -v systemctl >/dev/null; then
-  "${as_root[@]}" systemctl disable --now nginx mosquitto >/dev/null 2>&1 || true
+  "${as_root[@]}" systemctl disable --now nginx mosquitto postgresql >/dev/null 2>&1 || true
 fi
 "${as_root[@]}" pkill -x mosquitto 2>/dev/null || true
+"${as_root[@]}" pkill -x postgres 2>/dev/null || true
 "${as_root[@]}" pkill -x nginx 2>/dev/null || true

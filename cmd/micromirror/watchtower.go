@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"micromirror/internal/store/postgres"
 	"micromirror/internal/store/sqlite"
 	"micromirror/internal/watchtower"
 )
@@ -54,9 +55,14 @@ func runWatchtower(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		fmt.Fprintf(stderr, "micromirror watchtower: %v\n", err)
 		return 1
 	}
-	store, err := sqlite.Open(ctx, cfg.DB)
+	var store watchtower.Store
+	if cfg.IsPostgres() {
+		store, err = postgres.Open(ctx, cfg.DB)
+	} else {
+		store, err = sqlite.Open(ctx, cfg.DB)
+	}
 	if err != nil {
-		log.Error("open store", "err", err)
+		log.Error("open store", "err", err) // the error never holds the URL's password: pgx redacts it
 		return 1
 	}
 	defer store.Close()
@@ -65,7 +71,11 @@ func runWatchtower(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		log.Error("start", "err", err)
 		return 1
 	}
-	log.Info("watchtower listening", "addr", srv.Addr(), "nodes", len(cfg.Nodes), "db", cfg.DB)
+	backend := "sqlite " + cfg.DB
+	if cfg.IsPostgres() {
+		backend = "postgresql" // the URL may carry a password
+	}
+	log.Info("watchtower listening", "addr", srv.Addr(), "nodes", len(cfg.Nodes), "store", backend)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(cfg.CertFile, cfg.KeyFile) }()
 	select {

@@ -18,7 +18,7 @@ type Config struct {
 	Listen   string `yaml:"listen"`
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
-	// DB is a SQLite file path.
+	// DB is a SQLite file path, or a postgres:// URL for large fleets.
 	DB    string       `yaml:"db"`
 	Nodes []NodeConfig `yaml:"nodes"`
 }
@@ -28,6 +28,11 @@ type Config struct {
 type NodeConfig struct {
 	Name        string `yaml:"name"`
 	TokenSHA256 string `yaml:"token_sha256"`
+}
+
+// IsPostgres reports whether DB names a PostgreSQL database.
+func (c Config) IsPostgres() bool {
+	return strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://")
 }
 
 // HashToken returns the hex SHA-256 of a token, as token_sha256 wants it.
@@ -47,7 +52,11 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("%s: %s", path, yaml.FormatError(err, false, true))
 	}
 	base := filepath.Dir(path)
-	for _, p := range []*string{&c.DB, &c.CertFile, &c.KeyFile} {
+	paths := []*string{&c.CertFile, &c.KeyFile}
+	if !c.IsPostgres() {
+		paths = append(paths, &c.DB)
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -57,7 +66,7 @@ func LoadConfig(path string) (Config, error) {
 		errs = append(errs, fmt.Errorf("%s: %s: %s", path, k, fmt.Sprintf(f, a...)))
 	}
 	if c.DB == "" {
-		bad("db", "required: a SQLite file path")
+		bad("db", "required: a SQLite file path or a postgres:// URL")
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		bad("cert_file", "cert_file and key_file go together")

@@ -100,8 +100,9 @@ func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Tim
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (node) DO UPDATE SET last_seen_unix = MAX(last_seen_unix, excluded.last_seen_unix), version = excluded.version,
-		mqtt_connected = excluded.mqtt_connected, disk_free = excluded.disk_free, disk_total = excluded.disk_total, dropped = excluded.dropped`,
+		ON CONFLICT (node) DO UPDATE SET last_seen_unix = excluded.last_seen_unix, version = excluded.version,
+		mqtt_connected = excluded.mqtt_connected, disk_free = excluded.disk_free, disk_total = excluded.disk_total, dropped = excluded.dropped
+		WHERE excluded.last_seen_unix >= nodes.last_seen_unix`,
 		b.Node, b.End.Unix(), b.System.Version, mqtt, b.System.DiskFree, b.System.DiskTotal, b.Dropped); err != nil {
 		return false, fmt.Errorf("ingest node: %w", err)
 	}

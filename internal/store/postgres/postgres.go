@@ -1,0 +1,211 @@
+// Package postgres is the watchtower's store for large fleets: PostgreSQL
+// through pgx, with embedded migrations. It passes the same conformance
+// suite as the SQLite store.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"micromirror/internal/telemetry"
+	"micromirror/internal/watchtower"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a watchtower.Store on a PostgreSQL database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ watchtower.Store = (*Store)(nil)
+
+// Open connects (postgres://...) and applies pending migrations.
+func Open(ctx context.Context, url string) (*Store, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	s := &Store{pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	// One migrator at a time, even with several watchtowers starting.
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `LOCK TABLE schema_version IN EXCLUSIVE MODE`); err != nil {
+		return err
+	}
+	var cur int
+	tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&cur)
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	for i, name := range names {
+		if i+1 <= cur {
+			continue
+		}
+		src, _ := migrations.ReadFile(name)
+		if _, err := tx.Exec(ctx, string(src)); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, i+1); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// Ingest implements watchtower.Store.
+func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Time) (bool, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(ctx)
+	tag, err := tx.Exec(ctx, `INSERT INTO batches (node, seq, start_unix, end_unix, received_unix) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (node, seq) DO NOTHING`, b.Node, int64(b.Seq), b.Start.Unix(), b.End.Unix(), received.Unix())
+	if err != nil {
+		return false, fmt.Errorf("ingest: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return true, nil
+	}
+	var mqtt *bool
+	if b.MQTT != nil {
+		mqtt = &b.MQTT.Connected
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO nodes (node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (node) DO UPDATE SET last_seen_unix = excluded.last_seen_unix, version = excluded.version,
+		mqtt_connected = excluded.mqtt_connected, disk_free = excluded.disk_free, disk_total = excluded.disk_total, dropped = excluded.dropped
+		WHERE excluded.last_seen_unix >= nodes.last_seen_unix`,
+		b.Node, b.End.Unix(), b.System.Version, mqtt, int64(b.System.DiskFree), int64(b.System.DiskTotal), int64(b.Dropped)); err != nil {
+		return false, fmt.Errorf("ingest node: %w", err)
+	}
+	minute := b.End.Truncate(time.Minute).Unix()
+	for _, p := range b.Projects {
+		var req, by uint64
+		for _, v := range p.Requests {
+			req += v
+		}
+		for _, v := range p.Bytes {
+			by += v
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO traffic (node, project, minute_unix, requests, bytes) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (node, project, minute_unix) DO UPDATE SET requests = traffic.requests + excluded.requests, bytes = traffic.bytes + excluded.bytes`,
+			b.Node, p.Project, minute, int64(req), int64(by)); err != nil {
+			return false, fmt.Errorf("ingest traffic: %w", err)
+		}
+	}
+	for _, e := range b.Syncs {
+		if _, err := tx.Exec(ctx, `INSERT INTO syncs (node, project, started_unix, seconds, result, trigger, bytes, files)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+			b.Node, e.Project, e.Started.Unix(), e.Seconds, e.Result, e.Trigger, e.BytesReceived, e.Files); err != nil {
+			return false, fmt.Errorf("ingest sync: %w", err)
+		}
+		var success int64
+		if !e.LastSuccess.IsZero() {
+			success = e.LastSuccess.Unix()
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO project_state (node, project, last_success_unix, last_result, last_run_unix) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (node, project) DO UPDATE SET last_success_unix = GREATEST(project_state.last_success_unix, excluded.last_success_unix),
+			last_result = excluded.last_result, last_run_unix = excluded.last_run_unix
+			WHERE excluded.last_run_unix >= project_state.last_run_unix`,
+			b.Node, e.Project, success, e.Result, e.Started.Unix()); err != nil {
+			return false, fmt.Errorf("ingest state: %w", err)
+		}
+	}
+	return false, tx.Commit(ctx)
+}
+
+// Nodes implements watchtower.Store.
+func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
+	rows, err := s.pool.Query(ctx, `SELECT node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped FROM nodes ORDER BY node`)
+	if err != nil {
+		return nil, err
+	}
+	var out []watchtower.NodeSummary
+	for rows.Next() {
+		var n watchtower.NodeSummary
+		var seen, free, total, dropped int64
+		if err := rows.Scan(&n.Node, &seen, &n.Version, &n.MQTTConnected, &free, &total, &dropped); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		n.LastSeen, n.DiskFree, n.DiskTotal, n.Dropped = time.Unix(seen, 0).UTC(), uint64(free), uint64(total), uint64(dropped)
+		out = append(out, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		prows, err := s.pool.Query(ctx, `SELECT project, last_success_unix, last_result, last_run_unix FROM project_state WHERE node = $1 ORDER BY project`, out[i].Node)
+		if err != nil {
+			return nil, err
+		}
+		for prows.Next() {
+			var p watchtower.ProjectSummary
+			var ok, run int64
+			if err := prows.Scan(&p.Project, &ok, &p.LastResult, &run); err != nil {
+				prows.Close()
+				return nil, err
+			}
+			if ok > 0 {
+				p.LastSuccess = time.Unix(ok, 0).UTC()
+			}
+			p.LastRun = time.Unix(run, 0).UTC()
+			out[i].Projects = append(out[i].Projects, p)
+		}
+		prows.Close()
+	}
+	return out, nil
+}
+
+// Usage implements watchtower.Store.
+func (s *Store) Usage(ctx context.Context, group string, from, to time.Time) ([]watchtower.UsageRow, error) {
+	col := map[string]string{"project": "project", "node": "node"}[strings.ToLower(group)]
+	if col == "" {
+		return nil, errors.New("group must be project or node")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+col+`, SUM(requests)::BIGINT, SUM(bytes)::BIGINT FROM traffic
+		WHERE minute_unix >= $1 AND minute_unix < $2 GROUP BY `+col+` ORDER BY `+col, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (watchtower.UsageRow, error) {
+		var u watchtower.UsageRow
+		var req, by int64
+		err := r.Scan(&u.Key, &req, &by)
+		u.Requests, u.Bytes = uint64(req), uint64(by)
+		return u, err
+	})
+	return out, err
+}
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}

@@ -1,0 +1,84 @@
+// Package storetest is the conformance suite every watchtower.Store
+// backend passes: the same behaviour on SQLite and PostgreSQL.
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"micromirror/internal/telemetry"
+	"micromirror/internal/watchtower"
+)
+
+// Opener opens a store; calling it twice on the same test must reopen the
+// same database (to check persistence and migrations).
+type Opener func(t *testing.T) watchtower.Store
+
+func batch(node string, seq uint64, end time.Time, bytes uint64) telemetry.Batch {
+	return telemetry.Batch{Version: 1, Node: node, Seq: seq, Start: end.Add(-time.Minute), End: end,
+		Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 2, "https": 1}, Bytes: map[string]uint64{"http": bytes}}},
+		System:   telemetry.System{Version: "v1", DiskFree: 10, DiskTotal: 100},
+		Syncs:    []telemetry.SyncEvent{{Project: "debian", Started: end.Add(-30 * time.Second), Seconds: 3, Result: "success", LastSuccess: end.Add(-27 * time.Second)}},
+		MQTT:     &telemetry.MQTTState{Connected: true}}
+}
+
+// Run runs the suite.
+func Run(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for i, b := range []telemetry.Batch{batch("a", 1, t0, 100), batch("a", 2, t0.Add(time.Minute), 50), batch("b", 1, t0, 7)} {
+		if dup, err := s.Ingest(ctx, b, t0); err != nil || dup {
+			t.Fatalf("batch %d: dup=%v err=%v", i, dup, err)
+		}
+	}
+	t.Run("duplicate", func(t *testing.T) {
+		if dup, err := s.Ingest(ctx, batch("a", 2, t0.Add(time.Minute), 50), t0); err != nil || !dup {
+			t.Fatalf("resend not a duplicate: %v %v", dup, err)
+		}
+	})
+	t.Run("usage", func(t *testing.T) {
+		rows, err := s.Usage(ctx, "node", t0.Add(-time.Hour), t0.Add(time.Hour))
+		if err != nil || len(rows) != 2 || rows[0].Key != "a" || rows[0].Bytes != 150 || rows[0].Requests != 6 || rows[1].Bytes != 7 {
+			t.Errorf("usage by node = %+v %v", rows, err)
+		}
+		rows, _ = s.Usage(ctx, "project", t0.Add(-time.Hour), t0.Add(time.Hour))
+		if len(rows) != 1 || rows[0].Bytes != 157 {
+			t.Errorf("usage by project = %+v", rows)
+		}
+		if rows, _ := s.Usage(ctx, "project", t0.Add(time.Hour), t0.Add(2*time.Hour)); len(rows) != 0 {
+			t.Errorf("usage outside the range = %+v", rows)
+		}
+		if _, err := s.Usage(ctx, "sponsor; DROP TABLE traffic", t0, t0.Add(time.Hour)); err == nil {
+			t.Errorf("bad group accepted")
+		}
+	})
+	t.Run("nodes", func(t *testing.T) {
+		nodes, err := s.Nodes(ctx)
+		if err != nil || len(nodes) != 2 || nodes[0].Version != "v1" || nodes[0].MQTTConnected == nil || !*nodes[0].MQTTConnected ||
+			len(nodes[0].Projects) != 1 || nodes[0].Projects[0].LastResult != "success" || !nodes[0].LastSeen.Equal(t0.Add(time.Minute)) ||
+			!nodes[0].Projects[0].LastSuccess.Equal(t0.Add(time.Minute - 27*time.Second)) {
+			t.Errorf("nodes = %+v %v", nodes, err)
+		}
+	})
+	t.Run("out-of-order batch keeps the newest state", func(t *testing.T) {
+		old := batch("a", 9, t0.Add(-time.Hour), 1)
+		old.Syncs[0].Result = "transient"
+		if _, err := s.Ingest(ctx, old, t0); err != nil {
+			t.Fatal(err)
+		}
+		nodes, _ := s.Nodes(ctx)
+		if nodes[0].Projects[0].LastResult != "success" || !nodes[0].LastSeen.Equal(t0.Add(time.Minute)) {
+			t.Errorf("an older batch rewound the state: %+v", nodes[0])
+		}
+	})
+	t.Run("reopen", func(t *testing.T) {
+		s.Close()
+		s2 := open(t)
+		defer s2.Close()
+		if dup, _ := s2.Ingest(ctx, batch("a", 1, t0, 100), t0); !dup {
+			t.Errorf("data lost across reopen")
+		}
+	})
+}
