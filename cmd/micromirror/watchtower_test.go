@@ -29,7 +29,9 @@ func TestWatchtowerCommand(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan int, 1)
 			var stderr strings.Builder
-			go func() { done <- runWatchtower(ctx, []string{"-config", filepath.Join(dir, "wt.yaml")}, nil, os.Stdout, &stderr) }()
+			go func() {
+				done <- runWatchtower(ctx, []string{"-config", filepath.Join(dir, "wt.yaml")}, nil, os.Stdout, &stderr)
+			}()
 			var resp *http.Response
 			var err error
 			for i := 0; i < 100; i++ {

@@ -58,7 +58,7 @@ func Run(t *testing.T, open Opener) {
 		nodes, err := s.Nodes(ctx)
 		if err != nil || len(nodes) != 2 || nodes[0].Version != "v1" || nodes[0].MQTTConnected == nil || !*nodes[0].MQTTConnected ||
 			len(nodes[0].Projects) != 1 || nodes[0].Projects[0].LastResult != "success" || !nodes[0].LastSeen.Equal(t0.Add(time.Minute)) ||
-			!nodes[0].Projects[0].LastSuccess.Equal(t0.Add(time.Minute - 27*time.Second)) {
+			!nodes[0].Projects[0].LastSuccess.Equal(t0.Add(time.Minute-27*time.Second)) {
 			t.Errorf("nodes = %+v %v", nodes, err)
 		}
 	})
