@@ -7,6 +7,7 @@ packages=(
   rsync          # the node syncs and serves rsync through the system binary
   mosquitto      # MQTT broker the tests run (nodes work with any MQTT broker)
   postgresql     # the watchtower's store at scale; tests run their own instance
+  chromium       # headless browser for the dashboard tests
   curl           # real HTTP client in tests
   apt-utils      # apt-ftparchive builds the test Debian repository
   tcpdump        # proves DSCP marking on the wire

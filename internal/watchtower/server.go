@@ -45,6 +45,8 @@ func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
 	mux.HandleFunc("POST /api/v1/ingest", s.ingest)
 	mux.HandleFunc("GET /api/v1/nodes", s.apiNodes)
 	mux.HandleFunc("GET /api/v1/usage", s.apiUsage)
+	mux.HandleFunc("GET /{$}", s.overview)
+	mux.HandleFunc("GET /nodes/{name}", s.nodePage)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	return s

@@ -19,7 +19,26 @@ type Store interface {
 	Nodes(ctx context.Context) ([]NodeSummary, error)
 	// Usage sums requests and bytes in [from, to) grouped by "project" or "node".
 	Usage(ctx context.Context, group string, from, to time.Time) ([]UsageRow, error)
+	// Served returns bytes and requests per step-long bucket in [from, to),
+	// for one node or, with node "", the whole fleet.
+	Served(ctx context.Context, node string, from, to time.Time, step time.Duration) ([]Point, error)
+	// Network returns a node's NIC counters as reported, oldest first.
+	Network(ctx context.Context, node string, from, to time.Time) ([]NetSample, error)
 	Close() error
+}
+
+// Point is one bucket of a series.
+type Point struct {
+	T        time.Time `json:"t"`
+	Requests uint64    `json:"requests"`
+	Bytes    uint64    `json:"bytes"`
+}
+
+// NetSample is a node's cumulative NIC byte counters at a time.
+type NetSample struct {
+	T  time.Time `json:"t"`
+	Rx uint64    `json:"rx"`
+	Tx uint64    `json:"tx"`
 }
 
 // NodeSummary is a node as the API shows it (version 1).

@@ -103,6 +103,10 @@ func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Tim
 		b.Node, b.End.Unix(), b.System.Version, mqtt, int64(b.System.DiskFree), int64(b.System.DiskTotal), int64(b.Dropped)); err != nil {
 		return false, fmt.Errorf("ingest node: %w", err)
 	}
+	if _, err := tx.Exec(ctx, `INSERT INTO system (node, end_unix, net_rx, net_tx, load1, disk_free) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT DO NOTHING`, b.Node, b.End.Unix(), int64(b.System.NetRxBytes), int64(b.System.NetTxBytes), b.System.Load1, int64(b.System.DiskFree)); err != nil {
+		return false, fmt.Errorf("ingest system: %w", err)
+	}
 	minute := b.End.Truncate(time.Minute).Unix()
 	for _, p := range b.Projects {
 		var req, by uint64
@@ -202,6 +206,43 @@ func (s *Store) Usage(ctx context.Context, group string, from, to time.Time) ([]
 		return u, err
 	})
 	return out, err
+}
+
+// Served implements watchtower.Store.
+func (s *Store) Served(ctx context.Context, node string, from, to time.Time, step time.Duration) ([]watchtower.Point, error) {
+	st := int64(step / time.Second)
+	if st < 60 {
+		return nil, errors.New("step must be at least a minute")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT (minute_unix / $1) * $1, SUM(requests)::BIGINT, SUM(bytes)::BIGINT FROM traffic
+		WHERE minute_unix >= $2 AND minute_unix < $3 AND ($4 = '' OR node = $4) GROUP BY 1 ORDER BY 1`,
+		st, from.Unix(), to.Unix(), node)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (watchtower.Point, error) {
+		var p watchtower.Point
+		var t, req, by int64
+		err := r.Scan(&t, &req, &by)
+		p.T, p.Requests, p.Bytes = time.Unix(t, 0).UTC(), uint64(req), uint64(by)
+		return p, err
+	})
+}
+
+// Network implements watchtower.Store.
+func (s *Store) Network(ctx context.Context, node string, from, to time.Time) ([]watchtower.NetSample, error) {
+	rows, err := s.pool.Query(ctx, `SELECT end_unix, net_rx, net_tx FROM system WHERE node = $1 AND end_unix >= $2 AND end_unix < $3 ORDER BY end_unix`,
+		node, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (watchtower.NetSample, error) {
+		var n watchtower.NetSample
+		var t, rx, tx int64
+		err := r.Scan(&t, &rx, &tx)
+		n.T, n.Rx, n.Tx = time.Unix(t, 0).UTC(), uint64(rx), uint64(tx)
+		return n, err
+	})
 }
 
 // Close closes the pool.

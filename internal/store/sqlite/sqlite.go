@@ -106,6 +106,10 @@ func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Tim
 		b.Node, b.End.Unix(), b.System.Version, mqtt, b.System.DiskFree, b.System.DiskTotal, b.Dropped); err != nil {
 		return false, fmt.Errorf("ingest node: %w", err)
 	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO system (node, end_unix, net_rx, net_tx, load1, disk_free) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, b.Node, b.End.Unix(), b.System.NetRxBytes, b.System.NetTxBytes, b.System.Load1, b.System.DiskFree); err != nil {
+		return false, fmt.Errorf("ingest system: %w", err)
+	}
 	minute := b.End.Truncate(time.Minute).Unix()
 	for _, p := range b.Projects {
 		var req, by uint64
@@ -203,6 +207,53 @@ func (s *Store) Usage(ctx context.Context, group string, from, to time.Time) ([]
 			return nil, err
 		}
 		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Served implements watchtower.Store.
+func (s *Store) Served(ctx context.Context, node string, from, to time.Time, step time.Duration) ([]watchtower.Point, error) {
+	st := int64(step / time.Second)
+	if st < 60 {
+		return nil, fmt.Errorf("step must be at least a minute")
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT (minute_unix / ?) * ?, SUM(requests), SUM(bytes) FROM traffic
+		WHERE minute_unix >= ? AND minute_unix < ? AND (? = '' OR node = ?) GROUP BY 1 ORDER BY 1`,
+		st, st, from.Unix(), to.Unix(), node, node)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []watchtower.Point
+	for rows.Next() {
+		var p watchtower.Point
+		var t int64
+		if err := rows.Scan(&t, &p.Requests, &p.Bytes); err != nil {
+			return nil, err
+		}
+		p.T = time.Unix(t, 0).UTC()
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Network implements watchtower.Store.
+func (s *Store) Network(ctx context.Context, node string, from, to time.Time) ([]watchtower.NetSample, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT end_unix, net_rx, net_tx FROM system WHERE node = ? AND end_unix >= ? AND end_unix < ? ORDER BY end_unix`,
+		node, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []watchtower.NetSample
+	for rows.Next() {
+		var n watchtower.NetSample
+		var t int64
+		if err := rows.Scan(&t, &n.Rx, &n.Tx); err != nil {
+			return nil, err
+		}
+		n.T = time.Unix(t, 0).UTC()
+		out = append(out, n)
 	}
 	return out, rows.Err()
 }

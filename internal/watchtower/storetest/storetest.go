@@ -18,7 +18,7 @@ type Opener func(t *testing.T) watchtower.Store
 func batch(node string, seq uint64, end time.Time, bytes uint64) telemetry.Batch {
 	return telemetry.Batch{Version: 1, Node: node, Seq: seq, Start: end.Add(-time.Minute), End: end,
 		Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 2, "https": 1}, Bytes: map[string]uint64{"http": bytes}}},
-		System:   telemetry.System{Version: "v1", DiskFree: 10, DiskTotal: 100},
+		System:   telemetry.System{Version: "v1", DiskFree: 10, DiskTotal: 100, NetRxBytes: 10 * seq, NetTxBytes: 1000 * seq},
 		Syncs:    []telemetry.SyncEvent{{Project: "debian", Started: end.Add(-30 * time.Second), Seconds: 3, Result: "success", LastSuccess: end.Add(-27 * time.Second)}},
 		MQTT:     &telemetry.MQTTState{Connected: true}}
 }
@@ -52,6 +52,23 @@ func Run(t *testing.T, open Opener) {
 		}
 		if _, err := s.Usage(ctx, "sponsor; DROP TABLE traffic", t0, t0.Add(time.Hour)); err == nil {
 			t.Errorf("bad group accepted")
+		}
+	})
+	t.Run("series", func(t *testing.T) {
+		pts, err := s.Served(ctx, "", t0.Add(-time.Hour), t0.Add(time.Hour), time.Hour)
+		if err != nil || len(pts) != 1 || pts[0].Bytes != 157 || !pts[0].T.Equal(t0) {
+			t.Errorf("fleet hourly = %+v %v", pts, err)
+		}
+		pts, _ = s.Served(ctx, "a", t0.Add(-time.Hour), t0.Add(time.Hour), time.Minute)
+		if len(pts) != 2 || pts[0].Bytes != 100 || pts[1].Bytes != 50 || !pts[1].T.Equal(t0.Add(time.Minute)) {
+			t.Errorf("node a per minute = %+v", pts)
+		}
+		if _, err := s.Served(ctx, "", t0, t0.Add(time.Hour), time.Second); err == nil {
+			t.Errorf("sub-minute step accepted")
+		}
+		net, err := s.Network(ctx, "a", t0.Add(-time.Hour), t0.Add(time.Hour))
+		if err != nil || len(net) != 2 || net[1].Tx != 2000 || !net[0].T.Equal(t0) {
+			t.Errorf("network = %+v %v", net, err)
 		}
 	})
 	t.Run("nodes", func(t *testing.T) {

@@ -1,0 +1,236 @@
+package watchtower
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"sort"
+	"time"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"human": func(n uint64) string { return humanRate(float64(n), "B") },
+	"ago":   agoShort,
+	"deref": func(b *bool) bool { return b != nil && *b },
+}).ParseFS(templateFS, "templates/*.html"))
+
+// Freshness thresholds for the grid's colours.
+const (
+	freshOK   = 6 * time.Hour
+	freshWarn = 24 * time.Hour
+	silentFor = 5 * time.Minute // a node that pushes every minute
+)
+
+type cell struct {
+	Text, Class, Title string
+}
+
+type overviewRow struct {
+	Node       string
+	LastSeen   time.Time
+	Silent     bool
+	Cells      []cell
+	BytesToday uint64
+}
+
+type overviewData struct {
+	Now        time.Time
+	Projects   []string
+	Rows       []overviewRow
+	BytesToday uint64
+	ReqToday   uint64
+	Chart      template.HTML
+}
+
+func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	now := time.Now().UTC()
+	nodes, err := s.store.Nodes(ctx)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	day := now.Truncate(24 * time.Hour)
+	byNode, err := s.store.Usage(ctx, "node", day, now.Add(time.Minute))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	d := overviewData{Now: now}
+	todayOf := map[string]uint64{}
+	for _, u := range byNode {
+		todayOf[u.Key] = u.Bytes
+		d.BytesToday += u.Bytes
+		d.ReqToday += u.Requests
+	}
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		for _, p := range n.Projects {
+			if !seen[p.Project] {
+				seen[p.Project] = true
+				d.Projects = append(d.Projects, p.Project)
+			}
+		}
+	}
+	sort.Strings(d.Projects)
+	for _, n := range nodes {
+		row := overviewRow{Node: n.Node, LastSeen: n.LastSeen, Silent: now.Sub(n.LastSeen) > silentFor, BytesToday: todayOf[n.Node]}
+		have := map[string]ProjectSummary{}
+		for _, p := range n.Projects {
+			have[p.Project] = p
+		}
+		for _, name := range d.Projects {
+			p, ok := have[name]
+			switch {
+			case !ok:
+				row.Cells = append(row.Cells, cell{Text: "", Class: "none"})
+			case p.LastSuccess.IsZero():
+				row.Cells = append(row.Cells, cell{Text: "never", Class: "bad", Title: p.LastResult})
+			default:
+				age := now.Sub(p.LastSuccess)
+				c := cell{Text: agoShort(p.LastSuccess), Class: "ok", Title: "last result: " + p.LastResult}
+				if age > freshWarn || p.LastResult != "success" && p.LastResult != "success-vanished" && p.LastResult != "unchanged" {
+					c.Class = "bad"
+				} else if age > freshOK {
+					c.Class = "warn"
+				}
+				row.Cells = append(row.Cells, c)
+			}
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	from := now.Add(-24 * time.Hour).Truncate(time.Hour)
+	pts, err := s.store.Served(ctx, "", from, now.Add(time.Minute), time.Hour)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	d.Chart = chart(from, time.Hour, "bit/s", Series{Label: "served, all nodes", Color: "#1f5fa8", Values: bitsPerSecond(pts, from, 25, time.Hour)})
+	s.render(w, "overview", d)
+}
+
+type nodeData struct {
+	Now     time.Time
+	Node    NodeSummary
+	Chart   template.HTML
+	Today   uint64
+	Missing bool
+}
+
+func (s *Server) nodePage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	name := r.PathValue("name")
+	nodes, err := s.store.Nodes(ctx)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	d := nodeData{Now: time.Now().UTC(), Missing: true}
+	for _, n := range nodes {
+		if n.Node == name {
+			d.Node, d.Missing = n, false
+		}
+	}
+	if d.Missing {
+		w.WriteHeader(http.StatusNotFound)
+		s.render(w, "node", d)
+		return
+	}
+	step := 10 * time.Minute
+	from := d.Now.Add(-24 * time.Hour).Truncate(step)
+	pts, err := s.store.Served(ctx, name, from, d.Now.Add(time.Minute), step)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	net, err := s.store.Network(ctx, name, from, d.Now.Add(time.Minute))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	buckets := int(24*time.Hour/step) + 1
+	rx, tx := nicRates(net, from, buckets, step)
+	d.Chart = chart(from, step, "bit/s",
+		Series{Label: "served (HTTP/rsync)", Color: "#1f5fa8", Values: bitsPerSecond(pts, from, buckets, step)},
+		Series{Label: "NIC out", Color: "#d9822b", Values: tx},
+		Series{Label: "NIC in", Color: "#2e9e5b", Values: rx})
+	for _, p := range pts {
+		if p.T.After(d.Now.Truncate(24 * time.Hour)) {
+			d.Today += p.Bytes
+		}
+	}
+	s.render(w, "node", d)
+}
+
+// bitsPerSecond spreads points into fixed buckets as bit/s.
+func bitsPerSecond(pts []Point, from time.Time, buckets int, step time.Duration) []float64 {
+	out := make([]float64, buckets)
+	for _, p := range pts {
+		if i := int(p.T.Sub(from) / step); i >= 0 && i < buckets {
+			out[i] += float64(p.Bytes) * 8 / step.Seconds()
+		}
+	}
+	return out
+}
+
+// nicRates turns cumulative NIC counters into bit/s per bucket; a counter
+// that went down (reboot) starts afresh.
+func nicRates(ns []NetSample, from time.Time, buckets int, step time.Duration) (rx, tx []float64) {
+	rx, tx = make([]float64, buckets), make([]float64, buckets)
+	for i := range rx {
+		rx[i], tx[i] = math.NaN(), math.NaN()
+	}
+	for i := 1; i < len(ns); i++ {
+		a, b := ns[i-1], ns[i]
+		dt := b.T.Sub(a.T).Seconds()
+		if dt <= 0 || b.Rx < a.Rx || b.Tx < a.Tx {
+			continue
+		}
+		k := int(b.T.Sub(from) / step)
+		if k < 0 || k >= buckets {
+			continue
+		}
+		rx[k] = float64(b.Rx-a.Rx) * 8 / dt
+		tx[k] = float64(b.Tx-a.Tx) * 8 / dt
+	}
+	return rx, tx
+}
+
+func (s *Server) render(w http.ResponseWriter, name string, data any) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:")
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	s.log.Error("dashboard", "err", err)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+func agoShort(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "now"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+	}
+}

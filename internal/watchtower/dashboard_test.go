@@ -1,0 +1,95 @@
+package watchtower_test
+
+import (
+	"context"
+	"image/png"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"micromirror/internal/store/sqlite"
+	"micromirror/internal/telemetry"
+	"micromirror/internal/testenv"
+	"micromirror/internal/watchtower"
+)
+
+// TestDashboardInBrowser fills a store with a day of two nodes' telemetry
+// and renders the fleet and node pages in headless Chromium: the DOM holds
+// the grid and the SVG charts, and the screenshot is a real picture.
+func TestDashboardInBrowser(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "wt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now().UTC()
+	for ni, node := range []string{"ziply.mm.example.net", "sonic.mm.example.net"} {
+		var rx, tx uint64
+		for i := 0; i < 24*6; i++ { // every 10 minutes for a day
+			end := now.Add(-time.Duration(24*6-i) * 10 * time.Minute)
+			by := uint64(1e9 + 5e8*float64((i+ni*30)%72)/72)
+			rx, tx = rx+by/50, tx+by
+			b := telemetry.Batch{Version: 1, Node: node, Seq: uint64(i + 1), Start: end.Add(-10 * time.Minute), End: end,
+				Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 1000}, Bytes: map[string]uint64{"http": by}}},
+				System:   telemetry.System{Version: "v0.3", DiskFree: 4e11, DiskTotal: 2e12, NetRxBytes: rx, NetTxBytes: tx},
+				MQTT:     &telemetry.MQTTState{Connected: ni == 0}}
+			if i == 24*6-1 {
+				b.Syncs = []telemetry.SyncEvent{{Project: "debian", Started: end.Add(-time.Minute), Result: "success", LastSuccess: end.Add(-30 * time.Second)},
+					{Project: "archlinux", Started: end.Add(-time.Minute), Result: "transient", LastSuccess: end.Add(-30 * time.Hour)}}
+			}
+			if _, err := store.Ingest(context.Background(), b, end); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s := watchtower.NewServer(watchtower.Config{}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := s.Open("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve("", "")
+	defer s.Close(context.Background())
+	base := "http://" + s.Addr()
+
+	dom := testenv.BrowserDOM(t, base+"/")
+	for _, want := range []string{"ziply.mm.example.net", "sonic.mm.example.net", "<svg", "<polyline", `class="ok"`, `class="bad"`, "archlinux", "served today"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("fleet page lacks %q", want)
+		}
+	}
+	nodeDOM := testenv.BrowserDOM(t, base+"/nodes/ziply.mm.example.net")
+	for _, want := range []string{"NIC out", "served (HTTP/rsync)", "connected", "disk free"} {
+		if !strings.Contains(nodeDOM, want) {
+			t.Errorf("node page lacks %q", want)
+		}
+	}
+	if strings.Count(nodeDOM, "<polyline") != 3 {
+		t.Errorf("node page has %d chart lines, want 3", strings.Count(nodeDOM, "<polyline"))
+	}
+	shot := testenv.Screenshot(t, base+"/", 1200, 900)
+	f, _ := os.Open(shot)
+	img, err := png.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	// Not blank: count distinct colours in the picture.
+	colours := map[uint32]bool{}
+	bnds := img.Bounds()
+	for y := bnds.Min.Y; y < bnds.Max.Y; y += 7 {
+		for x := bnds.Min.X; x < bnds.Max.X; x += 7 {
+			r, g, b, _ := img.At(x, y).RGBA()
+			colours[r>>8<<16|g>>8<<8|b>>8] = true
+		}
+	}
+	if bnds.Dx() != 1200 || len(colours) < 8 {
+		t.Errorf("screenshot %dx%d with %d colours looks blank", bnds.Dx(), bnds.Dy(), len(colours))
+	}
+	if os.Getenv("MM_KEEP_SCREENSHOT") != "" {
+		data, _ := os.ReadFile(shot)
+		os.WriteFile(os.Getenv("MM_KEEP_SCREENSHOT"), data, 0o644)
+	}
+}
