@@ -36,7 +36,7 @@ func chart(start time.Time, step time.Duration, unit string, series ...Series) t
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" class="chart" role="img">`, w, h)
 	plotW, plotH := w-left-28, h-top-bottom // room for the last x label
-	for i := 0; i <= 4; i++ { // gridlines and y labels
+	for i := 0; i <= 4; i++ {               // gridlines and y labels
 		y := top + plotH*float64(i)/4
 		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#e3e7ee"/>`, left, y, left+plotW, y)
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" font-size="11" text-anchor="end" fill="#5b6477">%s</text>`, left-6, y+4,
