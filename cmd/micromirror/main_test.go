@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -53,6 +55,37 @@ func TestNodeCheck(t *testing.T) {
 	code, _, stderr = runCLI(t, "node", "-check", "-config", bad)
 	if code != 1 || !strings.Contains(stderr, "bad.yaml:7: projects[0].bwlimit") {
 		t.Errorf("check bad: %d %q", code, stderr)
+	}
+}
+
+// TestRunExampleFromRelativePath starts the node as `make run` does: the
+// example config named by a relative path, from the repository root.
+func TestRunExampleFromRelativePath(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "examples"), 0o755)
+	cfg := "name: rel.mm.example.net\nsponsor: {name: S}\ncontact: noc@mm.example.net\ndata_dir: ../var/mirror\nstate_dir: ../var/state\n" +
+		"listen: {http: [\"127.0.0.1:0\"], https: [], rsync: [], admin: []}\nprojects: [{name: debian}]\n"
+	os.WriteFile(filepath.Join(dir, "examples/node.yaml"), []byte(cfg), 0o644)
+	wd, _ := os.Getwd()
+	os.Chdir(dir)
+	defer os.Chdir(wd)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var stderr strings.Builder
+	go func() { done <- run(ctx, []string{"node", "-config", "examples/node.yaml"}, nil, io.Discard, &stderr) }()
+	sock := filepath.Join(dir, "var/state/admin.sock")
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, out, errs := runCLI(t, "node", "status", "-socket", sock); code != 0 || !strings.Contains(out, "debian") {
+		t.Errorf("status over the socket: %d %q %q\n%s", code, out, errs, stderr.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d\n%s", code, stderr.String())
 	}
 }
 

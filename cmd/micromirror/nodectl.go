@@ -181,7 +181,7 @@ func printStatus(w io.Writer, st []syncer.ProjectStatus, now time.Time) {
 				fmt.Fprintf(w, "  %s\n", progressBar(p.Progress.Percent, p.Progress.Bytes, p.Progress.Rate, p.Progress.ETA))
 			}
 		}
-		if p.LastError != "" && p.State != "idle" {
+		if p.LastError != "" && p.State != "idle" && p.State != "not-synced" {
 			fmt.Fprintf(w, "\n%s: %s\n", p.Name, p.LastError)
 		}
 	}

@@ -39,6 +39,16 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 }
 
+func TestRelativePathsBecomeAbsolute(t *testing.T) {
+	cfg, err := Parse("examples/node.yaml", []byte(strings.Replace(good, "data_dir: /srv/mirror", "data_dir: ../var/mirror", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !filepath.IsAbs(cfg.DataDir) || !strings.HasSuffix(cfg.DataDir, "/var/mirror") {
+		t.Errorf("data_dir from a relative config path = %q, want absolute", cfg.DataDir)
+	}
+}
+
 func TestParseGood(t *testing.T) {
 	cfg, err := Parse("node.yaml", []byte(good))
 	if err != nil {

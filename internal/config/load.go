@@ -52,7 +52,11 @@ func Parse(name string, src []byte) (Node, error) {
 	if err := yaml.UnmarshalWithOptions(src, &cfg, yaml.DisallowUnknownField()); err != nil {
 		return Node{}, decodeError(name, err)
 	}
-	cfg.resolvePaths(filepath.Dir(name))
+	base, err := filepath.Abs(filepath.Dir(name))
+	if err != nil {
+		return Node{}, fmt.Errorf("%s: %w", name, err)
+	}
+	cfg.resolvePaths(base)
 	cfg.mqttDefaults()
 	if errs := cfg.Validate(); len(errs) > 0 {
 		file, _ := parser.ParseBytes(src, 0)

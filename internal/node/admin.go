@@ -30,7 +30,7 @@ func (n *Node) openAdmin(ctx context.Context, addrs []string) error {
 		json.NewEncoder(w).Encode(n.traffic.Snapshot())
 	})
 	mux.HandleFunc("GET /api/v1/projects", func(w http.ResponseWriter, r *http.Request) {
-		writeAdminJSON(w, http.StatusOK, n.Engine().Status())
+		writeAdminJSON(w, http.StatusOK, n.ProjectStatus())
 	})
 	mux.HandleFunc("GET /api/v1/mqtt", func(w http.ResponseWriter, r *http.Request) {
 		st, ok := n.MQTTStats()

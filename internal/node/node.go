@@ -44,6 +44,7 @@ type Node struct {
 	certs     certs.Source
 	engine    *syncer.Engine
 	plans     []syncer.Plan
+	serveOnly []string // projects without a source: served, never synced
 	sub       *mqtt.Subscriber
 	spool     *telemetry.Spool
 
@@ -162,7 +163,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	// The unix socket in state_dir is always there: `micromirror node
 	// status` and `sync` find it from the config alone.
-	if err := n.openAdmin(ctx, append(slices.Clone(cfg.Listen.Admin), AdminSocket(cfg))); err != nil {
+	if err := n.openAdmin(ctx, append(slices.Clone(cfg.Listen.Admin), "unix:"+AdminSocket(cfg))); err != nil {
 		return err
 	}
 	n.startEngine(cfg)
@@ -277,6 +278,16 @@ func (n *Node) startEngine(cfg config.Node) {
 		n.log.Warn("not syncing", "project", s)
 	}
 	n.plans = plans
+	n.serveOnly = nil
+	synced := map[string]bool{}
+	for _, p := range plans {
+		synced[p.Name] = true
+	}
+	for _, p := range cfg.Projects {
+		if !synced[p.Name] {
+			n.serveOnly = append(n.serveOnly, p.Name)
+		}
+	}
 	n.engine = syncer.New(syncer.Settings{NodeName: cfg.Name, Contact: cfg.Contact, Sponsor: cfg.Sponsor.Name,
 		StateDir: cfg.StateDir, Sync: cfg.Sync}, plans, n.status, n.log.With("component", "sync"))
 	n.engine.Start(context.Background())
@@ -384,6 +395,19 @@ func (n *Node) syncEvents() []telemetry.SyncEvent {
 		out = append(out, telemetry.SyncEvent{Project: p.Name, Started: r.Started, Seconds: r.Seconds, Result: r.Result,
 			Trigger: p.Trigger, BytesReceived: r.BytesReceived, Files: r.FilesTransferred, Deleted: r.FilesDeleted,
 			RateBps: r.RateBytesPerSec, LastSuccess: p.LastSuccess})
+	}
+	return out
+}
+
+// ProjectStatus lists every hosted project: the engine's, and the ones
+// served without a source as "not-synced".
+func (n *Node) ProjectStatus() []syncer.ProjectStatus {
+	out := n.Engine().Status()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, name := range n.serveOnly {
+		out = append(out, syncer.ProjectStatus{Project: status.Project{Name: name, State: "not-synced",
+			LastError: "no source and no upstream configured: served as it is"}})
 	}
 	return out
 }
