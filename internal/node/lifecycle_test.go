@@ -150,6 +150,13 @@ func TestAccessLogAndCounters(t *testing.T) {
 	curl(t, "-k", "-o", "/dev/null", testenv.URL("https", n.HTTPSAddrs()[0])+"/debian/pool/a.deb")
 	curl(t, "-o", "/dev/null", testenv.URL("http", n.HTTPAddrs()[1])+"/debian/pool/a.deb")
 
+	// The log line is written just after the response, so curl can finish
+	// first: wait until all four requests are accounted for.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if c := n.Traffic().Project("debian"); c.Requests[0].Load()+c.Requests[1].Load() == 4 {
+			break
+		}
+	}
 	// Rotate: move the file away, reload, and the next line lands in a new file.
 	rotated := cfg.AccessLog + ".1"
 	os.Rename(cfg.AccessLog, rotated)
