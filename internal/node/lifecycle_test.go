@@ -147,7 +147,8 @@ func TestAccessLogAndCounters(t *testing.T) {
 	base := testenv.URL("http", n.HTTPAddrs()[0])
 	curl(t, "-o", "/dev/null", "-A", "apt/2.6 \"quoted\"", "-e", "http://ref.example/", base+"/debian/pool/a.deb")
 	statusOf(t, base+"/debian/missing.deb")
-	curl(t, "-k", "-o", "/dev/null", testenv.URL("https", n.HTTPSAddrs()[0])+"/debian/pool/a.deb")
+	// HTTP/1.1: see the recorder's note on HTTP/2 clients that hang up at once.
+	curl(t, "-k", "--http1.1", "-o", "/dev/null", testenv.URL("https", n.HTTPSAddrs()[0])+"/debian/pool/a.deb")
 	curl(t, "-o", "/dev/null", testenv.URL("http", n.HTTPAddrs()[1])+"/debian/pool/a.deb")
 
 	// The log line is written just after the response, so curl can finish

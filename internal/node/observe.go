@@ -13,6 +13,12 @@ import (
 
 // recorder notes the status and body bytes of a response. It forwards
 // ReadFrom so plain-HTTP file bodies still go out through sendfile(2).
+//
+// Bytes are what the connection accepted. Over HTTP/2, Go's server can
+// report the last write as failed with nothing written ("client
+// disconnected") when the client hung up the moment the body was complete,
+// so such a response may be undercounted (seen with curl, which closes at
+// once; clients that keep their connection are counted exactly).
 type recorder struct {
 	http.ResponseWriter
 	status int
