@@ -78,6 +78,7 @@ func runWatchtower(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	log.Info("watchtower listening", "addr", srv.Addr(), "nodes", len(cfg.Nodes), "store", backend)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(cfg.CertFile, cfg.KeyFile) }()
+	go srv.Alerts.Run(ctx)
 	select {
 	case err := <-errc:
 		log.Error("serve", "err", err)

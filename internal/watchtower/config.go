@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
+
+	"micromirror/internal/config"
 )
 
 // Config is watchtower.yaml.
@@ -19,8 +21,9 @@ type Config struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
 	// DB is a SQLite file path, or a postgres:// URL for large fleets.
-	DB    string       `yaml:"db"`
-	Nodes []NodeConfig `yaml:"nodes"`
+	DB     string       `yaml:"db"`
+	Nodes  []NodeConfig `yaml:"nodes"`
+	Alerts AlertConfig  `yaml:"alerts"`
 }
 
 // NodeConfig is a node allowed to push. Only the token's SHA-256 is
@@ -70,6 +73,17 @@ func LoadConfig(path string) (Config, error) {
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		bad("cert_file", "cert_file and key_file go together")
+	}
+	for _, d := range []struct {
+		k string
+		v config.Duration
+	}{{"alerts.every", c.Alerts.Every}, {"alerts.silent", c.Alerts.Silent}, {"alerts.stale", c.Alerts.Stale}} {
+		if err := d.v.Err(); err != nil {
+			bad(d.k, "%v", err)
+		}
+	}
+	if c.Alerts.Webhook != "" && !strings.HasPrefix(c.Alerts.Webhook, "http://") && !strings.HasPrefix(c.Alerts.Webhook, "https://") {
+		bad("alerts.webhook", "%q is not an http(s) URL", c.Alerts.Webhook)
 	}
 	seen := map[string]bool{}
 	for i, n := range c.Nodes {

@@ -46,6 +46,7 @@ type overviewData struct {
 	BytesToday uint64
 	ReqToday   uint64
 	Chart      template.HTML
+	Alerts     []Alert
 }
 
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
@@ -62,7 +63,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	d := overviewData{Now: now}
+	d := overviewData{Now: now, Alerts: s.Alerts.Open()}
 	todayOf := map[string]uint64{}
 	for _, u := range byNode {
 		todayOf[u.Key] = u.Bytes

@@ -28,13 +28,15 @@ type Server struct {
 	nodes map[[32]byte]string // token hash -> node
 	srv   *http.Server
 	ln    net.Listener
+	// Alerts holds the open alerts; Run it to evaluate.
+	Alerts *Alerter
 
 	Accepted, Duplicates, Rejected atomic.Uint64
 }
 
 // NewServer builds the server for the configured nodes.
 func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
-	s := &Server{store: store, log: log, nodes: map[[32]byte]string{}}
+	s := &Server{store: store, log: log, nodes: map[[32]byte]string{}, Alerts: NewAlerter(store, cfg.Alerts, log.With("component", "alerts"))}
 	for _, n := range cfg.Nodes {
 		var h [32]byte
 		b, _ := hex.DecodeString(n.TokenSHA256)
@@ -45,6 +47,9 @@ func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
 	mux.HandleFunc("POST /api/v1/ingest", s.ingest)
 	mux.HandleFunc("GET /api/v1/nodes", s.apiNodes)
 	mux.HandleFunc("GET /api/v1/usage", s.apiUsage)
+	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"version": 1, "alerts": s.Alerts.Open()})
+	})
 	mux.HandleFunc("GET /{$}", s.overview)
 	mux.HandleFunc("GET /nodes/{name}", s.nodePage)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })

@@ -59,6 +59,24 @@ type ProjectSummary struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastResult  string    `json:"last_result,omitempty"`
 	LastRun     time.Time `json:"last_run,omitzero"`
+	// Failures is the number of runs since the last success that failed.
+	Failures int `json:"consecutive_failures"`
+}
+
+// okResults are the run results that leave the tree complete.
+var okResults = map[string]bool{"success": true, "success-vanished": true, "unchanged": true}
+
+// CountFailures counts the failed runs at the head of results (newest
+// first), up to the first success.
+func CountFailures(results []string) int {
+	n := 0
+	for _, r := range results {
+		if okResults[r] {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // UsageRow is one group's totals.

@@ -183,6 +183,18 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 			out[i].Projects = append(out[i].Projects, p)
 		}
 		prows.Close()
+		for j := range out[i].Projects {
+			p := &out[i].Projects[j]
+			rrows, err := s.pool.Query(ctx, `SELECT result FROM syncs WHERE node = $1 AND project = $2 ORDER BY started_unix DESC LIMIT 20`, out[i].Node, p.Project)
+			if err != nil {
+				return nil, err
+			}
+			results, err := pgx.CollectRows(rrows, pgx.RowTo[string])
+			if err != nil {
+				return nil, err
+			}
+			p.Failures = watchtower.CountFailures(results)
+		}
 	}
 	return out, nil
 }

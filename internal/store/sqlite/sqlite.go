@@ -184,6 +184,21 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 			out[i].Projects = append(out[i].Projects, p)
 		}
 		prows.Close()
+		for j := range out[i].Projects {
+			p := &out[i].Projects[j]
+			rrows, err := s.db.QueryContext(ctx, `SELECT result FROM syncs WHERE node = ? AND project = ? ORDER BY started_unix DESC LIMIT 20`, out[i].Node, p.Project)
+			if err != nil {
+				return nil, err
+			}
+			var results []string
+			for rrows.Next() {
+				var r string
+				rrows.Scan(&r)
+				results = append(results, r)
+			}
+			rrows.Close()
+			p.Failures = watchtower.CountFailures(results)
+		}
 	}
 	return out, nil
 }

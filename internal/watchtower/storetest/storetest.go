@@ -79,6 +79,22 @@ func Run(t *testing.T, open Opener) {
 			t.Errorf("nodes = %+v %v", nodes, err)
 		}
 	})
+	t.Run("consecutive failures", func(t *testing.T) {
+		for i, res := range []string{"transient", "fatal"} {
+			b := batch("b", uint64(10+i), t0.Add(time.Duration(2+i)*time.Minute), 0)
+			b.Syncs[0].Result, b.Syncs[0].LastSuccess = res, time.Time{}
+			if _, err := s.Ingest(ctx, b, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		nodes, _ := s.Nodes(ctx)
+		if f := nodes[1].Projects[0].Failures; f != 2 {
+			t.Errorf("node b failures = %d, want 2", f)
+		}
+		if nodes[0].Projects[0].Failures != 0 {
+			t.Errorf("node a failures = %d", nodes[0].Projects[0].Failures)
+		}
+	})
 	t.Run("out-of-order batch keeps the newest state", func(t *testing.T) {
 		old := batch("a", 9, t0.Add(-time.Hour), 1)
 		old.Syncs[0].Result = "transient"

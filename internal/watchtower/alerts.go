@@ -1,0 +1,240 @@
+package watchtower
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"micromirror/internal/config"
+)
+
+// AlertConfig sets the thresholds; zero values take the defaults.
+type AlertConfig struct {
+	Webhook string `yaml:"webhook"` // POSTed on firing and on resolve
+	// Every is how often the fleet is evaluated.
+	Every config.Duration `yaml:"every"`
+	// Silent: a node with no batch for this long.
+	Silent config.Duration `yaml:"silent"`
+	// Stale: a project without a successful sync for this long.
+	Stale config.Duration `yaml:"stale"`
+	// Failures: this many failed runs in a row.
+	Failures int `yaml:"failures"`
+	// DiskFreePercent: less free disk than this.
+	DiskFreePercent float64 `yaml:"disk_free_percent"`
+	// CliffPercent: a node's bytes in the last hour below this share of its
+	// average hour over the previous week (a project's load balancer
+	// dropped the node, with every check green).
+	CliffPercent float64 `yaml:"cliff_percent"`
+}
+
+func (c AlertConfig) withDefaults() AlertConfig {
+	def := func(d *config.Duration, v time.Duration) {
+		if d.D() == 0 {
+			*d = config.Dur(v)
+		}
+	}
+	def(&c.Every, time.Minute)
+	def(&c.Silent, 10*time.Minute)
+	def(&c.Stale, 24*time.Hour)
+	if c.Failures == 0 {
+		c.Failures = 3
+	}
+	if c.DiskFreePercent == 0 {
+		c.DiskFreePercent = 10
+	}
+	if c.CliffPercent == 0 {
+		c.CliffPercent = 20
+	}
+	return c
+}
+
+// Alert is one open problem (API version 1).
+type Alert struct {
+	Key     string    `json:"key"` // kind/node[/project]
+	Kind    string    `json:"kind"`
+	Node    string    `json:"node"`
+	Project string    `json:"project,omitempty"`
+	Message string    `json:"message"`
+	Since   time.Time `json:"since"`
+}
+
+// cliffFloor keeps a node with little traffic from alerting on noise.
+const cliffFloor = 100 << 20 // bytes per hour of baseline
+
+// Evaluate returns the fleet's problems at now.
+func Evaluate(ctx context.Context, store Store, cfg AlertConfig, now time.Time) ([]Alert, error) {
+	cfg = cfg.withDefaults()
+	nodes, err := store.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Alert
+	add := func(kind, node, project, format string, args ...any) {
+		key := kind + "/" + node
+		if project != "" {
+			key += "/" + project
+		}
+		out = append(out, Alert{Key: key, Kind: kind, Node: node, Project: project, Message: fmt.Sprintf(format, args...)})
+	}
+	for _, n := range nodes {
+		if age := now.Sub(n.LastSeen); age > cfg.Silent.D() {
+			add("node-silent", n.Node, "", "no telemetry for %s", age.Round(time.Minute))
+		}
+		if n.DiskTotal > 0 && float64(n.DiskFree)*100 < cfg.DiskFreePercent*float64(n.DiskTotal) {
+			add("disk-full", n.Node, "", "%.1f%% of the disk free", float64(n.DiskFree)*100/float64(n.DiskTotal))
+		}
+		for _, p := range n.Projects {
+			if p.LastSuccess.IsZero() || now.Sub(p.LastSuccess) > cfg.Stale.D() {
+				add("project-stale", n.Node, p.Project, "last successful sync %s", agoShort(p.LastSuccess))
+			}
+			if p.Failures >= cfg.Failures {
+				add("sync-failing", n.Node, p.Project, "%d failed runs in a row, last: %s", p.Failures, p.LastResult)
+			}
+		}
+		week, err := store.Served(ctx, n.Node, now.Add(-8*24*time.Hour), now.Add(-time.Hour), time.Hour)
+		if err != nil {
+			return nil, err
+		}
+		var total uint64
+		for _, p := range week {
+			total += p.Bytes
+		}
+		baseline := float64(total) / (7 * 24)
+		if baseline >= cliffFloor {
+			last, err := store.Served(ctx, n.Node, now.Add(-time.Hour), now, time.Hour)
+			if err != nil {
+				return nil, err
+			}
+			var recent uint64
+			for _, p := range last {
+				recent += p.Bytes
+			}
+			if float64(recent)*100 < cfg.CliffPercent*baseline {
+				add("traffic-cliff", n.Node, "", "served %s in the last hour against %s an hour over the past week",
+					humanRate(float64(recent), "B"), humanRate(baseline, "B"))
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// Alerter keeps the open alerts, evaluating every interval, and tells the
+// webhook when one fires and when it resolves.
+type Alerter struct {
+	store Store
+	cfg   AlertConfig
+	log   *slog.Logger
+	http  *http.Client
+
+	mu   sync.Mutex // guards open
+	open map[string]Alert
+}
+
+// NewAlerter prepares an alerter; Run evaluates.
+func NewAlerter(store Store, cfg AlertConfig, log *slog.Logger) *Alerter {
+	return &Alerter{store: store, cfg: cfg.withDefaults(), log: log, http: &http.Client{Timeout: 10 * time.Second}, open: map[string]Alert{}}
+}
+
+// Run evaluates until ctx ends.
+func (a *Alerter) Run(ctx context.Context) {
+	t := time.NewTicker(a.cfg.Every.D())
+	defer t.Stop()
+	for {
+		a.Check(ctx, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Check evaluates once and notifies changes.
+func (a *Alerter) Check(ctx context.Context, now time.Time) {
+	found, err := Evaluate(ctx, a.store, a.cfg, now)
+	if err != nil {
+		a.log.Error("alerts", "err", err)
+		return
+	}
+	a.mu.Lock()
+	seen := map[string]bool{}
+	var fired, resolved []Alert
+	for _, al := range found {
+		seen[al.Key] = true
+		if prev, ok := a.open[al.Key]; ok {
+			al.Since = prev.Since
+		} else {
+			al.Since = now
+			fired = append(fired, al)
+		}
+		a.open[al.Key] = al
+	}
+	for k, al := range a.open {
+		if !seen[k] {
+			delete(a.open, k)
+			resolved = append(resolved, al)
+		}
+	}
+	a.mu.Unlock()
+	for _, al := range fired {
+		a.log.Warn("alert", "kind", al.Kind, "node", al.Node, "project", al.Project, "msg", al.Message)
+		a.notify(ctx, "firing", al)
+	}
+	for _, al := range resolved {
+		a.log.Info("alert resolved", "kind", al.Kind, "node", al.Node, "project", al.Project)
+		a.notify(ctx, "resolved", al)
+	}
+}
+
+// Open returns the open alerts, oldest first.
+func (a *Alerter) Open() []Alert {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]Alert, 0, len(a.open))
+	for _, al := range a.open {
+		out = append(out, al)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Since.Equal(out[j].Since) {
+			return out[i].Since.Before(out[j].Since)
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out
+}
+
+// WebhookPayload is what the webhook receives (version 1).
+type WebhookPayload struct {
+	Version int    `json:"version"`
+	Status  string `json:"status"` // firing or resolved
+	Alert   Alert  `json:"alert"`
+}
+
+func (a *Alerter) notify(ctx context.Context, status string, al Alert) {
+	if a.cfg.Webhook == "" {
+		return
+	}
+	body, _ := json.Marshal(WebhookPayload{Version: 1, Status: status, Alert: al})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.Webhook, bytes.NewReader(body))
+	if err != nil {
+		a.log.Error("webhook", "err", err)
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.http.Do(req)
+	if err != nil {
+		a.log.Error("webhook", "err", err)
+		return
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		a.log.Error("webhook", "status", resp.Status)
+	}
+}

@@ -1,0 +1,116 @@
+package watchtower_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"micromirror/internal/store/sqlite"
+	"micromirror/internal/telemetry"
+	"micromirror/internal/watchtower"
+)
+
+// TestAlerts seeds a fleet with one healthy node and one with every
+// problem, checks what fires, that the webhook hears it, and that a fixed
+// problem resolves.
+func TestAlerts(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	ingest := func(node string, seq uint64, end time.Time, bytes uint64, free uint64, syncs ...telemetry.SyncEvent) {
+		t.Helper()
+		b := telemetry.Batch{Version: 1, Node: node, Seq: seq, Start: end.Add(-time.Hour), End: end,
+			Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 1}, Bytes: map[string]uint64{"http": bytes}}},
+			System:   telemetry.System{DiskFree: free, DiskTotal: 1000}, Syncs: syncs}
+		if _, err := store.Ingest(ctx, b, end); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A week of steady traffic for both nodes, 1 GB an hour.
+	seq := map[string]uint64{}
+	for h := 8 * 24; h >= 2; h-- {
+		for _, n := range []string{"good", "bad"} {
+			seq[n]++
+			ingest(n, seq[n], now.Add(-time.Duration(h)*time.Hour), 1<<30, 500)
+		}
+	}
+	ok := telemetry.SyncEvent{Project: "debian", Result: "success"}
+	good := ok
+	good.Started, good.LastSuccess = now.Add(-10*time.Minute), now.Add(-9*time.Minute)
+	seq["good"]++
+	ingest("good", seq["good"], now.Add(-time.Minute), 1<<30, 500, good)
+	// "bad": silent for 30 minutes, disk 5% free, the traffic gone, and
+	// three failed runs after a success two days ago.
+	var runs []telemetry.SyncEvent
+	for i, res := range []string{"success", "transient", "transient", "fatal"} {
+		runs = append(runs, telemetry.SyncEvent{Project: "debian", Result: res, Started: now.Add(-time.Duration(48-i) * time.Hour),
+			LastSuccess: now.Add(-48 * time.Hour)})
+	}
+	seq["bad"]++
+	ingest("bad", seq["bad"], now.Add(-30*time.Minute), 0, 50, runs...)
+
+	var mu sync.Mutex
+	var hooks []watchtower.WebhookPayload
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p watchtower.WebhookPayload
+		json.NewDecoder(r.Body).Decode(&p)
+		mu.Lock()
+		hooks = append(hooks, p)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	a := watchtower.NewAlerter(store, watchtower.AlertConfig{Webhook: hook.URL}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a.Check(ctx, now)
+	got := map[string]bool{}
+	for _, al := range a.Open() {
+		got[al.Key] = true
+		if al.Node == "good" {
+			t.Errorf("healthy node alerted: %+v", al)
+		}
+	}
+	for _, want := range []string{"node-silent/bad", "disk-full/bad", "project-stale/bad/debian", "sync-failing/bad/debian", "traffic-cliff/bad"} {
+		if !got[want] {
+			t.Errorf("missing alert %s (open: %v)", want, got)
+		}
+	}
+	mu.Lock()
+	if len(hooks) != len(got) || hooks[0].Status != "firing" || hooks[0].Version != 1 {
+		t.Errorf("webhook got %+v", hooks)
+	}
+	mu.Unlock()
+
+	// Checked again: nothing new is sent.
+	a.Check(ctx, now.Add(time.Minute))
+	mu.Lock()
+	n := len(hooks)
+	mu.Unlock()
+	if n != len(got) {
+		t.Errorf("unchanged alerts re-sent (%d webhooks)", n)
+	}
+	// The node comes back with room on its disk: those two resolve.
+	seq["bad"]++
+	ingest("bad", seq["bad"], now.Add(2*time.Minute), 1<<30, 500)
+	a.Check(ctx, now.Add(3*time.Minute))
+	mu.Lock()
+	defer mu.Unlock()
+	resolved := map[string]bool{}
+	for _, h := range hooks {
+		if h.Status == "resolved" {
+			resolved[h.Alert.Key] = true
+		}
+	}
+	if !resolved["node-silent/bad"] || !resolved["disk-full/bad"] || resolved["project-stale/bad/debian"] {
+		t.Errorf("resolved = %v", resolved)
+	}
+}
