@@ -23,14 +23,18 @@ type Guard struct {
 }
 
 // IsChecker reports whether a user agent belongs to a mirror checker.
-func (g *Guard) IsChecker(ua string) bool {
+func (g *Guard) IsChecker(ua string) bool { return g.Checker(ua) != "" }
+
+// Checker returns the configured checker name a user agent matches, "" if
+// none.
+func (g *Guard) Checker(ua string) string {
 	ua = strings.ToLower(ua)
 	for _, c := range g.Checkers {
 		if c != "" && strings.Contains(ua, strings.ToLower(c)) {
-			return true
+			return c
 		}
 	}
-	return false
+	return ""
 }
 
 // Middleware wraps next; refuse writes the refusal page for a status.

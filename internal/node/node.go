@@ -47,6 +47,7 @@ type Node struct {
 	serveOnly []string // projects without a source: served, never synced
 	sub       *mqtt.Subscriber
 	spool     *telemetry.Spool
+	usage     *telemetry.Usage // top paths, clients, checkers; nil without telemetry
 
 	mu  sync.Mutex // guards cfg and reloads
 	cfg config.Node
@@ -126,6 +127,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 	n.state.Store(st)
+	if cfg.Telemetry.URL != "" {
+		n.usage = telemetry.NewUsage() // before any listener serves
+	}
 	if err := n.setRsyncModules(cfg); err != nil {
 		return err
 	}
@@ -136,6 +140,15 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
+	// The engine and the subscriber exist before any listener (the admin
+	// API reads them) and are swapped under mu on reload.
+	n.mu.Lock()
+	n.startEngine(cfg)
+	err = n.startMQTT(cfg)
+	n.mu.Unlock()
+	if err != nil {
+		return err
+	}
 
 	lopt := listen.Options{MaxConns: cfg.Limits.MaxConnections}
 	if cfg.DSCP == "cs1" {
@@ -164,10 +177,6 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	// The unix socket in state_dir is always there: `micromirror node
 	// status` and `sync` find it from the config alone.
 	if err := n.openAdmin(ctx, append(slices.Clone(cfg.Listen.Admin), "unix:"+AdminSocket(cfg))); err != nil {
-		return err
-	}
-	n.startEngine(cfg)
-	if err := n.startMQTT(cfg); err != nil {
 		return err
 	}
 	telCtx, telCancel := context.WithCancel(context.Background())
@@ -347,7 +356,8 @@ func (n *Node) startTelemetry(ctx context.Context, cfg config.Node) error {
 	}
 	n.spool = spool
 	col := telemetry.NewCollector(telemetry.Sources{
-		Node: cfg.Name, Version: Version, DataDir: cfg.DataDir, Traffic: n.traffic,
+		Usage: n.usage,
+		Node:  cfg.Name, Version: Version, DataDir: cfg.DataDir, Traffic: n.traffic,
 		Syncs: n.syncEvents,
 		MQTT: func() *telemetry.MQTTState {
 			m, ok := n.MQTTStats()

@@ -94,5 +94,9 @@ func (n *Node) serveObserved(next http.Handler, w http.ResponseWriter, r *http.R
 		proto = telemetry.HTTPS
 	}
 	addr, _ := guard.RemoteAddr(r)
-	n.traffic.Record(st.content.ProjectOf(r.URL.Path), proto, rec.status, rec.bytes, addr.Is6())
+	project := st.content.ProjectOf(r.URL.Path)
+	n.traffic.Record(project, proto, rec.status, rec.bytes, addr.Is6())
+	if n.usage != nil {
+		n.usage.Record(project, r.URL.Path, rec.bytes, addr, st.guard.Checker(r.UserAgent()), rec.status, start)
+	}
 }

@@ -62,6 +62,7 @@ func TestTelemetrySurvivesWatchtowerOutage(t *testing.T) {
 	if q := n.TelemetryQueued(); q < 2 {
 		t.Errorf("spool holds %d batches during the outage", q)
 	}
+	statusOf(t, "-I", "-A", "Mirrorbits/0.6 PING CHECK", base+"/debian/f1")
 	wt = watchtower.NewServer(wcfg, store, quiet)
 	if err := wt.Open(addr); err != nil {
 		t.Fatal(err)
@@ -101,4 +102,26 @@ func TestTelemetrySurvivesWatchtowerOutage(t *testing.T) {
 		t.Fatalf("watchtower totals %+v, access log says %d requests, %d bytes", u.Rows, wantReq, wantBytes)
 	}
 	t.Logf("%d requests, %d bytes: watchtower and access log agree", wantReq, wantBytes)
+
+	var top struct {
+		Paths []struct {
+			Path     string `json:"path"`
+			Requests uint64 `json:"requests"`
+		} `json:"paths"`
+	}
+	resp, _ = http.Get("http://" + addr + "/api/v1/top?project=debian&from=0")
+	json.NewDecoder(resp.Body).Decode(&top)
+	resp.Body.Close()
+	if len(top.Paths) != 3 || top.Paths[0].Path != "/debian/f1" || top.Paths[0].Requests != 14 {
+		t.Errorf("top = %+v (f1 was fetched 13 times and HEADed once; 404s are not top files)", top.Paths)
+	}
+	var nodes struct {
+		Nodes []watchtower.NodeSummary `json:"nodes"`
+	}
+	resp, _ = http.Get("http://" + addr + "/api/v1/nodes")
+	json.NewDecoder(resp.Body).Decode(&nodes)
+	resp.Body.Close()
+	if len(nodes.Nodes) != 1 || len(nodes.Nodes[0].Checkers) != 1 || nodes.Nodes[0].Checkers[0].Checker != "Mirrorbits" {
+		t.Errorf("checker visits = %+v", nodes.Nodes)
+	}
 }

@@ -23,6 +23,12 @@ type Batch struct {
 	Syncs    []SyncEvent      `json:"syncs,omitempty"`
 	System   System           `json:"system"`
 	MQTT     *MQTTState       `json:"mqtt,omitempty"`
+	// Top are the most requested paths of the interval (at most TopN).
+	Top []PathCount `json:"top,omitempty"`
+	// Clients estimates the distinct client addresses of the interval.
+	Clients uint64 `json:"clients,omitempty"`
+	// Checkers are the distros' mirror checkers' visits.
+	Checkers []CheckerVisit `json:"checkers,omitempty"`
 	// Dropped counts batches this node's spool discarded (full) so far.
 	Dropped uint64 `json:"dropped,omitempty"`
 }
@@ -99,7 +105,7 @@ func DecodeBatch(b []byte) (Batch, error) {
 		return Batch{}, fmt.Errorf("%w: node and seq are required", ErrBadBatch)
 	case x.End.Before(x.Start):
 		return Batch{}, fmt.Errorf("%w: end before start", ErrBadBatch)
-	case len(x.Projects) > maxProjects || len(x.Syncs) > maxSyncs:
+	case len(x.Projects) > maxProjects || len(x.Syncs) > maxSyncs || len(x.Top) > 4*TopN || len(x.Checkers) > maxProjects:
 		return Batch{}, fmt.Errorf("%w: too many entries", ErrBadBatch)
 	}
 	for _, p := range x.Projects {

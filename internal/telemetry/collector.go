@@ -14,6 +14,8 @@ type Sources struct {
 	Syncs func() []SyncEvent
 	// MQTT returns the subscriber state; nil without MQTT.
 	MQTT func() *MQTTState
+	// Usage holds top paths, distinct clients and checker visits.
+	Usage *Usage
 }
 
 // Collector turns cumulative counters into per-interval batches.
@@ -59,6 +61,9 @@ func (c *Collector) Collect(now time.Time) Batch {
 	}
 	if c.src.MQTT != nil {
 		b.MQTT = c.src.MQTT()
+	}
+	if c.src.Usage != nil {
+		b.Top, b.Clients, b.Checkers = c.src.Usage.Take()
 	}
 	return b
 }

@@ -89,6 +89,14 @@ func Evaluate(ctx context.Context, store Store, cfg AlertConfig, now time.Time) 
 		if n.DiskTotal > 0 && float64(n.DiskFree)*100 < cfg.DiskFreePercent*float64(n.DiskTotal) {
 			add("disk-full", n.Node, "", "%.1f%% of the disk free", float64(n.DiskFree)*100/float64(n.DiskTotal))
 		}
+		for _, c := range n.Checkers {
+			if !c.LastError.IsZero() && now.Sub(c.LastError) < 24*time.Hour {
+				add("checker-errors", n.Node, c.Checker, "%s got %d error answers, the last %s", c.Checker, c.Errors, agoShort(c.LastError))
+			}
+			if now.Sub(c.LastVisit) > 7*24*time.Hour {
+				add("checker-gone", n.Node, c.Checker, "%s has not visited since %s", c.Checker, agoShort(c.LastVisit))
+			}
+		}
 		for _, p := range n.Projects {
 			if p.LastSuccess.IsZero() || now.Sub(p.LastSuccess) > cfg.Stale.D() {
 				add("project-stale", n.Node, p.Project, "last successful sync %s", agoShort(p.LastSuccess))

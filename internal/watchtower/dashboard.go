@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sort"
 	"time"
+
+	"micromirror/internal/telemetry"
 )
 
 //go:embed templates/*.html
@@ -47,6 +49,7 @@ type overviewData struct {
 	ReqToday   uint64
 	Chart      template.HTML
 	Alerts     []Alert
+	Top        []telemetry.PathCount
 }
 
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
@@ -113,6 +116,10 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Chart = chart(from, time.Hour, "bit/s", Series{Label: "served, all nodes", Color: "#1f5fa8", Values: bitsPerSecond(pts, from, 25, time.Hour)})
+	if d.Top, err = s.store.Top(ctx, "", day, now.Add(time.Minute), 15); err != nil {
+		s.fail(w, err)
+		return
+	}
 	s.render(w, "overview", d)
 }
 

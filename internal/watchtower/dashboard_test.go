@@ -36,7 +36,9 @@ func TestDashboardInBrowser(t *testing.T) {
 			b := telemetry.Batch{Version: 1, Node: node, Seq: uint64(i + 1), Start: end.Add(-10 * time.Minute), End: end,
 				Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 1000}, Bytes: map[string]uint64{"http": by}}},
 				System:   telemetry.System{Version: "v0.3", DiskFree: 4e11, DiskTotal: 2e12, NetRxBytes: rx, NetTxBytes: tx},
-				MQTT:     &telemetry.MQTTState{Connected: ni == 0}}
+				MQTT:     &telemetry.MQTTState{Connected: ni == 0},
+				Top:      []telemetry.PathCount{{Project: "debian", Path: "/debian/dists/trixie/InRelease", Requests: 500, Bytes: 5e6}},
+				Checkers: []telemetry.CheckerVisit{{Checker: "mirrorbits", Requests: 3, Status: map[string]uint64{"2xx": 3}, Last: end}}}
 			if i == 24*6-1 {
 				b.Syncs = []telemetry.SyncEvent{{Project: "debian", Started: end.Add(-time.Minute), Result: "success", LastSuccess: end.Add(-30 * time.Second)},
 					{Project: "archlinux", Started: end.Add(-time.Minute), Result: "transient", LastSuccess: end.Add(-30 * time.Hour)}}
@@ -55,13 +57,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	base := "http://" + s.Addr()
 
 	dom := testenv.BrowserDOM(t, base+"/")
-	for _, want := range []string{"ziply.mm.example.net", "sonic.mm.example.net", "<svg", "<polyline", `class="ok"`, `class="bad"`, "archlinux", "served today"} {
+	for _, want := range []string{"ziply.mm.example.net", "sonic.mm.example.net", "<svg", "<polyline", `class="ok"`, `class="bad"`, "archlinux", "served today", "/debian/dists/trixie/InRelease"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("fleet page lacks %q", want)
 		}
 	}
 	nodeDOM := testenv.BrowserDOM(t, base+"/nodes/ziply.mm.example.net")
-	for _, want := range []string{"NIC out", "served (HTTP/rsync)", "connected", "disk free"} {
+	for _, want := range []string{"NIC out", "served (HTTP/rsync)", "connected", "disk free", "mirrorbits"} {
 		if !strings.Contains(nodeDOM, want) {
 			t.Errorf("node page lacks %q", want)
 		}

@@ -47,6 +47,7 @@ func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
 	mux.HandleFunc("POST /api/v1/ingest", s.ingest)
 	mux.HandleFunc("GET /api/v1/nodes", s.apiNodes)
 	mux.HandleFunc("GET /api/v1/usage", s.apiUsage)
+	mux.HandleFunc("GET /api/v1/top", s.apiTop)
 	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"version": 1, "alerts": s.Alerts.Open()})
 	})
@@ -196,6 +197,34 @@ func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"version": 1, "group": group, "from": from.UTC(), "to": to.UTC(), "rows": rows})
+}
+
+// apiTop: ?project=&from=&to=&limit= (default all projects, the last 24
+// hours, 50 paths).
+func (s *Server) apiTop(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	to, err1 := parseTime(q.Get("to"), time.Now())
+	from, err2 := parseTime(q.Get("from"), to.Add(-24*time.Hour))
+	limit := 50
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be 1..1000"})
+			return
+		}
+		limit = n
+	}
+	if err := errors.Join(err1, err2); err != nil || !from.Before(to) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want from < to (RFC 3339 or unix seconds)"})
+		return
+	}
+	top, err := s.store.Top(r.Context(), q.Get("project"), from, to, limit)
+	if err != nil {
+		s.log.Error("api top", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "storage failed"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": 1, "project": q.Get("project"), "from": from.UTC(), "to": to.UTC(), "paths": top})
 }
 
 func parseTime(s string, def time.Time) (time.Time, error) {

@@ -22,6 +22,9 @@ type Store interface {
 	// Served returns bytes and requests per step-long bucket in [from, to),
 	// for one node or, with node "", the whole fleet.
 	Served(ctx context.Context, node string, from, to time.Time, step time.Duration) ([]Point, error)
+	// Top returns the most requested paths in [from, to), for one project
+	// or, with project "", all.
+	Top(ctx context.Context, project string, from, to time.Time, limit int) ([]telemetry.PathCount, error)
 	// Network returns a node's NIC counters as reported, oldest first.
 	Network(ctx context.Context, node string, from, to time.Time) ([]NetSample, error)
 	Close() error
@@ -51,6 +54,16 @@ type NodeSummary struct {
 	DiskTotal     uint64           `json:"disk_total"`
 	Dropped       uint64           `json:"dropped_batches"`
 	Projects      []ProjectSummary `json:"projects"`
+	Checkers      []CheckerSummary `json:"checkers"`
+}
+
+// CheckerSummary is what one distro checker did on a node, all time.
+type CheckerSummary struct {
+	Checker   string    `json:"checker"`
+	LastVisit time.Time `json:"last_visit"`
+	Requests  uint64    `json:"requests"`
+	Errors    uint64    `json:"errors"` // answered 4xx or 5xx
+	LastError time.Time `json:"last_error,omitzero"`
 }
 
 // ProjectSummary is one project on one node.

@@ -103,9 +103,31 @@ func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Tim
 		b.Node, b.End.Unix(), b.System.Version, mqtt, int64(b.System.DiskFree), int64(b.System.DiskTotal), int64(b.Dropped)); err != nil {
 		return false, fmt.Errorf("ingest node: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO system (node, end_unix, net_rx, net_tx, load1, disk_free) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT DO NOTHING`, b.Node, b.End.Unix(), int64(b.System.NetRxBytes), int64(b.System.NetTxBytes), b.System.Load1, int64(b.System.DiskFree)); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO system (node, end_unix, net_rx, net_tx, load1, disk_free, clients) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT DO NOTHING`, b.Node, b.End.Unix(), int64(b.System.NetRxBytes), int64(b.System.NetTxBytes), b.System.Load1, int64(b.System.DiskFree), int64(b.Clients)); err != nil {
 		return false, fmt.Errorf("ingest system: %w", err)
+	}
+	day := b.End.Truncate(24 * time.Hour).Unix()
+	for _, p := range b.Top {
+		if _, err := tx.Exec(ctx, `INSERT INTO top_paths (day_unix, node, project, path, requests, bytes) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (day_unix, node, project, path) DO UPDATE SET requests = top_paths.requests + excluded.requests, bytes = top_paths.bytes + excluded.bytes`,
+			day, b.Node, p.Project, p.Path, int64(p.Requests), int64(p.Bytes)); err != nil {
+			return false, fmt.Errorf("ingest top: %w", err)
+		}
+	}
+	for _, c := range b.Checkers {
+		errs := c.Status["4xx"] + c.Status["5xx"]
+		var lastErr int64
+		if errs > 0 {
+			lastErr = c.Last.Unix()
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO checker_visits (node, checker, last_unix, requests, errors, last_error_unix) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (node, checker) DO UPDATE SET last_unix = GREATEST(checker_visits.last_unix, excluded.last_unix),
+			requests = checker_visits.requests + excluded.requests, errors = checker_visits.errors + excluded.errors,
+			last_error_unix = GREATEST(checker_visits.last_error_unix, excluded.last_error_unix)`,
+			b.Node, c.Checker, c.Last.Unix(), int64(c.Requests), int64(errs), lastErr); err != nil {
+			return false, fmt.Errorf("ingest checkers: %w", err)
+		}
 	}
 	minute := b.End.Truncate(time.Minute).Unix()
 	for _, p := range b.Projects {
@@ -195,6 +217,24 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 			}
 			p.Failures = watchtower.CountFailures(results)
 		}
+		crows, err := s.pool.Query(ctx, `SELECT checker, last_unix, requests, errors, last_error_unix FROM checker_visits WHERE node = $1 ORDER BY checker`, out[i].Node)
+		if err != nil {
+			return nil, err
+		}
+		cs, err := pgx.CollectRows(crows, func(r pgx.CollectableRow) (watchtower.CheckerSummary, error) {
+			var c watchtower.CheckerSummary
+			var last, req, errs, lastErr int64
+			err := r.Scan(&c.Checker, &last, &req, &errs, &lastErr)
+			c.LastVisit, c.Requests, c.Errors = time.Unix(last, 0).UTC(), uint64(req), uint64(errs)
+			if lastErr > 0 {
+				c.LastError = time.Unix(lastErr, 0).UTC()
+			}
+			return c, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out[i].Checkers = cs
 	}
 	return out, nil
 }
@@ -237,6 +277,23 @@ func (s *Store) Served(ctx context.Context, node string, from, to time.Time, ste
 		var t, req, by int64
 		err := r.Scan(&t, &req, &by)
 		p.T, p.Requests, p.Bytes = time.Unix(t, 0).UTC(), uint64(req), uint64(by)
+		return p, err
+	})
+}
+
+// Top implements watchtower.Store.
+func (s *Store) Top(ctx context.Context, project string, from, to time.Time, limit int) ([]telemetry.PathCount, error) {
+	rows, err := s.pool.Query(ctx, `SELECT project, path, SUM(requests)::BIGINT, SUM(bytes)::BIGINT FROM top_paths
+		WHERE day_unix >= $1 AND day_unix < $2 AND ($3 = '' OR project = $3) GROUP BY project, path
+		ORDER BY SUM(requests) DESC, path LIMIT $4`, from.Truncate(24*time.Hour).Unix(), to.Unix(), project, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (telemetry.PathCount, error) {
+		var p telemetry.PathCount
+		var req, by int64
+		err := r.Scan(&p.Project, &p.Path, &req, &by)
+		p.Requests, p.Bytes = uint64(req), uint64(by)
 		return p, err
 	})
 }

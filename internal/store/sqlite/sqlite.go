@@ -106,9 +106,30 @@ func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Tim
 		b.Node, b.End.Unix(), b.System.Version, mqtt, b.System.DiskFree, b.System.DiskTotal, b.Dropped); err != nil {
 		return false, fmt.Errorf("ingest node: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO system (node, end_unix, net_rx, net_tx, load1, disk_free) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`, b.Node, b.End.Unix(), b.System.NetRxBytes, b.System.NetTxBytes, b.System.Load1, b.System.DiskFree); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO system (node, end_unix, net_rx, net_tx, load1, disk_free, clients) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, b.Node, b.End.Unix(), b.System.NetRxBytes, b.System.NetTxBytes, b.System.Load1, b.System.DiskFree, b.Clients); err != nil {
 		return false, fmt.Errorf("ingest system: %w", err)
+	}
+	day := b.End.Truncate(24 * time.Hour).Unix()
+	for _, p := range b.Top {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO top_paths (day_unix, node, project, path, requests, bytes) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (day_unix, node, project, path) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`,
+			day, b.Node, p.Project, p.Path, p.Requests, p.Bytes); err != nil {
+			return false, fmt.Errorf("ingest top: %w", err)
+		}
+	}
+	for _, c := range b.Checkers {
+		errs := c.Status["4xx"] + c.Status["5xx"]
+		var lastErr int64
+		if errs > 0 {
+			lastErr = c.Last.Unix()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checker_visits (node, checker, last_unix, requests, errors, last_error_unix) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (node, checker) DO UPDATE SET last_unix = MAX(last_unix, excluded.last_unix), requests = requests + excluded.requests,
+			errors = errors + excluded.errors, last_error_unix = MAX(last_error_unix, excluded.last_error_unix)`,
+			b.Node, c.Checker, c.Last.Unix(), c.Requests, errs, lastErr); err != nil {
+			return false, fmt.Errorf("ingest checkers: %w", err)
+		}
 	}
 	minute := b.End.Truncate(time.Minute).Unix()
 	for _, p := range b.Projects {
@@ -199,6 +220,21 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 			rrows.Close()
 			p.Failures = watchtower.CountFailures(results)
 		}
+		crows, err := s.db.QueryContext(ctx, `SELECT checker, last_unix, requests, errors, last_error_unix FROM checker_visits WHERE node = ? ORDER BY checker`, out[i].Node)
+		if err != nil {
+			return nil, err
+		}
+		for crows.Next() {
+			var c watchtower.CheckerSummary
+			var last, lastErr int64
+			crows.Scan(&c.Checker, &last, &c.Requests, &c.Errors, &lastErr)
+			c.LastVisit = time.Unix(last, 0).UTC()
+			if lastErr > 0 {
+				c.LastError = time.Unix(lastErr, 0).UTC()
+			}
+			out[i].Checkers = append(out[i].Checkers, c)
+		}
+		crows.Close()
 	}
 	return out, nil
 }
@@ -247,6 +283,26 @@ func (s *Store) Served(ctx context.Context, node string, from, to time.Time, ste
 			return nil, err
 		}
 		p.T = time.Unix(t, 0).UTC()
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Top implements watchtower.Store.
+func (s *Store) Top(ctx context.Context, project string, from, to time.Time, limit int) ([]telemetry.PathCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT project, path, SUM(requests), SUM(bytes) FROM top_paths
+		WHERE day_unix >= ? AND day_unix < ? AND (? = '' OR project = ?) GROUP BY project, path
+		ORDER BY SUM(requests) DESC, path LIMIT ?`, from.Truncate(24*time.Hour).Unix(), to.Unix(), project, project, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []telemetry.PathCount
+	for rows.Next() {
+		var p telemetry.PathCount
+		if err := rows.Scan(&p.Project, &p.Path, &p.Requests, &p.Bytes); err != nil {
+			return nil, err
+		}
 		out = append(out, p)
 	}
 	return out, rows.Err()

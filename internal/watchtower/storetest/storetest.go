@@ -20,7 +20,11 @@ func batch(node string, seq uint64, end time.Time, bytes uint64) telemetry.Batch
 		Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 2, "https": 1}, Bytes: map[string]uint64{"http": bytes}}},
 		System:   telemetry.System{Version: "v1", DiskFree: 10, DiskTotal: 100, NetRxBytes: 10 * seq, NetTxBytes: 1000 * seq},
 		Syncs:    []telemetry.SyncEvent{{Project: "debian", Started: end.Add(-30 * time.Second), Seconds: 3, Result: "success", LastSuccess: end.Add(-27 * time.Second)}},
-		MQTT:     &telemetry.MQTTState{Connected: true}}
+		MQTT:     &telemetry.MQTTState{Connected: true},
+		Top: []telemetry.PathCount{{Project: "debian", Path: "/debian/dists/stable/InRelease", Requests: 3, Bytes: bytes},
+			{Project: "debian", Path: "/debian/pool/a.deb", Requests: 1, Bytes: 10}},
+		Clients:  2,
+		Checkers: []telemetry.CheckerVisit{{Checker: "archweb", Requests: 2, Status: map[string]uint64{"2xx": 1, "4xx": 1}, Last: end}}}
 }
 
 // Run runs the suite.
@@ -77,6 +81,20 @@ func Run(t *testing.T, open Opener) {
 			len(nodes[0].Projects) != 1 || nodes[0].Projects[0].LastResult != "success" || !nodes[0].LastSeen.Equal(t0.Add(time.Minute)) ||
 			!nodes[0].Projects[0].LastSuccess.Equal(t0.Add(time.Minute-27*time.Second)) {
 			t.Errorf("nodes = %+v %v", nodes, err)
+		}
+	})
+	t.Run("top paths and checkers", func(t *testing.T) {
+		top, err := s.Top(ctx, "debian", t0.Add(-time.Hour), t0.Add(time.Hour), 10)
+		if err != nil || len(top) != 2 || top[0].Path != "/debian/dists/stable/InRelease" || top[0].Requests != 9 || top[1].Requests != 3 {
+			t.Errorf("top = %+v %v", top, err)
+		}
+		if top, _ := s.Top(ctx, "gimp", t0.Add(-time.Hour), t0.Add(time.Hour), 10); len(top) != 0 {
+			t.Errorf("top of another project = %+v", top)
+		}
+		nodes, _ := s.Nodes(ctx)
+		c := nodes[0].Checkers
+		if len(c) != 1 || c[0].Checker != "archweb" || c[0].Requests != 4 || c[0].Errors != 2 || !c[0].LastVisit.Equal(t0.Add(time.Minute)) {
+			t.Errorf("checkers of node a = %+v", c)
 		}
 	})
 	t.Run("consecutive failures", func(t *testing.T) {
