@@ -83,11 +83,22 @@ func Evaluate(ctx context.Context, store Store, cfg AlertConfig, now time.Time) 
 		out = append(out, Alert{Key: key, Kind: kind, Node: node, Project: project, Message: fmt.Sprintf(format, args...)})
 	}
 	for _, n := range nodes {
-		if age := now.Sub(n.LastSeen); age > cfg.Silent.D() {
+		switch age := now.Sub(n.LastSeen); {
+		case n.LastSeen.IsZero():
+			add("node-silent", n.Node, "", "never sent telemetry")
+		case age > cfg.Silent.D():
 			add("node-silent", n.Node, "", "no telemetry for %s", age.Round(time.Minute))
 		}
 		if n.DiskTotal > 0 && float64(n.DiskFree)*100 < cfg.DiskFreePercent*float64(n.DiskTotal) {
 			add("disk-full", n.Node, "", "%.1f%% of the disk free", float64(n.DiskFree)*100/float64(n.DiskTotal))
+		}
+		for _, p := range n.Probes {
+			if !p.OK {
+				add("probe-failing", n.Node, p.Scheme, "%s probe failed: %s", p.Scheme, p.Error)
+			}
+			if !p.CertExpiry.IsZero() && p.CertExpiry.Sub(now) < 14*24*time.Hour {
+				add("cert-expiring", n.Node, "", "TLS certificate expires %s", p.CertExpiry.Format("2006-01-02"))
+			}
 		}
 		for _, c := range n.Checkers {
 			if !c.LastError.IsZero() && now.Sub(c.LastError) < 24*time.Hour {

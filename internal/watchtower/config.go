@@ -24,6 +24,8 @@ type Config struct {
 	DB     string       `yaml:"db"`
 	Nodes  []NodeConfig `yaml:"nodes"`
 	Alerts AlertConfig  `yaml:"alerts"`
+	// ProbeEvery is how often the nodes are probed (default 5m).
+	ProbeEvery config.Duration `yaml:"probe_every"`
 }
 
 // NodeConfig is a node allowed to push. Only the token's SHA-256 is
@@ -31,6 +33,9 @@ type Config struct {
 type NodeConfig struct {
 	Name        string `yaml:"name"`
 	TokenSHA256 string `yaml:"token_sha256"`
+	// Probes are base URLs the watchtower checks the node at
+	// (http://name/ and https://name/).
+	Probes []string `yaml:"probes"`
 }
 
 // IsPostgres reports whether DB names a PostgreSQL database.
@@ -91,6 +96,11 @@ func LoadConfig(path string) (Config, error) {
 			bad(fmt.Sprintf("nodes[%d].name", i), "missing or duplicate %q", n.Name)
 		}
 		seen[n.Name] = true
+		for j, u := range n.Probes {
+			if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+				bad(fmt.Sprintf("nodes[%d].probes[%d]", i, j), "%q is not an http(s) URL", u)
+			}
+		}
 		if b, err := hex.DecodeString(n.TokenSHA256); err != nil || len(b) != sha256.Size {
 			bad(fmt.Sprintf("nodes[%d].token_sha256", i), "want the 64 hex digits of sha256(token): micromirror watchtower -hash-token < token")
 		}

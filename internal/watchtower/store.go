@@ -25,6 +25,8 @@ type Store interface {
 	// Top returns the most requested paths in [from, to), for one project
 	// or, with project "", all.
 	Top(ctx context.Context, project string, from, to time.Time, limit int) ([]telemetry.PathCount, error)
+	// SaveProbe records the latest probe of a node over a scheme.
+	SaveProbe(ctx context.Context, p Probe) error
 	// Network returns a node's NIC counters as reported, oldest first.
 	Network(ctx context.Context, node string, from, to time.Time) ([]NetSample, error)
 	Close() error
@@ -55,6 +57,18 @@ type NodeSummary struct {
 	Dropped       uint64           `json:"dropped_batches"`
 	Projects      []ProjectSummary `json:"projects"`
 	Checkers      []CheckerSummary `json:"checkers"`
+	Probes        []Probe          `json:"probes"`
+}
+
+// Probe is the watchtower's latest check of a node over http or https.
+type Probe struct {
+	Node       string    `json:"-"`
+	Scheme     string    `json:"scheme"`
+	At         time.Time `json:"at"`
+	OK         bool      `json:"ok"`
+	LatencyMS  int64     `json:"latency_ms"`
+	CertExpiry time.Time `json:"cert_expiry,omitzero"`
+	Error      string    `json:"error,omitempty"`
 }
 
 // CheckerSummary is what one distro checker did on a node, all time.

@@ -179,7 +179,10 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 			rows.Close()
 			return nil, err
 		}
-		n.LastSeen, n.DiskFree, n.DiskTotal, n.Dropped = time.Unix(seen, 0).UTC(), uint64(free), uint64(total), uint64(dropped)
+		n.DiskFree, n.DiskTotal, n.Dropped = uint64(free), uint64(total), uint64(dropped)
+		if seen > 0 {
+			n.LastSeen = time.Unix(seen, 0).UTC()
+		}
 		out = append(out, n)
 	}
 	rows.Close()
@@ -235,6 +238,24 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 			return nil, err
 		}
 		out[i].Checkers = cs
+		prows, err = s.pool.Query(ctx, `SELECT scheme, at_unix, ok, latency_ms, cert_expiry_unix, error FROM probes WHERE node = $1 ORDER BY scheme`, out[i].Node)
+		if err != nil {
+			return nil, err
+		}
+		ps, err := pgx.CollectRows(prows, func(r pgx.CollectableRow) (watchtower.Probe, error) {
+			var p watchtower.Probe
+			var at, exp int64
+			err := r.Scan(&p.Scheme, &at, &p.OK, &p.LatencyMS, &exp, &p.Error)
+			p.At = time.Unix(at, 0).UTC()
+			if exp > 0 {
+				p.CertExpiry = time.Unix(exp, 0).UTC()
+			}
+			return p, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out[i].Probes = ps
 	}
 	return out, nil
 }
@@ -279,6 +300,24 @@ func (s *Store) Served(ctx context.Context, node string, from, to time.Time, ste
 		p.T, p.Requests, p.Bytes = time.Unix(t, 0).UTC(), uint64(req), uint64(by)
 		return p, err
 	})
+}
+
+// SaveProbe implements watchtower.Store.
+func (s *Store) SaveProbe(ctx context.Context, p watchtower.Probe) error {
+	var exp int64
+	if !p.CertExpiry.IsZero() {
+		exp = p.CertExpiry.Unix()
+	}
+	// A node that is probed but never pushed still belongs in the list
+	// (and shows as silent).
+	if _, err := s.pool.Exec(ctx, `INSERT INTO nodes (node, last_seen_unix) VALUES ($1, 0) ON CONFLICT DO NOTHING`, p.Node); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO probes (node, scheme, at_unix, ok, latency_ms, cert_expiry_unix, error) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (node, scheme) DO UPDATE SET at_unix = excluded.at_unix, ok = excluded.ok, latency_ms = excluded.latency_ms,
+		cert_expiry_unix = excluded.cert_expiry_unix, error = excluded.error`,
+		p.Node, p.Scheme, p.At.Unix(), p.OK, p.LatencyMS, exp, p.Error)
+	return err
 }
 
 // Top implements watchtower.Store.

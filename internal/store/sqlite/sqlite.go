@@ -182,7 +182,9 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 			rows.Close()
 			return nil, err
 		}
-		n.LastSeen = time.Unix(seen, 0).UTC()
+		if seen > 0 {
+			n.LastSeen = time.Unix(seen, 0).UTC()
+		}
 		if mq.Valid {
 			n.MQTTConnected = &mq.Bool
 		}
@@ -235,6 +237,21 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 			out[i].Checkers = append(out[i].Checkers, c)
 		}
 		crows.Close()
+		prows, err = s.db.QueryContext(ctx, `SELECT scheme, at_unix, ok, latency_ms, cert_expiry_unix, error FROM probes WHERE node = ? ORDER BY scheme`, out[i].Node)
+		if err != nil {
+			return nil, err
+		}
+		for prows.Next() {
+			var p watchtower.Probe
+			var at, exp int64
+			prows.Scan(&p.Scheme, &at, &p.OK, &p.LatencyMS, &exp, &p.Error)
+			p.At = time.Unix(at, 0).UTC()
+			if exp > 0 {
+				p.CertExpiry = time.Unix(exp, 0).UTC()
+			}
+			out[i].Probes = append(out[i].Probes, p)
+		}
+		prows.Close()
 	}
 	return out, nil
 }
@@ -286,6 +303,24 @@ func (s *Store) Served(ctx context.Context, node string, from, to time.Time, ste
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// SaveProbe implements watchtower.Store.
+func (s *Store) SaveProbe(ctx context.Context, p watchtower.Probe) error {
+	var exp int64
+	if !p.CertExpiry.IsZero() {
+		exp = p.CertExpiry.Unix()
+	}
+	// A node that is probed but never pushed still belongs in the list
+	// (and shows as silent).
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO nodes (node, last_seen_unix) VALUES (?, 0) ON CONFLICT DO NOTHING`, p.Node); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO probes (node, scheme, at_unix, ok, latency_ms, cert_expiry_unix, error) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (node, scheme) DO UPDATE SET at_unix = excluded.at_unix, ok = excluded.ok, latency_ms = excluded.latency_ms,
+		cert_expiry_unix = excluded.cert_expiry_unix, error = excluded.error`,
+		p.Node, p.Scheme, p.At.Unix(), p.OK, p.LatencyMS, exp, p.Error)
+	return err
 }
 
 // Top implements watchtower.Store.

@@ -97,6 +97,21 @@ func Run(t *testing.T, open Opener) {
 			t.Errorf("checkers of node a = %+v", c)
 		}
 	})
+	t.Run("probes", func(t *testing.T) {
+		exp := t0.Add(30 * 24 * time.Hour)
+		for _, p := range []watchtower.Probe{{Node: "a", Scheme: "https", At: t0, OK: true, LatencyMS: 12, CertExpiry: exp},
+			{Node: "a", Scheme: "http", At: t0, OK: false, Error: "connection refused"},
+			{Node: "a", Scheme: "http", At: t0.Add(time.Minute), OK: true, LatencyMS: 3}} {
+			if err := s.SaveProbe(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		nodes, _ := s.Nodes(ctx)
+		ps := nodes[0].Probes
+		if len(ps) != 2 || ps[0].Scheme != "http" || !ps[0].OK || ps[0].Error != "" || !ps[1].CertExpiry.Equal(exp) || ps[1].LatencyMS != 12 {
+			t.Errorf("probes = %+v", ps)
+		}
+	})
 	t.Run("consecutive failures", func(t *testing.T) {
 		for i, res := range []string{"transient", "fatal"} {
 			b := batch("b", uint64(10+i), t0.Add(time.Duration(2+i)*time.Minute), 0)

@@ -1,0 +1,108 @@
+package watchtower
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// ProbeUserAgent names the watchtower's probes in the nodes' access logs.
+const ProbeUserAgent = "micromirror-watchtower/probe"
+
+// Prober fetches each node's root page as JSON over every configured URL,
+// as the distros' checkers fetch freshness markers: it records
+// reachability, latency and the TLS certificate's expiry.
+type Prober struct {
+	store Store
+	nodes []NodeConfig
+	log   *slog.Logger
+	http  *http.Client
+	every time.Duration
+}
+
+// NewProber prepares probes of the nodes that list probe URLs.
+func NewProber(store Store, nodes []NodeConfig, every time.Duration, tlsConfig *tls.Config, log *slog.Logger) *Prober {
+	if every == 0 {
+		every = 5 * time.Minute
+	}
+	tr := &http.Transport{TLSClientConfig: tlsConfig, DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
+	return &Prober{store: store, nodes: nodes, log: log, every: every,
+		http: &http.Client{Timeout: 10 * time.Second, Transport: tr,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// Run probes every interval until ctx ends.
+func (p *Prober) Run(ctx context.Context) {
+	t := time.NewTicker(p.every)
+	defer t.Stop()
+	for {
+		p.ProbeAll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ProbeAll probes every node once and stores the results.
+func (p *Prober) ProbeAll(ctx context.Context) {
+	for _, n := range p.nodes {
+		for _, u := range n.Probes {
+			pr := p.probe(ctx, n.Name, u)
+			if err := p.store.SaveProbe(ctx, pr); err != nil {
+				p.log.Error("save probe", "node", n.Name, "err", err)
+			}
+		}
+	}
+}
+
+func (p *Prober) probe(ctx context.Context, node, base string) Probe {
+	u, err := url.Parse(base)
+	pr := Probe{Node: node, At: time.Now().UTC()}
+	if err != nil {
+		pr.Error = "bad probe URL"
+		return pr
+	}
+	pr.Scheme = u.Scheme
+	q := u.Query()
+	q.Set("format", "json")
+	u.RawQuery = q.Encode()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req.Header.Set("User-Agent", ProbeUserAgent)
+	start := time.Now()
+	resp, err := p.http.Do(req)
+	pr.LatencyMS = time.Since(start).Milliseconds()
+	if err != nil {
+		pr.Error = err.Error()
+		return pr
+	}
+	defer resp.Body.Close()
+	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+		pr.CertExpiry = resp.TLS.PeerCertificates[0].NotAfter.UTC()
+	}
+	if resp.StatusCode != http.StatusOK {
+		pr.Error = "status " + resp.Status
+		return pr
+	}
+	var root struct {
+		Version int    `json:"version"`
+		Node    string `json:"node"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&root); err != nil || root.Version != 1 {
+		pr.Error = "not a micromirror node's root page"
+		return pr
+	}
+	if root.Node != node {
+		pr.Error = fmt.Sprintf("answered as %q", root.Node)
+		return pr
+	}
+	pr.OK = true
+	return pr
+}

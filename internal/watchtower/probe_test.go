@@ -1,0 +1,82 @@
+package watchtower_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"micromirror/internal/store/sqlite"
+	"micromirror/internal/testenv"
+	"micromirror/internal/watchtower"
+)
+
+// TestProbesRealNode probes a running node over HTTP and HTTPS, a closed
+// port, and a URL that answers as another node; failures raise alerts.
+func TestProbesRealNode(t *testing.T) {
+	ctx := context.Background()
+	cfg := testenv.NodeConfig(t, "debian")
+	n := testenv.StartNode(t, cfg)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := l.Addr().String()
+	l.Close()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	nodes := []watchtower.NodeConfig{
+		{Name: cfg.Name, Probes: []string{testenv.URL("http", n.HTTPAddrs()[0]) + "/", testenv.URL("https", n.HTTPSAddrs()[0]) + "/"}},
+		{Name: "down.mm.example.net", Probes: []string{"http://" + closed + "/"}},
+		{Name: "other.mm.example.net", Probes: []string{testenv.URL("http", n.HTTPAddrs()[0]) + "/"}},
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The node's certificate is self-signed in tests; the expiry is what is checked.
+	p := watchtower.NewProber(store, nodes, time.Minute, &tls.Config{InsecureSkipVerify: true}, quiet)
+	p.ProbeAll(ctx)
+	got, err := store.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string][]watchtower.Probe{}
+	for _, nd := range got {
+		by[nd.Node] = nd.Probes
+	}
+	ok := by[cfg.Name]
+	if len(ok) != 2 || !ok[0].OK || !ok[1].OK || ok[1].Scheme != "https" || ok[1].CertExpiry.Before(time.Now().Add(300*24*time.Hour)) {
+		t.Errorf("probes of the healthy node = %+v", ok)
+	}
+	if d := by["down.mm.example.net"]; len(d) != 1 || d[0].OK || !strings.Contains(d[0].Error, "refused") {
+		t.Errorf("probe of a closed port = %+v", d)
+	}
+	if o := by["other.mm.example.net"]; len(o) != 1 || o[0].OK || !strings.Contains(o[0].Error, fmt.Sprintf("%q", cfg.Name)) {
+		t.Errorf("probe answered by another node = %+v", o)
+	}
+	alerts, err := watchtower.Evaluate(ctx, store, watchtower.AlertConfig{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, a := range alerts {
+		keys[a.Key] = true
+	}
+	if !keys["probe-failing/down.mm.example.net/http"] || !keys["probe-failing/other.mm.example.net/http"] || keys["probe-failing/"+cfg.Name+"/https"] {
+		t.Errorf("alerts = %v", keys)
+	}
+	// An almost expired certificate alerts.
+	store.SaveProbe(ctx, watchtower.Probe{Node: cfg.Name, Scheme: "https", At: time.Now(), OK: true, CertExpiry: time.Now().Add(5 * 24 * time.Hour)})
+	alerts, _ = watchtower.Evaluate(ctx, store, watchtower.AlertConfig{}, time.Now())
+	found := false
+	for _, a := range alerts {
+		found = found || a.Key == "cert-expiring/"+cfg.Name
+	}
+	if !found {
+		t.Errorf("no cert-expiring alert: %+v", alerts)
+	}
+}
