@@ -79,6 +79,7 @@ func runWatchtower(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(cfg.CertFile, cfg.KeyFile) }()
 	go srv.Alerts.Run(ctx)
+	go watchtower.Compactor(ctx, store, cfg.Retention, log.With("component", "retention"))
 	go watchtower.NewProber(store, cfg.Nodes, cfg.ProbeEvery.D(), nil, log.With("component", "probe")).Run(ctx)
 	select {
 	case err := <-errc:

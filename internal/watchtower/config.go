@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 
@@ -26,6 +27,16 @@ type Config struct {
 	Alerts AlertConfig  `yaml:"alerts"`
 	// ProbeEvery is how often the nodes are probed (default 5m).
 	ProbeEvery config.Duration `yaml:"probe_every"`
+	Retention  Retention       `yaml:"retention"`
+}
+
+// Retention says how long data is kept at which resolution.
+type Retention struct {
+	// Minutes of per-minute traffic (default 14 days); older data is
+	// rolled up into hours.
+	Minutes config.Duration `yaml:"minutes"`
+	// Hours of hourly traffic (default 2 years); older data is deleted.
+	Hours config.Duration `yaml:"hours"`
 }
 
 // NodeConfig is a node allowed to push. Only the token's SHA-256 is
@@ -33,6 +44,8 @@ type Config struct {
 type NodeConfig struct {
 	Name        string `yaml:"name"`
 	TokenSHA256 string `yaml:"token_sha256"`
+	// Sponsor groups usage by hosting network (usage?group=sponsor).
+	Sponsor string `yaml:"sponsor"`
 	// Probes are base URLs the watchtower checks the node at
 	// (http://name/ and https://name/).
 	Probes []string `yaml:"probes"`
@@ -55,7 +68,7 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
-	c := Config{Listen: "127.0.0.1:9443"}
+	c := Config{Listen: "127.0.0.1:9443", Retention: Retention{Minutes: config.Dur(14 * 24 * time.Hour), Hours: config.Dur(2 * 365 * 24 * time.Hour)}}
 	if err := yaml.UnmarshalWithOptions(src, &c, yaml.DisallowUnknownField()); err != nil {
 		return Config{}, fmt.Errorf("%s: %s", path, yaml.FormatError(err, false, true))
 	}
@@ -82,7 +95,8 @@ func LoadConfig(path string) (Config, error) {
 	for _, d := range []struct {
 		k string
 		v config.Duration
-	}{{"alerts.every", c.Alerts.Every}, {"alerts.silent", c.Alerts.Silent}, {"alerts.stale", c.Alerts.Stale}} {
+	}{{"alerts.every", c.Alerts.Every}, {"alerts.silent", c.Alerts.Silent}, {"alerts.stale", c.Alerts.Stale},
+		{"retention.minutes", c.Retention.Minutes}, {"retention.hours", c.Retention.Hours}, {"probe_every", c.ProbeEvery}} {
 		if err := d.v.Err(); err != nil {
 			bad(d.k, "%v", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -23,11 +24,12 @@ import (
 
 // Server answers ingest and API requests.
 type Server struct {
-	store Store
-	log   *slog.Logger
-	nodes map[[32]byte]string // token hash -> node
-	srv   *http.Server
-	ln    net.Listener
+	store   Store
+	log     *slog.Logger
+	nodes   map[[32]byte]string // token hash -> node
+	sponsor map[string]string   // node -> sponsor
+	srv     *http.Server
+	ln      net.Listener
 	// Alerts holds the open alerts; Run it to evaluate.
 	Alerts *Alerter
 
@@ -36,8 +38,10 @@ type Server struct {
 
 // NewServer builds the server for the configured nodes.
 func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
-	s := &Server{store: store, log: log, nodes: map[[32]byte]string{}, Alerts: NewAlerter(store, cfg.Alerts, log.With("component", "alerts"))}
+	s := &Server{store: store, log: log, nodes: map[[32]byte]string{}, sponsor: map[string]string{},
+		Alerts: NewAlerter(store, cfg.Alerts, log.With("component", "alerts"))}
 	for _, n := range cfg.Nodes {
+		s.sponsor[n.Name] = n.Sponsor
 		var h [32]byte
 		b, _ := hex.DecodeString(n.TokenSHA256)
 		copy(h[:], b)
@@ -48,6 +52,8 @@ func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
 	mux.HandleFunc("GET /api/v1/nodes", s.apiNodes)
 	mux.HandleFunc("GET /api/v1/usage", s.apiUsage)
 	mux.HandleFunc("GET /api/v1/top", s.apiTop)
+	mux.HandleFunc("GET /api/v1/demand", s.apiDemand)
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"version": 1, "alerts": s.Alerts.Open()})
 	})
@@ -176,8 +182,9 @@ func (s *Server) apiNodes(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"version": 1, "nodes": nodes})
 }
 
-// apiUsage: ?group=project|node&from=&to= (RFC 3339 or unix seconds;
-// default the last 24 hours).
+// apiUsage: ?group=project|node|sponsor&from=&to=[&step=] (RFC 3339 or
+// unix seconds; default the last 24 hours). With step (a duration, at
+// least 1m) each group also gets its series.
 func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	to, err1 := parseTime(q.Get("to"), time.Now())
@@ -186,17 +193,106 @@ func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
 	if group == "" {
 		group = "project"
 	}
-	if err := errors.Join(err1, err2); err != nil || !from.Before(to) || (group != "project" && group != "node") {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want group=project|node and from < to (RFC 3339 or unix seconds)"})
+	var step time.Duration
+	var err3 error
+	if v := q.Get("step"); v != "" {
+		step, err3 = time.ParseDuration(v)
+		if err3 == nil && (step < time.Minute || to.Sub(from)/step > 10000) {
+			err3 = errors.New("step")
+		}
+	}
+	if err := errors.Join(err1, err2, err3); err != nil || !from.Before(to) || (group != "project" && group != "node" && group != "sponsor") {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want group=project|node|sponsor, from < to (RFC 3339 or unix seconds), step >= 1m and at most 10000 buckets"})
 		return
 	}
-	rows, err := s.store.Usage(r.Context(), group, from, to)
+	storeGroup, keyOf := group, func(k string) string { return k }
+	if group == "sponsor" {
+		storeGroup = "node"
+		keyOf = func(node string) string {
+			if sp := s.sponsor[node]; sp != "" {
+				return sp
+			}
+			return "(unknown)"
+		}
+	}
+	rows, err := s.store.Usage(r.Context(), storeGroup, from, to)
 	if err != nil {
 		s.log.Error("api usage", "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "storage failed"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"version": 1, "group": group, "from": from.UTC(), "to": to.UTC(), "rows": rows})
+	totals := map[string]*UsageRow{}
+	var order []string
+	for _, u := range rows {
+		k := keyOf(u.Key)
+		if totals[k] == nil {
+			totals[k] = &UsageRow{Key: k}
+			order = append(order, k)
+		}
+		totals[k].Requests += u.Requests
+		totals[k].Bytes += u.Bytes
+	}
+	sort.Strings(order)
+	out := make([]UsageRow, 0, len(order))
+	for _, k := range order {
+		out = append(out, *totals[k])
+	}
+	resp := map[string]any{"version": 1, "group": group, "from": from.UTC(), "to": to.UTC(), "rows": out}
+	if step > 0 {
+		series, err := s.store.Series(r.Context(), storeGroup, from, to, step)
+		if err != nil {
+			s.log.Error("api usage series", "err", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "storage failed"})
+			return
+		}
+		byKey := map[string]map[time.Time]*Point{}
+		for _, p := range series {
+			k := keyOf(p.Key)
+			if byKey[k] == nil {
+				byKey[k] = map[time.Time]*Point{}
+			}
+			if byKey[k][p.T] == nil {
+				byKey[k][p.T] = &Point{T: p.T}
+			}
+			byKey[k][p.T].Requests += p.Requests
+			byKey[k][p.T].Bytes += p.Bytes
+		}
+		type keySeries struct {
+			Key    string  `json:"key"`
+			Points []Point `json:"points"`
+		}
+		var all []keySeries
+		for _, k := range order {
+			var pts []Point
+			for _, p := range byKey[k] {
+				pts = append(pts, *p)
+			}
+			sort.Slice(pts, func(i, j int) bool { return pts[i].T.Before(pts[j].T) })
+			all = append(all, keySeries{Key: k, Points: pts})
+		}
+		resp["step"] = step.String()
+		resp["series"] = all
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// apiDemand: bytes served per day, node and project (default the last 30
+// days): the input for fleet planning.
+func (s *Server) apiDemand(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	to, err1 := parseTime(q.Get("to"), time.Now())
+	from, err2 := parseTime(q.Get("from"), to.Add(-30*24*time.Hour))
+	if err := errors.Join(err1, err2); err != nil || !from.Before(to) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want from < to (RFC 3339 or unix seconds)"})
+		return
+	}
+	rows, err := s.store.Demand(r.Context(), from, to)
+	if err != nil {
+		s.log.Error("api demand", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "storage failed"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": 1, "from": from.UTC(), "to": to.UTC(), "days": rows})
 }
 
 // apiTop: ?project=&from=&to=&limit= (default all projects, the last 24

@@ -27,8 +27,8 @@ func startWatchtower(t *testing.T) string {
 	}
 	t.Cleanup(func() { store.Close() })
 	cfg := watchtower.Config{Nodes: []watchtower.NodeConfig{
-		{Name: "a.mm.example.net", TokenSHA256: watchtower.HashToken("token-a")},
-		{Name: "b.mm.example.net", TokenSHA256: watchtower.HashToken("token-b")},
+		{Name: "a.mm.example.net", TokenSHA256: watchtower.HashToken("token-a"), Sponsor: "Ziply"},
+		{Name: "b.mm.example.net", TokenSHA256: watchtower.HashToken("token-b"), Sponsor: "Ziply"},
 	}}
 	s := watchtower.NewServer(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := s.Open("127.0.0.1:0"); err != nil {
@@ -118,9 +118,76 @@ func TestIngestAuthenticatesAndRefusesJunk(t *testing.T) {
 	if len(u.Rows) != 1 || u.Rows[0].Bytes != 20 {
 		t.Errorf("usage after the junk = %+v (only the two accepted batches count)", u.Rows)
 	}
-	for _, q := range []string{"group=sponsor", "from=yesterday", fmt.Sprintf("from=%d&to=%d", time.Now().Unix(), time.Now().Unix()-5)} {
+	for _, q := range []string{"group=planet", "from=yesterday", "step=1s", "step=1m&from=0", fmt.Sprintf("from=%d&to=%d", time.Now().Unix(), time.Now().Unix()-5)} {
 		if resp, _ := http.Get(url + "/api/v1/usage?" + q); resp.StatusCode != 400 {
 			t.Errorf("usage?%s = %d, want 400", q, resp.StatusCode)
 		}
 	}
+}
+
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(v)
+	return resp.StatusCode
+}
+
+// TestUsageSeriesSponsorDemandMetrics: the planning and overview endpoints
+// agree with what was ingested.
+func TestUsageSeriesSponsorDemandMetrics(t *testing.T) {
+	url := startWatchtower(t)
+	for i, node := range []string{"a.mm.example.net", "b.mm.example.net"} {
+		tok := "token-" + node[:1]
+		for seq := uint64(1); seq <= 3; seq++ {
+			if code, msg := post(t, url, tok, batchJSONAt(node, seq, time.Now().Add(-time.Duration(seq)*time.Minute), uint64(10*(i+1))), true); code != 202 {
+				t.Fatalf("ingest: %d %s", code, msg)
+			}
+		}
+	}
+	var u struct {
+		Rows   []watchtower.UsageRow `json:"rows"`
+		Series []struct {
+			Key    string             `json:"key"`
+			Points []watchtower.Point `json:"points"`
+		} `json:"series"`
+	}
+	if code := getJSON(t, url+"/api/v1/usage?group=sponsor&step=1m", &u); code != 200 {
+		t.Fatalf("usage: %d", code)
+	}
+	if len(u.Rows) != 1 || u.Rows[0].Key != "Ziply" || u.Rows[0].Bytes != 90 || len(u.Series) != 1 || len(u.Series[0].Points) != 3 || u.Series[0].Points[0].Bytes != 30 {
+		t.Errorf("sponsor usage = %+v", u)
+	}
+	var d struct {
+		Days []watchtower.DemandRow `json:"days"`
+	}
+	getJSON(t, url+"/api/v1/demand", &d)
+	var total uint64
+	for _, r := range d.Days {
+		total += r.Bytes
+	}
+	if total != 90 || len(d.Days) < 2 {
+		t.Errorf("demand = %+v", d.Days)
+	}
+	resp, _ := http.Get(url + "/metrics")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	wants := []string{"micromirror_fleet_nodes 2", `micromirror_watchtower_batches_total{outcome="accepted"} 6`}
+	if now := time.Now().UTC(); now.Sub(now.Truncate(24*time.Hour)) > 5*time.Minute { // all batches fell today
+		wants = append(wants, `micromirror_fleet_served_bytes_today{project="debian"} 90`)
+	}
+	for _, want := range wants {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func batchJSONAt(node string, seq uint64, end time.Time, bytes uint64) []byte {
+	b, _ := json.Marshal(telemetry.Batch{Version: 1, Node: node, Seq: seq, Start: end.Add(-time.Minute), End: end,
+		Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 1}, Bytes: map[string]uint64{"http": bytes}}}})
+	return b
 }

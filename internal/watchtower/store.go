@@ -25,6 +25,14 @@ type Store interface {
 	// Top returns the most requested paths in [from, to), for one project
 	// or, with project "", all.
 	Top(ctx context.Context, project string, from, to time.Time, limit int) ([]telemetry.PathCount, error)
+	// Series returns bytes and requests per step-long bucket in [from, to),
+	// per project or per node.
+	Series(ctx context.Context, group string, from, to time.Time, step time.Duration) ([]SeriesRow, error)
+	// Demand returns bytes served per day, node and project in [from, to).
+	Demand(ctx context.Context, from, to time.Time) ([]DemandRow, error)
+	// Compact rolls traffic older than minuteKeep up into hourly rows and
+	// deletes what is older than hourKeep; totals never change.
+	Compact(ctx context.Context, now time.Time, minuteKeep, hourKeep time.Duration) error
 	// SaveProbe records the latest probe of a node over a scheme.
 	SaveProbe(ctx context.Context, p Probe) error
 	// Network returns a node's NIC counters as reported, oldest first.
@@ -35,6 +43,21 @@ type Store interface {
 // Point is one bucket of a series.
 type Point struct {
 	T        time.Time `json:"t"`
+	Requests uint64    `json:"requests"`
+	Bytes    uint64    `json:"bytes"`
+}
+
+// SeriesRow is one bucket of one group's series.
+type SeriesRow struct {
+	Key string
+	Point
+}
+
+// DemandRow is what one node served of one project on one day.
+type DemandRow struct {
+	Day      time.Time `json:"day"`
+	Node     string    `json:"node"`
+	Project  string    `json:"project"`
 	Requests uint64    `json:"requests"`
 	Bytes    uint64    `json:"bytes"`
 }

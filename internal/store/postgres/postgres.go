@@ -302,6 +302,75 @@ func (s *Store) Served(ctx context.Context, node string, from, to time.Time, ste
 	})
 }
 
+// Series implements watchtower.Store.
+func (s *Store) Series(ctx context.Context, group string, from, to time.Time, step time.Duration) ([]watchtower.SeriesRow, error) {
+	col := map[string]string{"project": "project", "node": "node"}[group]
+	st := int64(step / time.Second)
+	if col == "" || st < 60 {
+		return nil, errors.New("group must be project or node, step at least a minute")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+col+`, (minute_unix / $1) * $1, SUM(requests)::BIGINT, SUM(bytes)::BIGINT FROM traffic
+		WHERE minute_unix >= $2 AND minute_unix < $3 GROUP BY 1, 2 ORDER BY 1, 2`, st, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (watchtower.SeriesRow, error) {
+		var x watchtower.SeriesRow
+		var t, req, by int64
+		err := r.Scan(&x.Key, &t, &req, &by)
+		x.T, x.Requests, x.Bytes = time.Unix(t, 0).UTC(), uint64(req), uint64(by)
+		return x, err
+	})
+}
+
+// Demand implements watchtower.Store.
+func (s *Store) Demand(ctx context.Context, from, to time.Time) ([]watchtower.DemandRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT (minute_unix / 86400) * 86400, node, project, SUM(requests)::BIGINT, SUM(bytes)::BIGINT FROM traffic
+		WHERE minute_unix >= $1 AND minute_unix < $2 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (watchtower.DemandRow, error) {
+		var x watchtower.DemandRow
+		var d, req, by int64
+		err := r.Scan(&d, &x.Node, &x.Project, &req, &by)
+		x.Day, x.Requests, x.Bytes = time.Unix(d, 0).UTC(), uint64(req), uint64(by)
+		return x, err
+	})
+}
+
+// Compact implements watchtower.Store.
+func (s *Store) Compact(ctx context.Context, now time.Time, minuteKeep, hourKeep time.Duration) error {
+	cut := now.Add(-minuteKeep).Truncate(time.Hour).Unix()
+	old := now.Add(-hourKeep).Unix()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	// Sum each old hour's minute rows into its first minute, in place: the
+	// queries need no change and totals stay the same.
+	steps := []struct {
+		q    string
+		args []any
+	}{
+		{`CREATE TEMP TABLE rollup ON COMMIT DROP AS SELECT node, project, (minute_unix / 3600) * 3600 AS hour,
+			SUM(requests)::BIGINT AS requests, SUM(bytes)::BIGINT AS bytes FROM traffic WHERE minute_unix < $1 GROUP BY 1, 2, 3`, []any{cut}},
+		{`DELETE FROM traffic WHERE minute_unix < $1`, []any{cut}},
+		{`INSERT INTO traffic (node, project, minute_unix, requests, bytes) SELECT node, project, hour, requests, bytes FROM rollup`, nil},
+		{`DELETE FROM traffic WHERE minute_unix < $1`, []any{old}},
+		{`DELETE FROM system WHERE end_unix < $1`, []any{cut}},
+		{`DELETE FROM batches WHERE end_unix < $1`, []any{cut}},
+		{`DELETE FROM top_paths WHERE day_unix < $1`, []any{old}},
+	}
+	for _, st := range steps {
+		if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
+			return fmt.Errorf("compact: %w", err)
+		}
+	}
+	return tx.Commit(ctx)
+}
+
 // SaveProbe implements watchtower.Store.
 func (s *Store) SaveProbe(ctx context.Context, p watchtower.Probe) error {
 	var exp int64

@@ -305,6 +305,85 @@ func (s *Store) Served(ctx context.Context, node string, from, to time.Time, ste
 	return out, rows.Err()
 }
 
+// Series implements watchtower.Store.
+func (s *Store) Series(ctx context.Context, group string, from, to time.Time, step time.Duration) ([]watchtower.SeriesRow, error) {
+	col := map[string]string{"project": "project", "node": "node"}[group]
+	st := int64(step / time.Second)
+	if col == "" || st < 60 {
+		return nil, fmt.Errorf("group must be project or node, step at least a minute")
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+col+`, (minute_unix / ?) * ?, SUM(requests), SUM(bytes) FROM traffic
+		WHERE minute_unix >= ? AND minute_unix < ? GROUP BY 1, 2 ORDER BY 1, 2`, st, st, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []watchtower.SeriesRow
+	for rows.Next() {
+		var r watchtower.SeriesRow
+		var t int64
+		if err := rows.Scan(&r.Key, &t, &r.Requests, &r.Bytes); err != nil {
+			return nil, err
+		}
+		r.T = time.Unix(t, 0).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Demand implements watchtower.Store.
+func (s *Store) Demand(ctx context.Context, from, to time.Time) ([]watchtower.DemandRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT (minute_unix / 86400) * 86400, node, project, SUM(requests), SUM(bytes) FROM traffic
+		WHERE minute_unix >= ? AND minute_unix < ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []watchtower.DemandRow
+	for rows.Next() {
+		var r watchtower.DemandRow
+		var d int64
+		if err := rows.Scan(&d, &r.Node, &r.Project, &r.Requests, &r.Bytes); err != nil {
+			return nil, err
+		}
+		r.Day = time.Unix(d, 0).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Compact implements watchtower.Store.
+func (s *Store) Compact(ctx context.Context, now time.Time, minuteKeep, hourKeep time.Duration) error {
+	cut := now.Add(-minuteKeep).Truncate(time.Hour).Unix()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// Sum each old hour's minute rows into its first minute, in place: the
+	// queries need no change and totals stay the same.
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE rollup AS SELECT node, project, (minute_unix / 3600) * 3600 AS hour,
+		SUM(requests) AS requests, SUM(bytes) AS bytes FROM traffic WHERE minute_unix < ? GROUP BY 1, 2, 3`, cut); err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	steps := []string{
+		`DELETE FROM traffic WHERE minute_unix < ?`,
+		`INSERT INTO traffic (node, project, minute_unix, requests, bytes) SELECT node, project, hour, requests, bytes FROM rollup`,
+		`DROP TABLE rollup`,
+		`DELETE FROM traffic WHERE minute_unix < ?`,
+		`DELETE FROM system WHERE end_unix < ?`,
+		`DELETE FROM batches WHERE end_unix < ?`,
+		`DELETE FROM top_paths WHERE day_unix < ?`,
+	}
+	args := [][]any{{cut}, nil, nil, {now.Add(-hourKeep).Unix()}, {cut}, {cut}, {now.Add(-hourKeep).Unix()}}
+	for i, q := range steps {
+		if _, err := tx.ExecContext(ctx, q, args[i]...); err != nil {
+			return fmt.Errorf("compact: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
 // SaveProbe implements watchtower.Store.
 func (s *Store) SaveProbe(ctx context.Context, p watchtower.Probe) error {
 	var exp int64

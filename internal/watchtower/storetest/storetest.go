@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -97,6 +98,16 @@ func Run(t *testing.T, open Opener) {
 			t.Errorf("checkers of node a = %+v", c)
 		}
 	})
+	t.Run("series and demand", func(t *testing.T) {
+		rows, err := s.Series(ctx, "node", t0.Add(-time.Hour), t0.Add(time.Hour), time.Minute)
+		if err != nil || len(rows) != 3 || rows[0].Key != "a" || rows[0].Bytes != 100 || rows[1].Bytes != 50 || rows[2].Key != "b" {
+			t.Errorf("series by node = %+v %v", rows, err)
+		}
+		dem, err := s.Demand(ctx, t0.Add(-24*time.Hour), t0.Add(24*time.Hour))
+		if err != nil || len(dem) != 2 || dem[0].Node != "a" || dem[0].Bytes != 150 || !dem[0].Day.Equal(t0.Truncate(24*time.Hour)) {
+			t.Errorf("demand = %+v %v", dem, err)
+		}
+	})
 	t.Run("probes", func(t *testing.T) {
 		exp := t0.Add(30 * 24 * time.Hour)
 		for _, p := range []watchtower.Probe{{Node: "a", Scheme: "https", At: t0, OK: true, LatencyMS: 12, CertExpiry: exp},
@@ -137,6 +148,37 @@ func Run(t *testing.T, open Opener) {
 		nodes, _ := s.Nodes(ctx)
 		if nodes[0].Projects[0].LastResult != "success" || !nodes[0].LastSeen.Equal(t0.Add(time.Minute)) {
 			t.Errorf("an older batch rewound the state: %+v", nodes[0])
+		}
+	})
+	t.Run("compact keeps totals", func(t *testing.T) {
+		old := t0.Add(-20 * 24 * time.Hour)
+		for i := uint64(0); i < 120; i++ { // two hours of minutes, 20 days ago
+			if _, err := s.Ingest(ctx, batch("c", 100+i, old.Add(time.Duration(i)*time.Minute), 10), old); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Ingest(ctx, batch("c", 999, t0.Add(-3*365*24*time.Hour), 77), t0); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := s.Usage(ctx, "node", old.Add(-time.Hour), old.Add(3*time.Hour))
+		recentBefore, _ := s.Usage(ctx, "node", t0.Add(-time.Hour), t0.Add(time.Hour))
+		if err := s.Compact(ctx, t0, 14*24*time.Hour, 2*365*24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := s.Usage(ctx, "node", old.Add(-time.Hour), old.Add(3*time.Hour))
+		if len(before) != 1 || len(after) != 1 || after[0].Bytes != before[0].Bytes || after[0].Bytes != 1200 {
+			t.Errorf("totals changed by compaction: %+v -> %+v", before, after)
+		}
+		pts, _ := s.Served(ctx, "c", old.Add(-time.Hour), old.Add(3*time.Hour), time.Minute)
+		if len(pts) > 3 {
+			t.Errorf("%d minute rows left after the roll-up", len(pts))
+		}
+		if ancient, _ := s.Usage(ctx, "node", t0.Add(-4*365*24*time.Hour), t0.Add(-2*365*24*time.Hour)); len(ancient) != 0 {
+			t.Errorf("data past retention kept: %+v", ancient)
+		}
+		recent, _ := s.Usage(ctx, "node", t0.Add(-time.Hour), t0.Add(time.Hour))
+		if fmt.Sprint(recent) != fmt.Sprint(recentBefore) || len(recent) != 2 {
+			t.Errorf("recent minute data touched: %+v -> %+v", recentBefore, recent)
 		}
 	})
 	t.Run("reopen", func(t *testing.T) {
