@@ -41,7 +41,7 @@ modules:
 	os.WriteFile(filepath.Join(dir, "announce.yaml"), []byte(conf), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var stderr strings.Builder
+	var stderr lockedBuffer
 	go func() {
 		done <- runAnnounce(ctx, []string{"-config", filepath.Join(dir, "announce.yaml")}, os.Stdout, &stderr)
 	}()

@@ -28,7 +28,7 @@ func TestWatchtowerCommand(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "wt.yaml"), []byte(cfg), 0o644)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan int, 1)
-			var stderr strings.Builder
+			var stderr lockedBuffer
 			go func() {
 				done <- runWatchtower(ctx, []string{"-config", filepath.Join(dir, "wt.yaml")}, nil, os.Stdout, &stderr)
 			}()
