@@ -49,7 +49,7 @@ projects: [{name: debian}]
 	writeConfig("First Sponsor")
 	testenv.WriteFile(t, filepath.Join(dir, "data/debian/big.iso"), make([]byte, 3<<20), time.Time{})
 	cmd := exec.Command(bin, "node", "-config", filepath.Join(dir, "node.yaml"))
-	var logs strings.Builder
+	var logs lockedBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
