@@ -124,3 +124,18 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
        }' "$work/fanout.txt"
   echo "(lower is better)"
 } | tee -a "$out/serving.txt"
+
+# Watchtower store: ingest rate and query latency, SQLite against
+# PostgreSQL in the same run (PostgreSQL started in a temp dir).
+"$GO" test ./internal/watchtower -run '^$' -bench 'Ingest' -benchtime 2000x > "$work/wt-ingest.txt"
+"$GO" test ./internal/watchtower -run '^$' -bench 'Queries' -benchtime 3x > "$work/wt-queries.txt"
+{
+  echo
+  echo "Watchtower store (100 nodes; queries over 6 h of minute batches, 5 projects each)"
+  printf "%-34s %12s %12s %10s\n" "measure" "sqlite" "postgres" "pg/sqlite"
+  awk '/BenchmarkIngest\/sqlite/ {s=$(NF-1)} /BenchmarkIngest\/postgres/ {p=$(NF-1)}
+       END {printf "%-34s %12s %12s %10.2f\n", "ingest batches/s", s, p, p/s}' "$work/wt-ingest.txt"
+  awk '/Queries\/sqlite\/usage/ {su=$(NF-1)} /Queries\/postgres\/usage/ {pu=$(NF-1)}
+       /Queries\/sqlite\/dashboard/ {sd=$(NF-1)} /Queries\/postgres\/dashboard/ {pd=$(NF-1)}
+       END {printf "%-34s %12s %12s %10.2f\n%-34s %12s %12s %10.2f\n", "usage API ms/request", su, pu, pu/su, "dashboard ms/request", sd, pd, pd/sd}' "$work/wt-queries.txt"
+} | tee -a "$out/serving.txt"
