@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
+	"micromirror/internal/mqtt"
 	"micromirror/internal/store/postgres"
 	"micromirror/internal/store/sqlite"
 	"micromirror/internal/watchtower"
@@ -79,6 +81,15 @@ func runWatchtower(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(cfg.CertFile, cfg.KeyFile) }()
 	go srv.Alerts.Run(ctx)
+	if m := cfg.MQTT; m.Broker != "" {
+		stop, err := srv.ListenAnnouncements(mqtt.ClientConfig{Broker: m.Broker, ClientID: "watchtower-" + fmt.Sprint(os.Getpid()),
+			Username: m.Username, PasswordFile: m.PasswordFile, CAFile: m.CAFile}, m.Topics)
+		if err != nil {
+			log.Error("mqtt", "err", err)
+			return 1
+		}
+		defer stop()
+	}
 	go watchtower.Compactor(ctx, store, cfg.Retention, log.With("component", "retention"))
 	go watchtower.NewProber(store, cfg.Nodes, cfg.ProbeEvery.D(), nil, log.With("component", "probe")).Run(ctx)
 	select {

@@ -28,6 +28,17 @@ type Config struct {
 	// ProbeEvery is how often the nodes are probed (default 5m).
 	ProbeEvery config.Duration `yaml:"probe_every"`
 	Retention  Retention       `yaml:"retention"`
+	// MQTT hears the upstream's announcements to measure node lag.
+	MQTT MQTTConfig `yaml:"mqtt"`
+}
+
+// MQTTConfig is the watchtower's subscription to announcements.
+type MQTTConfig struct {
+	Broker       string   `yaml:"broker"`
+	Topics       []string `yaml:"topics"` // default rsync/+/#
+	Username     string   `yaml:"username"`
+	PasswordFile string   `yaml:"password_file"`
+	CAFile       string   `yaml:"ca_file"`
 }
 
 // Retention says how long data is kept at which resolution.
@@ -73,7 +84,7 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("%s: %s", path, yaml.FormatError(err, false, true))
 	}
 	base := filepath.Dir(path)
-	paths := []*string{&c.CertFile, &c.KeyFile}
+	paths := []*string{&c.CertFile, &c.KeyFile, &c.MQTT.PasswordFile, &c.MQTT.CAFile}
 	if !c.IsPostgres() {
 		paths = append(paths, &c.DB)
 	}

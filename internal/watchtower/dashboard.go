@@ -60,6 +60,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	nodes = s.enrich(ctx, nodes, now)
 	day := now.Truncate(24 * time.Hour)
 	byNode, err := s.store.Usage(ctx, "node", day, now.Add(time.Minute))
 	if err != nil {
@@ -99,6 +100,9 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 			default:
 				age := now.Sub(p.LastSuccess)
 				c := cell{Text: agoShort(p.LastSuccess), Class: "ok", Title: "last result: " + p.LastResult}
+				if p.LagSeconds > 0 {
+					c.Title += fmt.Sprintf("; behind the upstream's change of %s", agoShort(p.Announced))
+				}
 				if age > freshWarn || p.LastResult != "success" && p.LastResult != "success-vanished" && p.LastResult != "unchanged" {
 					c.Class = "bad"
 				} else if age > freshOK {

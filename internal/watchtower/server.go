@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"micromirror/internal/mqtt"
 	"micromirror/internal/telemetry"
 )
 
@@ -89,6 +90,19 @@ func (s *Server) Serve(certFile, keyFile string) error {
 		return nil
 	}
 	return err
+}
+
+// ListenAnnouncements records the upstream's change announcements, so node
+// lag can be measured against them; stop ends it.
+func (s *Server) ListenAnnouncements(c mqtt.ClientConfig, topics []string) (stop func(), err error) {
+	if len(topics) == 0 {
+		topics = []string{mqtt.TopicPrefix + "/+/#"}
+	}
+	return mqtt.Listen(c, topics, func(module string, a mqtt.Announcement) {
+		if err := s.store.SaveAnnouncement(context.Background(), module, a.Serial, a.Time); err != nil {
+			s.log.Error("save announcement", "module", module, "err", err)
+		}
+	})
 }
 
 // Close stops serving, letting requests finish until ctx ends.
@@ -179,7 +193,7 @@ func (s *Server) apiNodes(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "storage failed"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"version": 1, "nodes": nodes})
+	writeJSON(w, http.StatusOK, map[string]any{"version": 1, "nodes": s.enrich(r.Context(), nodes, time.Now())})
 }
 
 // apiUsage: ?group=project|node|sponsor&from=&to=[&step=] (RFC 3339 or

@@ -33,6 +33,10 @@ type Store interface {
 	// Compact rolls traffic older than minuteKeep up into hourly rows and
 	// deletes what is older than hourKeep; totals never change.
 	Compact(ctx context.Context, now time.Time, minuteKeep, hourKeep time.Duration) error
+	// SaveAnnouncement records an upstream change of a module (newest wins).
+	SaveAnnouncement(ctx context.Context, module, serial string, at time.Time) error
+	// Announcements returns the last announced change per module.
+	Announcements(ctx context.Context) (map[string]time.Time, error)
 	// SaveProbe records the latest probe of a node over a scheme.
 	SaveProbe(ctx context.Context, p Probe) error
 	// Network returns a node's NIC counters as reported, oldest first.
@@ -71,7 +75,10 @@ type NetSample struct {
 
 // NodeSummary is a node as the API shows it (version 1).
 type NodeSummary struct {
-	Node          string           `json:"node"`
+	Node string `json:"node"`
+	// State is ok, degraded (an open alert) or down (silent, or a probe
+	// failing).
+	State         string           `json:"state"`
 	LastSeen      time.Time        `json:"last_seen"`
 	Version       string           `json:"version"`
 	MQTTConnected *bool            `json:"mqtt_connected,omitempty"`
@@ -111,6 +118,11 @@ type ProjectSummary struct {
 	LastRun     time.Time `json:"last_run,omitzero"`
 	// Failures is the number of runs since the last success that failed.
 	Failures int `json:"consecutive_failures"`
+	// Announced is the newest upstream change announced for the project's
+	// trigger modules; LagSeconds how long the node has been behind it (0
+	// when its last success is newer).
+	Announced  time.Time `json:"announced,omitzero"`
+	LagSeconds int64     `json:"lag_seconds"`
 }
 
 // okResults are the run results that leave the tree complete.

@@ -384,6 +384,33 @@ func (s *Store) Compact(ctx context.Context, now time.Time, minuteKeep, hourKeep
 	return tx.Commit()
 }
 
+// SaveAnnouncement implements watchtower.Store.
+func (s *Store) SaveAnnouncement(ctx context.Context, module, serial string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO announcements (module, at_unix, serial) VALUES (?, ?, ?)
+		ON CONFLICT (module) DO UPDATE SET at_unix = excluded.at_unix, serial = excluded.serial WHERE excluded.at_unix >= announcements.at_unix`,
+		module, at.Unix(), serial)
+	return err
+}
+
+// Announcements implements watchtower.Store.
+func (s *Store) Announcements(ctx context.Context) (map[string]time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT module, at_unix FROM announcements`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var m string
+		var at int64
+		if err := rows.Scan(&m, &at); err != nil {
+			return nil, err
+		}
+		out[m] = time.Unix(at, 0).UTC()
+	}
+	return out, rows.Err()
+}
+
 // SaveProbe implements watchtower.Store.
 func (s *Store) SaveProbe(ctx context.Context, p watchtower.Probe) error {
 	var exp int64

@@ -108,6 +108,15 @@ func Run(t *testing.T, open Opener) {
 			t.Errorf("demand = %+v %v", dem, err)
 		}
 	})
+	t.Run("announcements", func(t *testing.T) {
+		s.SaveAnnouncement(ctx, "debian", "s2", t0)
+		s.SaveAnnouncement(ctx, "debian", "s1", t0.Add(-time.Hour)) // older: ignored
+		s.SaveAnnouncement(ctx, "fedora-epel", "", t0.Add(time.Minute))
+		got, err := s.Announcements(ctx)
+		if err != nil || len(got) != 2 || !got["debian"].Equal(t0) || !got["fedora-epel"].Equal(t0.Add(time.Minute)) {
+			t.Errorf("announcements = %v %v", got, err)
+		}
+	})
 	t.Run("probes", func(t *testing.T) {
 		exp := t0.Add(30 * 24 * time.Hour)
 		for _, p := range []watchtower.Probe{{Node: "a", Scheme: "https", At: t0, OK: true, LatencyMS: 12, CertExpiry: exp},

@@ -1,0 +1,6 @@
+-- The last change the upstream announced per module (MQTT).
+CREATE TABLE announcements (
+  module TEXT PRIMARY KEY,
+  at_unix BIGINT NOT NULL,
+  serial TEXT NOT NULL DEFAULT ''
+);

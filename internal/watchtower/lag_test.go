@@ -1,0 +1,86 @@
+package watchtower_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"micromirror/internal/mqtt"
+	"micromirror/internal/store/sqlite"
+	"micromirror/internal/telemetry"
+	"micromirror/internal/testenv"
+	"micromirror/internal/watchtower"
+)
+
+// TestLagBehindAnnouncement: the watchtower hears the upstream announce a
+// change of the fedora module; a node whose epel (fed by fedora) last
+// synced before it is behind, and current again after its next success.
+func TestLagBehindAnnouncement(t *testing.T) {
+	ctx := context.Background()
+	broker := testenv.StartMosquitto(t)
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	s := watchtower.NewServer(watchtower.Config{}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := s.Open("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve("", "")
+	defer s.Close(ctx)
+	stop, err := s.ListenAnnouncements(mqtt.ClientConfig{Broker: broker.URL(), ClientID: "wt"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+
+	now := time.Now().UTC()
+	ingest := func(seq uint64, success time.Time) {
+		b := telemetry.Batch{Version: 1, Node: "n1", Seq: seq, Start: now.Add(-time.Minute), End: now.Add(time.Duration(seq) * time.Second),
+			Syncs: []telemetry.SyncEvent{{Project: "epel", Started: success.Add(-time.Second), Result: "success", LastSuccess: success}}}
+		if _, err := store.Ingest(ctx, b, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ingest(1, now.Add(-time.Hour))
+	announced := now.Add(-10 * time.Minute).Truncate(time.Second)
+	time.Sleep(300 * time.Millisecond) // subscribed
+	pub, err := mqtt.NewPublisher(mqtt.ClientConfig{Broker: broker.URL(), ClientID: "up"}, "up.example.net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Announce(mqtt.Announcement{Module: "fedora", Time: announced}); err != nil {
+		t.Fatal(err)
+	}
+	var nodes struct {
+		Nodes []watchtower.NodeSummary `json:"nodes"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		getJSON(t, "http://"+s.Addr()+"/api/v1/nodes", &nodes)
+		if len(nodes.Nodes) == 1 && nodes.Nodes[0].Projects[0].LagSeconds > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no lag reported: %+v", nodes.Nodes)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p := nodes.Nodes[0].Projects[0]
+	if !p.Announced.Equal(announced) || p.LagSeconds < 590 || p.LagSeconds > 700 {
+		t.Errorf("epel behind fedora's announcement: %+v", p)
+	}
+	if nodes.Nodes[0].State == "" {
+		t.Errorf("node state missing")
+	}
+	ingest(2, now) // synced after the announcement
+	getJSON(t, "http://"+s.Addr()+"/api/v1/nodes", &nodes)
+	if p := nodes.Nodes[0].Projects[0]; p.LagSeconds != 0 {
+		t.Errorf("lag after catching up = %d", p.LagSeconds)
+	}
+}
