@@ -50,6 +50,7 @@ type overviewData struct {
 	Chart      template.HTML
 	Alerts     []Alert
 	Top        []telemetry.PathCount
+	Daily      template.HTML
 }
 
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
@@ -120,6 +121,31 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Chart = chart(from, time.Hour, "bit/s", Series{Label: "served, all nodes", Color: "#1f5fa8", Values: bitsPerSecond(pts, from, 25, time.Hour)})
+	days := 14
+	dfrom := day.Add(-time.Duration(days-1) * 24 * time.Hour)
+	rows, err := s.store.Series(ctx, "project", dfrom, now.Add(time.Minute), 24*time.Hour)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	byProject := map[string][]float64{}
+	var names []string
+	for _, r := range rows {
+		if byProject[r.Key] == nil {
+			byProject[r.Key] = make([]float64, days)
+			names = append(names, r.Key)
+		}
+		if i := int(r.T.Sub(dfrom) / (24 * time.Hour)); i >= 0 && i < days {
+			byProject[r.Key][i] += float64(r.Bytes)
+		}
+	}
+	sort.Strings(names)
+	palette := []string{"#1f5fa8", "#d9822b", "#2e9e5b", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#b7950b"}
+	var series []Series
+	for i, n := range names {
+		series = append(series, Series{Label: n, Color: palette[i%len(palette)], Values: byProject[n]})
+	}
+	d.Daily = chartDays(dfrom, series...)
 	if d.Top, err = s.store.Top(ctx, "", day, now.Add(time.Minute), 15); err != nil {
 		s.fail(w, err)
 		return

@@ -57,10 +57,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	base := "http://" + s.Addr()
 
 	dom := testenv.BrowserDOM(t, base+"/")
-	for _, want := range []string{"ziply.mm.example.net", "sonic.mm.example.net", "<svg", "<polyline", `class="ok"`, `class="bad"`, "archlinux", "served today", "/debian/dists/trixie/InRelease"} {
+	for _, want := range []string{"ziply.mm.example.net", "sonic.mm.example.net", "<svg", "<polyline", `class="ok"`, `class="bad"`, "archlinux", "served today", "/debian/dists/trixie/InRelease", "per project per day"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("fleet page lacks %q", want)
 		}
+	}
+	if n := strings.Count(dom, "<polyline"); n != 2 {
+		t.Errorf("fleet page has %d chart lines, want 2 (24 h bandwidth, debian per day)", n)
 	}
 	nodeDOM := testenv.BrowserDOM(t, base+"/nodes/ziply.mm.example.net")
 	for _, want := range []string{"NIC out", "served (HTTP/rsync)", "connected", "disk free", "mirrorbits"} {

@@ -15,9 +15,18 @@ type Series struct {
 	Values []float64 // one per bucket; NaN for no data
 }
 
+// chartDays draws bytes per day, labelled by date.
+func chartDays(start time.Time, series ...Series) template.HTML {
+	return drawChart(start, 24*time.Hour, "B", "01-02", series...)
+}
+
 // chart draws series over time buckets as an inline SVG line chart with a
 // y axis in human units. It is plain SVG: no script, no outside assets.
 func chart(start time.Time, step time.Duration, unit string, series ...Series) template.HTML {
+	return drawChart(start, step, unit, "15:04", series...)
+}
+
+func drawChart(start time.Time, step time.Duration, unit, xfmt string, series ...Series) template.HTML {
 	const w, h, left, bottom, top = 760.0, 220.0, 70.0, 24.0, 12.0
 	n := 0
 	maxV := 0.0
@@ -46,7 +55,7 @@ func chart(start time.Time, step time.Duration, unit string, series ...Series) t
 		for i := 0; i < n; i += max(1, n/6) { // x labels
 			x := left + plotW*float64(i)/float64(n-1)
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="11" text-anchor="middle" fill="#5b6477">%s</text>`, x, h-6,
-				start.Add(time.Duration(i)*step).UTC().Format("15:04"))
+				start.Add(time.Duration(i)*step).UTC().Format(xfmt))
 		}
 	}
 	for si, s := range series {
@@ -62,8 +71,10 @@ func chart(start time.Time, step time.Duration, unit string, series ...Series) t
 		if len(pts) > 0 {
 			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, s.Color, strings.Join(pts, " "))
 		}
+		lx := left + 10 + float64(si%5)*130
+		ly := top + 2 + float64(si/5)*14
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="10" height="10" fill="%s"/><text x="%.0f" y="%.0f" font-size="12" fill="#1d2330">%s</text>`,
-			left+10+float64(si)*140, top+2, s.Color, left+24+float64(si)*140, top+11, template.HTMLEscapeString(s.Label))
+			lx, ly, s.Color, lx+14, ly+9, template.HTMLEscapeString(s.Label))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
