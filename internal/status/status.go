@@ -50,6 +50,11 @@ type Run struct {
 	FilesDeleted     int64     `json:"files_deleted"`
 	RateBytesPerSec  float64   `json:"rate_bytes_per_sec"`
 	Result           string    `json:"result"`
+	// TreeBytes is the size of the mirrored tree after the run (rsync's
+	// "Total file size").
+	TreeBytes int64 `json:"tree_bytes,omitempty"`
+	// Serial is the upstream change marker's content the run synced to.
+	Serial string `json:"serial,omitempty"`
 }
 
 // Store reads and writes status files under a directory. Each Save is

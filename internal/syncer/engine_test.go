@@ -164,8 +164,8 @@ func TestSyncMirrorsExactly(t *testing.T) {
 	if s.LastRun == nil || s.LastRun.BytesReceived < 300<<10 || s.LastRun.FilesTransferred != 2 || s.Trigger != "catch-up" {
 		t.Errorf("last run = %+v trigger %q", s.LastRun, s.Trigger)
 	}
-	if s.LastSuccess.IsZero() || s.LastResult != "success" {
-		t.Errorf("status = %+v", s.Project)
+	if s.LastSuccess.IsZero() || s.LastResult != "success" || s.LastRun.TreeBytes != 300<<10+5+3 { // rsync counts a symlink by its target's length
+		t.Errorf("status = %+v, tree %d bytes", s.Project, s.LastRun.TreeBytes)
 	}
 	log, err := os.ReadFile(filepath.Join(r.cfg.StateDir, "logs/videolan/latest"))
 	if err != nil || !strings.Contains(string(log), "stage 1/1: exit 0") || !strings.Contains(string(log), "Number of regular files transferred: 2") {
@@ -399,7 +399,9 @@ func TestArchMarkers(t *testing.T) {
 	// lastupdate changed: full run.
 	write(t, r.src, "lastupdate", []byte("3000\n"))
 	r.engine.Trigger("archlinux", "mqtt")
-	r.waitFor("full run", 20*time.Second, runs(2))
+	if st := r.waitFor("full run", 20*time.Second, runs(2)); st.LastRun.Serial != "3000" {
+		t.Errorf("run's upstream serial = %q, want lastupdate's 3000", st.LastRun.Serial)
+	}
 	if b, _ := os.ReadFile(filepath.Join(r.dir(), "core/os/x86_64/core.db")); string(b) != "db v2 (not announced)" {
 		t.Errorf("full run did not sync")
 	}

@@ -148,6 +148,7 @@ func (j *job) do(ctx context.Context) rsync.Result {
 	j.st.Runs++
 	if marker != "" {
 		j.st.Marker = marker
+		j.st.LastRun.Serial = marker
 	}
 	j.save()
 	lr := j.st.LastRun
@@ -277,6 +278,9 @@ func hostOf(src string) string {
 
 func (j *job) recordRun(runs []*rsync.Run, result string) {
 	r := &status.Run{Started: j.start, Seconds: time.Since(j.start).Seconds(), Result: result}
+	if len(runs) > 0 {
+		r.TreeBytes = runs[len(runs)-1].Stats.TotalSize
+	}
 	for _, x := range runs {
 		r.BytesReceived += x.Stats.BytesReceived
 		r.FilesTransferred += x.Stats.Transferred

@@ -55,6 +55,9 @@ type SyncEvent struct {
 	Deleted       int64     `json:"deleted"`
 	RateBps       float64   `json:"rate_bytes_per_sec"`
 	LastSuccess   time.Time `json:"last_success,omitzero"`
+	// Serial is the upstream change marker the run synced to.
+	Serial    string `json:"serial,omitempty"`
+	TreeBytes int64  `json:"tree_bytes,omitempty"`
 }
 
 // System is the node's machine at the end of the interval.

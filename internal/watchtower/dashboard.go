@@ -17,9 +17,10 @@ import (
 var templateFS embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"human": func(n uint64) string { return humanRate(float64(n), "B") },
-	"ago":   agoShort,
-	"deref": func(b *bool) bool { return b != nil && *b },
+	"human":  func(n uint64) string { return humanRate(float64(n), "B") },
+	"humanI": func(n int64) string { return humanRate(float64(n), "B") },
+	"ago":    agoShort,
+	"deref":  func(b *bool) bool { return b != nil && *b },
 }).ParseFS(templateFS, "templates/*.html"))
 
 // Freshness thresholds for the grid's colours.
@@ -169,6 +170,7 @@ func (s *Server) nodePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	nodes = s.enrich(ctx, nodes, time.Now())
 	d := nodeData{Now: time.Now().UTC(), Missing: true}
 	for _, n := range nodes {
 		if n.Node == name {

@@ -123,6 +123,10 @@ type ProjectSummary struct {
 	// when its last success is newer).
 	Announced  time.Time `json:"announced,omitzero"`
 	LagSeconds int64     `json:"lag_seconds"`
+	// TreeBytes is the project's size on the node after its last run.
+	TreeBytes int64 `json:"tree_bytes"`
+	// Serial is the upstream change marker of the last run, if any.
+	Serial string `json:"serial,omitempty"`
 }
 
 // okResults are the run results that leave the tree complete.

@@ -154,11 +154,14 @@ func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Tim
 		if !e.LastSuccess.IsZero() {
 			success = e.LastSuccess.Unix()
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO project_state (node, project, last_success_unix, last_result, last_run_unix) VALUES ($1, $2, $3, $4, $5)
+		if _, err := tx.Exec(ctx, `INSERT INTO project_state (node, project, last_success_unix, last_result, last_run_unix, tree_bytes, serial)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (node, project) DO UPDATE SET last_success_unix = GREATEST(project_state.last_success_unix, excluded.last_success_unix),
-			last_result = excluded.last_result, last_run_unix = excluded.last_run_unix
+			last_result = excluded.last_result, last_run_unix = excluded.last_run_unix,
+			tree_bytes = CASE WHEN excluded.tree_bytes > 0 THEN excluded.tree_bytes ELSE project_state.tree_bytes END,
+			serial = CASE WHEN excluded.serial <> '' THEN excluded.serial ELSE project_state.serial END
 			WHERE excluded.last_run_unix >= project_state.last_run_unix`,
-			b.Node, e.Project, success, e.Result, e.Started.Unix()); err != nil {
+			b.Node, e.Project, success, e.Result, e.Started.Unix(), e.TreeBytes, e.Serial); err != nil {
 			return false, fmt.Errorf("ingest state: %w", err)
 		}
 	}
@@ -190,14 +193,14 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 		return nil, err
 	}
 	for i := range out {
-		prows, err := s.pool.Query(ctx, `SELECT project, last_success_unix, last_result, last_run_unix FROM project_state WHERE node = $1 ORDER BY project`, out[i].Node)
+		prows, err := s.pool.Query(ctx, `SELECT project, last_success_unix, last_result, last_run_unix, tree_bytes, serial FROM project_state WHERE node = $1 ORDER BY project`, out[i].Node)
 		if err != nil {
 			return nil, err
 		}
 		for prows.Next() {
 			var p watchtower.ProjectSummary
 			var ok, run int64
-			if err := prows.Scan(&p.Project, &ok, &p.LastResult, &run); err != nil {
+			if err := prows.Scan(&p.Project, &ok, &p.LastResult, &run, &p.TreeBytes, &p.Serial); err != nil {
 				prows.Close()
 				return nil, err
 			}

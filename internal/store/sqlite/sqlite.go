@@ -156,11 +156,14 @@ func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Tim
 		if !e.LastSuccess.IsZero() {
 			success = e.LastSuccess.Unix()
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO project_state (node, project, last_success_unix, last_result, last_run_unix) VALUES (?, ?, ?, ?, ?)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO project_state (node, project, last_success_unix, last_result, last_run_unix, tree_bytes, serial)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (node, project) DO UPDATE SET last_success_unix = MAX(last_success_unix, excluded.last_success_unix),
-			last_result = excluded.last_result, last_run_unix = excluded.last_run_unix
+			last_result = excluded.last_result, last_run_unix = excluded.last_run_unix,
+			tree_bytes = CASE WHEN excluded.tree_bytes > 0 THEN excluded.tree_bytes ELSE tree_bytes END,
+			serial = CASE WHEN excluded.serial <> '' THEN excluded.serial ELSE serial END
 			WHERE excluded.last_run_unix >= project_state.last_run_unix`,
-			b.Node, e.Project, success, e.Result, e.Started.Unix()); err != nil {
+			b.Node, e.Project, success, e.Result, e.Started.Unix(), e.TreeBytes, e.Serial); err != nil {
 			return false, fmt.Errorf("ingest state: %w", err)
 		}
 	}
@@ -192,14 +195,14 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 	}
 	rows.Close()
 	for i := range out {
-		prows, err := s.db.QueryContext(ctx, `SELECT project, last_success_unix, last_result, last_run_unix FROM project_state WHERE node = ? ORDER BY project`, out[i].Node)
+		prows, err := s.db.QueryContext(ctx, `SELECT project, last_success_unix, last_result, last_run_unix, tree_bytes, serial FROM project_state WHERE node = ? ORDER BY project`, out[i].Node)
 		if err != nil {
 			return nil, err
 		}
 		for prows.Next() {
 			var p watchtower.ProjectSummary
 			var ok, run int64
-			prows.Scan(&p.Project, &ok, &p.LastResult, &run)
+			prows.Scan(&p.Project, &ok, &p.LastResult, &run, &p.TreeBytes, &p.Serial)
 			if ok > 0 {
 				p.LastSuccess = time.Unix(ok, 0).UTC()
 			}

@@ -1,0 +1,2 @@
+ALTER TABLE project_state ADD COLUMN tree_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE project_state ADD COLUMN serial TEXT NOT NULL DEFAULT '';
