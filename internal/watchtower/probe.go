@@ -92,8 +92,11 @@ func (p *Prober) probe(ctx context.Context, node, base string) Probe {
 		return pr
 	}
 	var root struct {
-		Version int    `json:"version"`
-		Node    string `json:"node"`
+		Version  int    `json:"version"`
+		Node     string `json:"node"`
+		Projects []struct {
+			LastSync time.Time `json:"last_sync"`
+		} `json:"projects"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&root); err != nil || root.Version != 1 {
 		pr.Error = "not a micromirror node's root page"
@@ -102,6 +105,11 @@ func (p *Prober) probe(ctx context.Context, node, base string) Probe {
 	if root.Node != node {
 		pr.Error = fmt.Sprintf("answered as %q", root.Node)
 		return pr
+	}
+	for _, p := range root.Projects {
+		if !p.LastSync.IsZero() && (pr.OldestSync.IsZero() || p.LastSync.Before(pr.OldestSync)) {
+			pr.OldestSync = p.LastSync.UTC()
+		}
 	}
 	pr.OK = true
 	return pr

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"micromirror/internal/status"
 	"micromirror/internal/store/sqlite"
 	"micromirror/internal/testenv"
 	"micromirror/internal/watchtower"
@@ -22,6 +23,8 @@ import (
 func TestProbesRealNode(t *testing.T) {
 	ctx := context.Background()
 	cfg := testenv.NodeConfig(t, "debian")
+	synced := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	status.NewStore(filepath.Join(cfg.StateDir, "status")).Save(status.Project{Name: "debian", State: "idle", LastSuccess: synced})
 	n := testenv.StartNode(t, cfg)
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := l.Addr().String()
@@ -49,7 +52,8 @@ func TestProbesRealNode(t *testing.T) {
 		by[nd.Node] = nd.Probes
 	}
 	ok := by[cfg.Name]
-	if len(ok) != 2 || !ok[0].OK || !ok[1].OK || ok[1].Scheme != "https" || ok[1].CertExpiry.Before(time.Now().Add(300*24*time.Hour)) {
+	if len(ok) != 2 || !ok[0].OK || !ok[1].OK || ok[1].Scheme != "https" || ok[1].CertExpiry.Before(time.Now().Add(300*24*time.Hour)) ||
+		!ok[0].OldestSync.Equal(synced) {
 		t.Errorf("probes of the healthy node = %+v", ok)
 	}
 	if d := by["down.mm.example.net"]; len(d) != 1 || d[0].OK || !strings.Contains(d[0].Error, "refused") {

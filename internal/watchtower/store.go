@@ -98,6 +98,9 @@ type Probe struct {
 	OK         bool      `json:"ok"`
 	LatencyMS  int64     `json:"latency_ms"`
 	CertExpiry time.Time `json:"cert_expiry,omitzero"`
+	// OldestSync is the oldest last successful sync among the projects
+	// the node's own root page lists, as any user would see it.
+	OldestSync time.Time `json:"oldest_sync,omitzero"`
 	Error      string    `json:"error,omitempty"`
 }
 

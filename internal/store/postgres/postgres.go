@@ -241,14 +241,17 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 			return nil, err
 		}
 		out[i].Checkers = cs
-		prows, err = s.pool.Query(ctx, `SELECT scheme, at_unix, ok, latency_ms, cert_expiry_unix, error FROM probes WHERE node = $1 ORDER BY scheme`, out[i].Node)
+		prows, err = s.pool.Query(ctx, `SELECT scheme, at_unix, ok, latency_ms, cert_expiry_unix, error, oldest_sync_unix FROM probes WHERE node = $1 ORDER BY scheme`, out[i].Node)
 		if err != nil {
 			return nil, err
 		}
 		ps, err := pgx.CollectRows(prows, func(r pgx.CollectableRow) (watchtower.Probe, error) {
 			var p watchtower.Probe
-			var at, exp int64
-			err := r.Scan(&p.Scheme, &at, &p.OK, &p.LatencyMS, &exp, &p.Error)
+			var at, exp, oldest int64
+			err := r.Scan(&p.Scheme, &at, &p.OK, &p.LatencyMS, &exp, &p.Error, &oldest)
+			if oldest > 0 {
+				p.OldestSync = time.Unix(oldest, 0).UTC()
+			}
 			p.At = time.Unix(at, 0).UTC()
 			if exp > 0 {
 				p.CertExpiry = time.Unix(exp, 0).UTC()
@@ -412,10 +415,11 @@ func (s *Store) SaveProbe(ctx context.Context, p watchtower.Probe) error {
 	if _, err := s.pool.Exec(ctx, `INSERT INTO nodes (node, last_seen_unix) VALUES ($1, 0) ON CONFLICT DO NOTHING`, p.Node); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO probes (node, scheme, at_unix, ok, latency_ms, cert_expiry_unix, error) VALUES ($1, $2, $3, $4, $5, $6, $7)
+	_, err := s.pool.Exec(ctx, `INSERT INTO probes (node, scheme, at_unix, ok, latency_ms, cert_expiry_unix, error, oldest_sync_unix)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (node, scheme) DO UPDATE SET at_unix = excluded.at_unix, ok = excluded.ok, latency_ms = excluded.latency_ms,
-		cert_expiry_unix = excluded.cert_expiry_unix, error = excluded.error`,
-		p.Node, p.Scheme, p.At.Unix(), p.OK, p.LatencyMS, exp, p.Error)
+		cert_expiry_unix = excluded.cert_expiry_unix, error = excluded.error, oldest_sync_unix = excluded.oldest_sync_unix`,
+		p.Node, p.Scheme, p.At.Unix(), p.OK, p.LatencyMS, exp, p.Error, unixOrZero(p.OldestSync))
 	return err
 }
 
@@ -456,4 +460,11 @@ func (s *Store) Network(ctx context.Context, node string, from, to time.Time) ([
 func (s *Store) Close() error {
 	s.pool.Close()
 	return nil
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }

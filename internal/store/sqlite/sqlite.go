@@ -240,14 +240,17 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 			out[i].Checkers = append(out[i].Checkers, c)
 		}
 		crows.Close()
-		prows, err = s.db.QueryContext(ctx, `SELECT scheme, at_unix, ok, latency_ms, cert_expiry_unix, error FROM probes WHERE node = ? ORDER BY scheme`, out[i].Node)
+		prows, err = s.db.QueryContext(ctx, `SELECT scheme, at_unix, ok, latency_ms, cert_expiry_unix, error, oldest_sync_unix FROM probes WHERE node = ? ORDER BY scheme`, out[i].Node)
 		if err != nil {
 			return nil, err
 		}
 		for prows.Next() {
 			var p watchtower.Probe
-			var at, exp int64
-			prows.Scan(&p.Scheme, &at, &p.OK, &p.LatencyMS, &exp, &p.Error)
+			var at, exp, oldest int64
+			prows.Scan(&p.Scheme, &at, &p.OK, &p.LatencyMS, &exp, &p.Error, &oldest)
+			if oldest > 0 {
+				p.OldestSync = time.Unix(oldest, 0).UTC()
+			}
 			p.At = time.Unix(at, 0).UTC()
 			if exp > 0 {
 				p.CertExpiry = time.Unix(exp, 0).UTC()
@@ -425,10 +428,11 @@ func (s *Store) SaveProbe(ctx context.Context, p watchtower.Probe) error {
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO nodes (node, last_seen_unix) VALUES (?, 0) ON CONFLICT DO NOTHING`, p.Node); err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO probes (node, scheme, at_unix, ok, latency_ms, cert_expiry_unix, error) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO probes (node, scheme, at_unix, ok, latency_ms, cert_expiry_unix, error, oldest_sync_unix)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (node, scheme) DO UPDATE SET at_unix = excluded.at_unix, ok = excluded.ok, latency_ms = excluded.latency_ms,
-		cert_expiry_unix = excluded.cert_expiry_unix, error = excluded.error`,
-		p.Node, p.Scheme, p.At.Unix(), p.OK, p.LatencyMS, exp, p.Error)
+		cert_expiry_unix = excluded.cert_expiry_unix, error = excluded.error, oldest_sync_unix = excluded.oldest_sync_unix`,
+		p.Node, p.Scheme, p.At.Unix(), p.OK, p.LatencyMS, exp, p.Error, unixOrZero(p.OldestSync))
 	return err
 }
 
@@ -475,3 +479,10 @@ func (s *Store) Network(ctx context.Context, node string, from, to time.Time) ([
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
