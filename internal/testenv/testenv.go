@@ -5,6 +5,8 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 
 	"log/slog"
 	"net"
@@ -150,3 +152,27 @@ func Curl(tb testing.TB, args ...string) (string, error) {
 
 // URL returns scheme://addr for an address of the node.
 func URL(scheme string, a net.Addr) string { return scheme + "://" + a.String() }
+
+// SelfSignedPEM writes a certificate and key for 127.0.0.1 and localhost
+// with openssl, for servers that read PEM files.
+func SelfSignedPEM(tb testing.TB) (certFile, keyFile string) {
+	tb.Helper()
+	RequireBinary(tb, "openssl")
+	dir := tb.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	Run(tb, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+		"-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", keyFile, "-out", certFile)
+	return certFile, keyFile
+}
+
+// TLSTrusting returns a client TLS config that trusts one PEM certificate.
+func TLSTrusting(tb testing.TB, certFile string) *tls.Config {
+	tb.Helper()
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &tls.Config{RootCAs: pool}
+}
