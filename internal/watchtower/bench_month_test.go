@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -124,17 +123,7 @@ func BenchmarkMonth(b *testing.B) {
 			{"usage-month", fmt.Sprintf("/api/v1/usage?group=project&step=24h&from=%d", now.Add(-30*24*time.Hour).Unix())},
 			{"dashboard", "/"},
 		} {
-			b.Run(st.name+"/"+page.name, func(b *testing.B) {
-				for range b.N {
-					resp, err := http.Get("http://" + srv.Addr() + page.path)
-					if err != nil || resp.StatusCode != 200 {
-						b.Fatalf("%s: %v", page.path, err)
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/request")
-			})
+			b.Run(st.name+"/"+page.name, func(b *testing.B) { benchGet(b, "http://"+srv.Addr()+page.path) })
 		}
 		srv.Close(ctx)
 		s.Close()
