@@ -4,7 +4,7 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN := micromirror
 
-.PHONY: build run test bench lint fuzz deps clean
+.PHONY: build run node test bench lint fuzz deps clean
 
 deps:
 	@scripts/deps.sh
@@ -12,7 +12,12 @@ deps:
 build:
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/micromirror
 
+# The main job: the whole constellation on loopback (Ctrl-C stops it).
 run: deps build
+	./$(BIN) demo
+
+# One node from the example config.
+node: deps build
 	./$(BIN) node -config examples/node.yaml
 
 test: deps

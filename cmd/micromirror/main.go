@@ -26,7 +26,7 @@ Commands:
   announce    publish upstream change messages over MQTT (one-shot or watching daemon)
   watchtower  collect the fleet's telemetry; JSON API (first part: ingest, nodes, usage)
   fleet       operator tools: inventory, placement, configs (not built yet)
-  demo        the whole constellation on one machine (not built yet)
+  demo        the whole constellation on one machine, nothing to configure
   version     print the version
 
 Run 'micromirror <command> -help' for a command's flags.
@@ -59,7 +59,9 @@ func run(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stder
 		return runAnnounce(ctx, args[1:], stdout, stderr)
 	case "watchtower":
 		return runWatchtower(ctx, args[1:], os.Stdin, stdout, stderr)
-	case "fleet", "demo":
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
+	case "fleet":
 		return notBuilt(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)

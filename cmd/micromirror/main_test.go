@@ -20,7 +20,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestNotBuiltCommandsExit2(t *testing.T) {
-	for _, cmd := range []string{"fleet", "demo"} {
+	for _, cmd := range []string{"fleet"} {
 		code, _, stderr := runCLI(t, cmd)
 		if code != 2 || !strings.Contains(stderr, "not built yet") {
 			t.Errorf("%s: code %d, stderr %q", cmd, code, stderr)

@@ -1,61 +1,23 @@
 package testenv
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"micromirror/internal/demo"
 )
 
-// BuildDebianRepo builds a small signed-less apt repository in dir (suite
-// "stable", component "main", amd64) with one package per name, version
-// "1.0", made with dpkg-deb and indexed with apt-ftparchive, as a real
-// archive is.
+// BuildDebianRepo builds a small apt repository in dir (demo.BuildDebianRepo),
+// failing the test on error.
 func BuildDebianRepo(tb testing.TB, dir string, version string, names ...string) {
 	tb.Helper()
 	RequireBinary(tb, "dpkg-deb")
 	RequireBinary(tb, "apt-ftparchive")
-	work := tb.TempDir()
-	for _, name := range names {
-		pkg := filepath.Join(work, name)
-		os.MkdirAll(filepath.Join(pkg, "DEBIAN"), 0o755)
-		os.MkdirAll(filepath.Join(pkg, "usr/share/doc", name), 0o755)
-		os.WriteFile(filepath.Join(pkg, "usr/share/doc", name, "README"), []byte(strings.Repeat(name+" ", 2000)), 0o644)
-		control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: amd64\nMaintainer: Test <t@example.net>\nDescription: test package %s\n", name, version, name)
-		os.WriteFile(filepath.Join(pkg, "DEBIAN/control"), []byte(control), 0o644)
-		deb := filepath.Join(dir, "pool/main", name[:1], name, fmt.Sprintf("%s_%s_amd64.deb", name, version))
-		os.MkdirAll(filepath.Dir(deb), 0o755)
-		Run(tb, "dpkg-deb", "--root-owner-group", "-Zgzip", "--build", pkg, deb)
+	if err := demo.BuildDebianRepo(dir, version, names...); err != nil {
+		tb.Fatal(err)
 	}
-	IndexDebianRepo(tb, dir)
-}
-
-// IndexDebianRepo (re)writes Packages, Packages.gz and Release for the
-// pool in dir.
-func IndexDebianRepo(tb testing.TB, dir string) {
-	tb.Helper()
-	bin := filepath.Join(dir, "dists/stable/main/binary-amd64")
-	os.MkdirAll(bin, 0o755)
-	cmd := exec.Command("apt-ftparchive", "packages", "pool")
-	cmd.Dir = dir
-	pk, err := cmd.Output()
-	if err != nil {
-		tb.Fatalf("apt-ftparchive packages: %v", err)
-	}
-	os.WriteFile(filepath.Join(bin, "Packages"), pk, 0o644)
-	Run(tb, "sh", "-c", fmt.Sprintf("gzip -9nc %s/Packages > %s/Packages.gz", bin, bin))
-	rel := exec.Command("apt-ftparchive",
-		"-o", "APT::FTPArchive::Release::Suite=stable", "-o", "APT::FTPArchive::Release::Codename=stable",
-		"-o", "APT::FTPArchive::Release::Components=main", "-o", "APT::FTPArchive::Release::Architectures=amd64",
-		"release", "dists/stable")
-	rel.Dir = dir
-	out, err := rel.Output()
-	if err != nil {
-		tb.Fatalf("apt-ftparchive release: %v", err)
-	}
-	os.WriteFile(filepath.Join(dir, "dists/stable/Release"), out, 0o644)
 }
 
 // Apt is an apt-get confined to a temp dir: its own sources, lists, cache

@@ -1,0 +1,285 @@
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"micromirror/internal/config"
+	"micromirror/internal/mqtt"
+	"micromirror/internal/node"
+	"micromirror/internal/store/sqlite"
+	"micromirror/internal/watchtower"
+)
+
+// Options shape a demo run.
+type Options struct {
+	Dir  string // work dir; a temp dir when empty
+	Keep bool   // keep Dir at the end
+	// Out receives the human-readable report; Log the components' logs.
+	Out io.Writer
+	Log *slog.Logger
+	// Ready, if set, is called once the update has reached every node.
+	Ready func(*Constellation)
+}
+
+// Constellation is the running demo, for the end-to-end test.
+type Constellation struct {
+	Nodes      []*node.Node
+	Configs    []config.Node
+	Watchtower string // http://host:port
+	Upstream   string // rsync://host:port
+	RepoDir    string // the upstream's debian tree
+	Publisher  *mqtt.Publisher
+	// UpdateLatency is from the announcement to the new version being
+	// served by every node that holds debian.
+	UpdateLatency time.Duration
+}
+
+var sponsors = []struct{ slug, name, url string }{
+	{"ziply", "Ziply Fiber", "https://ziplyfiber.com/"},
+	{"sonic", "Sonic", "https://www.sonic.com/"},
+	{"hurricane", "Hurricane Electric", "https://he.net/"},
+}
+
+// Run starts everything, publishes an update, reports, and runs until
+// ctx ends; then it stops everything and removes the work dir.
+func Run(ctx context.Context, o Options) (err error) {
+	if o.Dir == "" {
+		if o.Dir, err = os.MkdirTemp("", "micromirror-demo-"); err != nil {
+			return err
+		}
+	}
+	if !o.Keep {
+		defer os.RemoveAll(o.Dir)
+	}
+	out := o.Out
+	say := func(f string, a ...any) { fmt.Fprintf(out, f+"\n", a...) }
+	c := &Constellation{}
+
+	// 1. The upstream: a Debian repository and a release tree, over rsync.
+	repo, rel := filepath.Join(o.Dir, "upstream/debian"), filepath.Join(o.Dir, "upstream/releases")
+	if err := BuildDebianRepo(repo, "1.0", "hello", "mirror-tool"); err != nil {
+		return err
+	}
+	if err := BuildReleaseTree(rel, "1.0", 4<<20); err != nil {
+		return err
+	}
+	c.RepoDir = repo
+	up, err := startUpstream(filepath.Join(o.Dir, "upstream"), map[string]string{"debian": repo, "releases": rel})
+	if err != nil {
+		return err
+	}
+	defer up.stop()
+	c.Upstream = "rsync://" + up.addr
+
+	// 2. The embedded MQTT broker and the announcer's publisher.
+	broker, err := mqtt.StartBroker("127.0.0.1:0", nil, o.Log.With("component", "broker"))
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	brokerURL := "tcp://" + broker.Addr()
+	pub, err := mqtt.NewPublisher(mqtt.ClientConfig{Broker: brokerURL, ClientID: "demo-announcer"}, "upstream.demo")
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	c.Publisher = pub
+
+	// 3. The watchtower, on SQLite.
+	store, err := sqlite.Open(ctx, filepath.Join(o.Dir, "watchtower.db"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	var wcfg watchtower.Config
+	tokens := make([]string, len(sponsors))
+	for i, sp := range sponsors {
+		b := make([]byte, 16)
+		rand.Read(b)
+		tokens[i] = hex.EncodeToString(b)
+		wcfg.Nodes = append(wcfg.Nodes, watchtower.NodeConfig{Name: sp.slug + ".mm.example.net", Sponsor: sp.name, TokenSHA256: watchtower.HashToken(tokens[i])})
+	}
+	wt := watchtower.NewServer(wcfg, store, o.Log.With("component", "watchtower"))
+	if err := wt.Open("127.0.0.1:0"); err != nil {
+		return err
+	}
+	go wt.Serve("", "")
+	defer wt.Close(context.Background())
+	c.Watchtower = "http://" + wt.Addr()
+	stopAnn, err := wt.ListenAnnouncements(mqtt.ClientConfig{Broker: brokerURL, ClientID: "demo-watchtower"}, nil)
+	if err != nil {
+		return err
+	}
+	defer stopAnn()
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	go wt.Alerts.Run(wctx)
+
+	// 4. Three nodes with different sponsors and project sets.
+	sets := [][]string{{"debian", "releases"}, {"debian"}, {"releases"}}
+	for i, sp := range sponsors {
+		cfg, err := nodeConfig(o.Dir, sp.slug, sp.name, sp.url, sets[i], up, brokerURL, c.Watchtower, tokens[i])
+		if err != nil {
+			return err
+		}
+		n := node.New(cfg, o.Log.With("node", cfg.Name))
+		if err := n.Open(ctx); err != nil {
+			return fmt.Errorf("node %s: %w", cfg.Name, err)
+		}
+		defer n.Close(context.Background())
+		c.Nodes, c.Configs = append(c.Nodes, n), append(c.Configs, cfg)
+	}
+	var probeNodes []watchtower.NodeConfig
+	for i, n := range c.Nodes {
+		probeNodes = append(probeNodes, watchtower.NodeConfig{Name: c.Configs[i].Name, Probes: []string{"http://" + n.HTTPAddrs()[0].String() + "/"}})
+	}
+	go watchtower.NewProber(store, probeNodes, 30*time.Second, nil, o.Log.With("component", "probe")).Run(wctx)
+
+	say("micromirror demo: the whole constellation on loopback (work dir %s)", o.Dir)
+	say("  upstream        %s (modules debian, releases)", c.Upstream)
+	say("  MQTT broker     %s (embedded)", brokerURL)
+	say("  watchtower      %s/  (dashboard, API at /api/v1/nodes)", c.Watchtower)
+	for i, n := range c.Nodes {
+		say("  node %-26s http://%s/  https://%s/  rsync://%s/  hosted by %s", c.Configs[i].Name,
+			n.HTTPAddrs()[0], n.HTTPSAddrs()[0], n.RsyncAddrs()[0], c.Configs[i].Sponsor.Name)
+	}
+	say("  apt sources line: deb [trusted=yes] http://%s/debian stable main", c.Nodes[0].HTTPAddrs()[0])
+
+	// 5. First sync everywhere, then an update announced over MQTT.
+	if err := waitAll(ctx, c, func(name string, runs uint64) bool { return runs >= 1 }); err != nil {
+		return err
+	}
+	say("initial sync done on every node; publishing hello 2.0 upstream and announcing it")
+	time.Sleep(1100 * time.Millisecond) // HTTP dates have one-second granularity
+	if err := BuildDebianRepo(repo, "2.0", "hello"); err != nil {
+		return err
+	}
+	announced := time.Now()
+	if err := pub.Announce(mqtt.Announcement{Module: "debian"}); err != nil {
+		return err
+	}
+	if err := waitDebianServes(ctx, c, "2.0"); err != nil {
+		return err
+	}
+	c.UpdateLatency = time.Since(announced)
+	say("hello 2.0 is served by every node holding debian %.1f s after the announcement", c.UpdateLatency.Seconds())
+	if o.Ready != nil {
+		o.Ready(c)
+	}
+	say("live status (Ctrl-C stops everything%s):", map[bool]string{true: ", -keep keeps " + o.Dir, false: " and removes the work dir"}[o.Keep])
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		for i, n := range c.Nodes {
+			line := fmt.Sprintf("  %-26s", c.Configs[i].Name)
+			for _, p := range n.ProjectStatus() {
+				line += fmt.Sprintf("  %s: %s, synced %s ago", p.Name, p.State, time.Since(p.LastSuccess).Round(time.Second))
+			}
+			var served uint64
+			for _, s := range n.Traffic().Snapshot() {
+				for _, b := range s.Bytes {
+					served += b
+				}
+			}
+			say("%s  served %d bytes", line, served)
+		}
+		select {
+		case <-ctx.Done():
+			say("stopping")
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func nodeConfig(dir, slug, sponsor, url string, projects []string, up *upstream, broker, wt, token string) (config.Node, error) {
+	cfg := config.Default()
+	cfg.Name = slug + ".mm.example.net"
+	cfg.Sponsor = config.Sponsor{Name: sponsor, URL: url}
+	cfg.Contact = "noc@mm.example.net"
+	cfg.Fleet = config.Fleet{Name: "micromirror demo fleet", URL: "https://mm.example.net/"}
+	base := filepath.Join(dir, slug)
+	cfg.DataDir, cfg.StateDir, cfg.AccessLog = filepath.Join(base, "mirror"), filepath.Join(base, "state"), filepath.Join(base, "access.log")
+	cfg.Listen = config.Listen{HTTP: []string{"127.0.0.1:0"}, HTTPS: []string{"127.0.0.1:0"}, Rsync: []string{"127.0.0.1:0"}}
+	cfg.TLS = config.TLS{SelfSigned: true}
+	cfg.Limits.RateLimit.PerSecond = 0
+	cfg.MQTT = config.MQTT{Broker: broker, Topics: []string{"rsync/upstream.demo/#"}, ClientID: cfg.Name}
+	tokenFile := filepath.Join(base, "telemetry.token")
+	os.MkdirAll(base, 0o755)
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		return cfg, err
+	}
+	cfg.Telemetry = config.Telemetry{URL: wt + "/api/v1/ingest", TokenFile: tokenFile, Interval: config.Dur(5 * time.Second), SpoolMax: 1000}
+	for _, p := range projects {
+		cfg.Projects = append(cfg.Projects, config.Project{Name: p, Source: up.url(p), Triggers: []string{p}})
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return cfg, fmt.Errorf("demo config for %s: %v", cfg.Name, errs[0])
+	}
+	return cfg, nil
+}
+
+func waitAll(ctx context.Context, c *Constellation, done func(name string, runs uint64) bool) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		all := true
+		for _, n := range c.Nodes {
+			for _, p := range n.ProjectStatus() {
+				if !done(p.Name, p.Runs) {
+					all = false
+				}
+			}
+		}
+		if all {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nodes did not finish their first sync in 2 minutes")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitDebianServes waits until the index every node holding debian serves
+// names the version (indices move into place last, after the packages).
+func waitDebianServes(ctx context.Context, c *Constellation, version string) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		all := true
+		for _, cfg := range c.Configs {
+			for _, p := range cfg.Projects {
+				if p.Name != "debian" {
+					continue
+				}
+				b, err := os.ReadFile(filepath.Join(cfg.DataDir, "debian/dists/stable/main/binary-amd64/Packages"))
+				if err != nil || !strings.Contains(string(b), "Version: "+version) {
+					all = false
+				}
+			}
+		}
+		if all {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the update did not reach every node in 2 minutes")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
