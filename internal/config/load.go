@@ -20,6 +20,7 @@ type FieldError struct {
 	Msg   string
 }
 
+// Error renders "file:line: key: message".
 func (e *FieldError) Error() string {
 	loc := e.File
 	if e.Line > 0 {
