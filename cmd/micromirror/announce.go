@@ -39,11 +39,8 @@ func runAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	caFile := fs.String("ca-file", "", "CA bundle for an ssl:// broker")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.Usage = func() { fmt.Fprint(stderr, announceUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	log, err := newLogger(stderr, *logLevel, "text")
 	if err != nil {

@@ -27,11 +27,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "work dir (default: a new temp dir)")
 	logLevel := fs.String("log-level", "warn", "components' log level: debug, info, warn or error")
 	fs.Usage = func() { fmt.Fprint(stderr, demoUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	log, err := newLogger(stderr, *logLevel, "text")
 	if err != nil {

@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -69,5 +71,19 @@ func run(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stder
 	default:
 		fmt.Fprintf(stderr, "micromirror: unknown command %q\n\n%s", args[0], usage)
 		return 2
+	}
+}
+
+// parseFlags parses a subcommand's flags. done says the command ends here
+// with code: 0 after -help, 2 for bad flags (the flag package has printed
+// why).
+func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
+	switch err := fs.Parse(args); {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		return 0, true
+	default:
+		return 2, true
 	}
 }

@@ -65,11 +65,8 @@ func ctlFlags(name string, args []string, stderr io.Writer, extra func(*flag.Fla
 	if extra != nil {
 		extra(fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil, "", 0
-		}
-		return nil, "", 2
+	if code, done := parseFlags(fs, args); done {
+		return nil, "", code
 	}
 	if *socket != "" {
 		return fs, *socket, -1

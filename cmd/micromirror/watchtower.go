@@ -32,11 +32,8 @@ func runWatchtower(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	hash := fs.Bool("hash-token", false, "read a token on stdin and print its token_sha256")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.Usage = func() { fmt.Fprint(stderr, watchtowerUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if *hash {
 		line, _ := bufio.NewReader(stdin).ReadString('\n')
