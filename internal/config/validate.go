@@ -44,10 +44,8 @@ func (c *Node) Validate() []*FieldError {
 	}
 	if c.Contact == "" {
 		bad("contact", "required: the fleet operator's e-mail address or URL")
-	} else if !isHTTPURL(c.Contact) {
-		if _, err := mail.ParseAddress(c.Contact); err != nil {
-			bad("contact", "%q is neither an e-mail address nor an http(s) URL", c.Contact)
-		}
+	} else if !IsContact(c.Contact) {
+		bad("contact", "%q is neither an e-mail address nor an http(s) URL", c.Contact)
 	}
 	for _, f := range []struct{ key, v string }{{"fleet.url", c.Fleet.URL}, {"fleet.donate", c.Fleet.Donate}} {
 		if f.v != "" && !isHTTPURL(f.v) {
@@ -258,8 +256,7 @@ func (c *Node) validateMQTT(bad reporter) {
 	if m.Broker == "" {
 		return
 	}
-	if u, err := url.Parse(m.Broker); err != nil || u.Host == "" ||
-		!slices.Contains([]string{"tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"}, u.Scheme) {
+	if !IsBrokerURL(m.Broker) {
 		bad("mqtt.broker", "%q: want tcp://host:1883, ssl://host:8883, ws:// or wss:// URL", m.Broker)
 	}
 	for i, t := range m.Topics {
@@ -393,6 +390,28 @@ func isTreePath(p string) bool {
 	}
 	return true
 }
+
+// IsHostname reports whether s is a lowercase DNS hostname.
+func IsHostname(s string) bool { return hostnameRE.MatchString(s) }
+
+// IsContact reports whether s is an e-mail address or an http(s) URL.
+func IsContact(s string) bool {
+	if isHTTPURL(s) {
+		return true
+	}
+	_, err := mail.ParseAddress(s)
+	return err == nil
+}
+
+// IsBrokerURL reports whether s is an MQTT broker URL the node can dial.
+func IsBrokerURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Host != "" &&
+		slices.Contains([]string{"tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"}, u.Scheme)
+}
+
+// IsHTTPURL reports whether s is an absolute http or https URL.
+func IsHTTPURL(s string) bool { return isHTTPURL(s) }
 
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
