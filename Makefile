@@ -44,6 +44,9 @@ fuzz:
 	$(GO) test ./internal/mqtt -run '^$$' -fuzz FuzzParseTopic -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/mqtt -run '^$$' -fuzz FuzzParsePayload -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/telemetry -run '^$$' -fuzz FuzzDecodeBatch -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/inventory -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/placement -run '^$$' -fuzz FuzzReadCSV -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/registration -run '^$$' -fuzz FuzzHostnames -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f $(BIN)

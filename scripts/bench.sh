@@ -149,3 +149,20 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
       END {printf "%-34s %12s %12s %10.2f\n", q, s, p, p/s}' "$work/wt-month.txt"
   done
 } | tee -a "$out/serving.txt"
+
+# Fleet placement: a 1,000-node, 40-project fleet planned, against the
+# placement an operator makes by hand (new nodes take the most popular
+# projects that fit), both valued with the same demand model.
+"$GO" test ./internal/placement -run '^$' -bench Plan1000x40 -benchtime 5x > "$work/plan.txt"
+{
+  echo
+  echo "Fleet plan, 1,000 nodes x 40 projects (expected bytes served per day)"
+  awk '/BenchmarkPlan1000x40/ {for (i=1;i<=NF;i++) v[$(i+1)]=$i; ms=$3/1e6}
+       END {
+         printf "%-34s %12s %12s %10s\n", "measure", "planned", "by hand", "plan/hand"
+         printf "%-34s %12s %12s %10.2f\n", "TB/day served", v["TB/day-planned"], v["TB/day-by-popularity"], v["planned/popularity"]
+         printf "%-34s %12s\n", "TB/day served today", v["TB/day-now"]
+         printf "%-34s %12s\n", "changes (additions, removals)", v["additions"] ", " v["removals"]
+         printf "%-34s %12.0f\n", "planning time, ms", ms
+       }' "$work/plan.txt"
+} | tee -a "$out/serving.txt"

@@ -27,7 +27,7 @@ Commands:
   node        serve mirrored projects over HTTP, HTTPS and rsync, and keep them synced
   announce    publish upstream change messages over MQTT (one-shot or watching daemon)
   watchtower  collect the fleet's telemetry; JSON API (first part: ingest, nodes, usage)
-  fleet       operator tools: inventory, placement, configs (not built yet)
+  fleet       operator tools: inventory checks, placement, configs, registrations
   demo        the whole constellation on one machine, nothing to configure
   version     print the version
 
@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stder
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "fleet":
-		return notBuilt(args[0], args[1:], stdout, stderr)
+		return runFleet(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

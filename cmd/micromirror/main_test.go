@@ -19,18 +19,6 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func TestNotBuiltCommandsExit2(t *testing.T) {
-	for _, cmd := range []string{"fleet"} {
-		code, _, stderr := runCLI(t, cmd)
-		if code != 2 || !strings.Contains(stderr, "not built yet") {
-			t.Errorf("%s: code %d, stderr %q", cmd, code, stderr)
-		}
-		if code, out, _ := runCLI(t, cmd, "-help"); code != 0 || !strings.Contains(out, "not built yet") {
-			t.Errorf("%s -help: code %d, %q", cmd, code, out)
-		}
-	}
-}
-
 func TestUsageAndVersion(t *testing.T) {
 	if code, _, _ := runCLI(t); code != 2 {
 		t.Errorf("no args: %d", code)

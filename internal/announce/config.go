@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-
 	"micromirror/internal/config"
 )
 
@@ -32,6 +30,9 @@ type Config struct {
 	Poll     config.Duration `yaml:"poll"`
 	Quiet    config.Duration `yaml:"quiet"`
 	Modules  []Module        `yaml:"modules"`
+	// ModulesFile holds more modules, in a file of their own (`micromirror
+	// fleet render` writes announce/modules.yaml).
+	ModulesFile string `yaml:"modules_file"`
 }
 
 // User is an embedded-broker account; the password comes by file.
@@ -57,8 +58,8 @@ func Load(path string) (Config, error) {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
 	c := Config{Poll: config.Dur(10 * time.Second), Quiet: config.Dur(30 * time.Second), Listen: "127.0.0.1:1883"}
-	if err := yaml.UnmarshalWithOptions(src, &c, yaml.DisallowUnknownField()); err != nil {
-		return Config{}, fmt.Errorf("%s: %s", path, yaml.FormatError(err, false, true))
+	if err := config.Decode(path, src, &c); err != nil {
+		return Config{}, err
 	}
 	base := filepath.Dir(path)
 	abs := func(p *string) {
@@ -68,6 +69,7 @@ func Load(path string) (Config, error) {
 	}
 	abs(&c.PasswordFile)
 	abs(&c.CAFile)
+	abs(&c.ModulesFile)
 	for i := range c.Users {
 		abs(&c.Users[i].PasswordFile)
 	}
@@ -84,9 +86,6 @@ func Load(path string) (Config, error) {
 	if c.Upstream == "" || strings.ContainsAny(c.Upstream, "/+# ") {
 		bad("upstream", "required: the upstream's hostname as nodes know it")
 	}
-	if len(c.Modules) == 0 {
-		bad("modules", "list at least one module")
-	}
 	for _, d := range []struct {
 		k string
 		v config.Duration
@@ -95,16 +94,18 @@ func Load(path string) (Config, error) {
 			bad(d.k, "%v", err)
 		}
 	}
-	for i, m := range c.Modules {
-		if m.Name == "" || strings.ContainsAny(m.Name, "/+# ") {
-			bad(fmt.Sprintf("modules[%d].name", i), "%q is not a module name", m.Name)
+	seen := map[string]bool{}
+	errs = append(errs, checkModules(path, c.Modules, seen)...)
+	if c.ModulesFile != "" {
+		more, err := LoadModules(c.ModulesFile)
+		if err != nil {
+			errs = append(errs, err)
 		}
-		if m.Path == "" {
-			bad(fmt.Sprintf("modules[%d].path", i), "required")
-		}
-		if err := m.Quiet.Err(); err != nil {
-			bad(fmt.Sprintf("modules[%d].quiet", i), "%v", err)
-		}
+		errs = append(errs, checkModules(c.ModulesFile, more, seen)...)
+		c.Modules = append(c.Modules, more...)
+	}
+	if len(c.Modules) == 0 {
+		bad("modules", "list at least one module (or a modules_file)")
 	}
 	for i, u := range c.Users {
 		if u.Username == "" || u.PasswordFile == "" {
@@ -112,4 +113,57 @@ func Load(path string) (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// ModulesFile is the file of modules_file: the modules to watch.
+type ModulesFile struct {
+	Modules []Module `yaml:"modules"`
+}
+
+// LoadModules reads a modules file; relative paths are relative to it.
+// Bad values are Load's to report, with the other modules in view.
+func LoadModules(path string) ([]Module, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read modules file: %w", err)
+	}
+	var f ModulesFile
+	if err := config.Decode(path, src, &f); err != nil {
+		return nil, err
+	}
+	for i := range f.Modules {
+		if p := f.Modules[i].Path; p != "" && !filepath.IsAbs(p) {
+			f.Modules[i].Path = filepath.Join(filepath.Dir(path), p)
+		}
+	}
+	return f.Modules, nil
+}
+
+// CheckModules validates a module list as the announcer does at start.
+func CheckModules(path string, modules []Module) error {
+	return errors.Join(checkModules(path, modules, map[string]bool{})...)
+}
+
+// checkModules validates modules read from path; seen carries the names
+// already read, so a module listed twice is caught across files.
+func checkModules(path string, modules []Module, seen map[string]bool) []error {
+	var errs []error
+	bad := func(k, f string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s: %s", path, k, fmt.Sprintf(f, a...)))
+	}
+	for i, m := range modules {
+		if m.Name == "" || strings.ContainsAny(m.Name, "/+# ") {
+			bad(fmt.Sprintf("modules[%d].name", i), "%q is not a module name", m.Name)
+		} else if seen[m.Name] {
+			bad(fmt.Sprintf("modules[%d].name", i), "%q is listed twice", m.Name)
+		}
+		seen[m.Name] = true
+		if m.Path == "" {
+			bad(fmt.Sprintf("modules[%d].path", i), "required")
+		}
+		if err := m.Quiet.Err(); err != nil {
+			bad(fmt.Sprintf("modules[%d].quiet", i), "%v", err)
+		}
+	}
+	return errs
 }

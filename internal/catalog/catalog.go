@@ -55,6 +55,36 @@ type Recipe struct {
 	SizeBytes int64
 	// Checker names the distro tool that verifies the mirror.
 	Checker string
+	// Register is the project's page on how to register a mirror;
+	// MirrorList its public list of mirrors (what `fleet registrations
+	// -lists` compares the inventory with). Links as of 2026; the
+	// inventory overrides them.
+	Register   string
+	MirrorList string
+}
+
+// links are each project's registration procedure and public mirror list.
+var links = map[string][2]string{
+	"almalinux":        {"https://wiki.almalinux.org/Mirrors.html", "https://mirrors.almalinux.org/"},
+	"archlinux":        {"https://wiki.archlinux.org/title/DeveloperWiki:NewMirrors", "https://archlinux.org/mirrors/status/json/"},
+	"debian":           {"https://www.debian.org/mirror/submit", "https://www.debian.org/mirror/list-full"},
+	"ubuntu":           {"https://wiki.ubuntu.com/Mirrors", "https://launchpad.net/ubuntu/+archivemirrors"},
+	"ubuntu-releases":  {"https://wiki.ubuntu.com/Mirrors", "https://launchpad.net/ubuntu/+cdmirrors"},
+	"epel":             {"https://docs.fedoraproject.org/en-US/infra/mirrors/", "https://mirrormanager.fedoraproject.org/mirrors/EPEL"},
+	"epel-amd64":       {"https://docs.fedoraproject.org/en-US/infra/mirrors/", "https://mirrormanager.fedoraproject.org/mirrors/EPEL"},
+	"fedora":           {"https://docs.fedoraproject.org/en-US/infra/mirrors/", "https://mirrormanager.fedoraproject.org/mirrors/Fedora"},
+	"fedora-amd64":     {"https://docs.fedoraproject.org/en-US/infra/mirrors/", "https://mirrormanager.fedoraproject.org/mirrors/Fedora"},
+	"rpmfusion":        {"https://rpmfusion.org/Mirrors", "https://mirrors.rpmfusion.org/mm/publiclist/"},
+	"manjaro":          {"https://wiki.manjaro.org/index.php/Manjaro_Mirrors", "https://repo.manjaro.org/"},
+	"kali-images":      {"https://www.kali.org/docs/community/setting-up-a-kali-linux-mirror/", "https://cdimage.kali.org/README?mirrorlist"},
+	"linuxmint-images": {"https://linuxmint.com/mirrors.php", "https://linuxmint.com/mirrors.php"},
+	"videolan":         {"https://wiki.videolan.org/Mirrors/", "https://www.videolan.org/videolan/mirrors.html"},
+	"gimp":             {"https://developer.gimp.org/core/maintainer/mirrors/", "https://www.gimp.org/downloads/"},
+	"tdf":              {"https://wiki.documentfoundation.org/Mirrors", "https://download.documentfoundation.org/mirmon/allmirrors.html"},
+	"opensuse":         {"https://en.opensuse.org/openSUSE:Mirror_howto", "https://mirrors.opensuse.org/"},
+	"fdroid":           {"https://f-droid.org/docs/Running_a_Mirror/", ""},
+	"raspbian":         {"https://www.raspbian.org/RaspbianMirrors", "https://www.raspbian.org/RaspbianMirrors"},
+	"kde":              {"https://kde.org/mirrors/ftp_howto.php", "https://download.kde.org/extra/download-mirrors.html"},
 }
 
 const gb = int64(1) << 30
@@ -131,6 +161,7 @@ func Names() []string {
 }
 
 func withDefaults(r Recipe) Recipe {
+	r.Register, r.MirrorList = links[r.Name][0], links[r.Name][1]
 	if len(r.Triggers) == 0 {
 		r.Triggers = []string{r.Module}
 	}

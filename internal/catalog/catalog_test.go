@@ -16,7 +16,8 @@ func TestCatalogHasTheFleetsProjects(t *testing.T) {
 			t.Errorf("catalog lacks %s", name)
 			continue
 		}
-		if r.Module == "" || len(r.Triggers) == 0 || r.SizeBytes <= 0 || r.Stages < OneStage || r.Description == "" {
+		if r.Module == "" || len(r.Triggers) == 0 || r.SizeBytes <= 0 || r.Stages < OneStage || r.Description == "" ||
+			!strings.HasPrefix(r.Register, "https://") {
 			t.Errorf("%s: incomplete recipe %+v", name, r)
 		}
 		if r.Stages == TwoStage && len(r.FirstStageExclude) == 0 {
@@ -67,5 +68,13 @@ func TestLookupReturnsCopies(t *testing.T) {
 	again, _ := Lookup("epel")
 	if again.Exclude[0] == "changed" {
 		t.Errorf("Lookup exposes the built-in table")
+	}
+}
+
+func TestLinksNameRecipes(t *testing.T) {
+	for name := range links {
+		if _, ok := Lookup(name); !ok {
+			t.Errorf("links has %s, which is not a recipe", name)
+		}
 	}
 }

@@ -149,6 +149,7 @@ func TestBitrate(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(good))
 	f.Add([]byte("name: [\n"))
+	f.Add([]byte("projects: ! ")) // made the YAML library panic
 	f.Add([]byte("projects:\n  - {name: debian, bwlimit: 1e400Mbit}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		cfg, err := Parse("fuzz.yaml", src)

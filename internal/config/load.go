@@ -10,6 +10,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"micromirror/internal/yamlpos"
 )
 
 // FieldError is a bad value, located by its key path and line in the file.
@@ -50,8 +52,8 @@ func Parse(name string, src []byte) (Node, error) {
 	if strings.TrimSpace(string(src)) == "" {
 		return Node{}, fmt.Errorf("%s: config is empty", name)
 	}
-	if err := yaml.UnmarshalWithOptions(src, &cfg, yaml.DisallowUnknownField()); err != nil {
-		return Node{}, DecodeError(name, err)
+	if err := Decode(name, src, &cfg); err != nil {
+		return Node{}, err
 	}
 	base, err := filepath.Abs(filepath.Dir(name))
 	if err != nil {
@@ -72,14 +74,58 @@ func (c *Node) Normalize(base string) {
 	c.mqttDefaults()
 }
 
+// Decode decodes YAML into v, rejecting unknown keys; errors name the
+// file, line and column. The YAML library panics on some malformed input
+// (fuzzing found "projects: ! "); Decode turns that into an error too.
+func Decode(name string, src []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: malformed YAML (the parser failed: %v)", name, r)
+		}
+	}()
+	if err := yaml.UnmarshalWithOptions(src, v, yaml.DisallowUnknownField()); err != nil {
+		return DecodeError(name, err)
+	}
+	return nil
+}
+
+// DecodeNode is Decode for a node of a parsed file (an embedded config
+// section); strict rejects unknown keys. name is the file's, for errors.
+func DecodeNode(name string, node ast.Node, v any, strict bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: malformed YAML (the parser failed: %v)", name, r)
+		}
+	}()
+	var opts []yaml.DecodeOption
+	if strict {
+		opts = append(opts, yaml.DisallowUnknownField())
+	}
+	if err := yaml.NodeToValue(node, v, opts...); err != nil {
+		return DecodeError(name, err)
+	}
+	return nil
+}
+
+// Syntax parses YAML for line lookups; nil if it does not parse.
+func Syntax(src []byte) (file *ast.File) {
+	defer func() {
+		if recover() != nil {
+			file = nil
+		}
+	}()
+	file, _ = parser.ParseBytes(src, 0)
+	return file
+}
+
 // Locate gives each field error the file name and the line of its key in
 // src (or of its nearest parent that is there), and joins them.
 func Locate(name string, src []byte, errs []*FieldError) error {
-	file, _ := parser.ParseBytes(src, 0)
+	file := Syntax(src)
 	out := make([]error, 0, len(errs))
 	for _, fe := range errs {
 		fe.File = name
-		fe.Line = LineOf(file, fe.Field)
+		fe.Line = yamlpos.LineOf(file, fe.Field)
 		out = append(out, fe)
 	}
 	return errors.Join(out...)
@@ -95,93 +141,6 @@ func DecodeError(name string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %s", name, msg)
-}
-
-// LineOf finds the line of a field path such as projects[1].bwlimit in a
-// parsed file; for a missing key it falls back to the nearest parent that
-// exists, and it is 0 when nothing matches.
-func LineOf(file *ast.File, field string) int {
-	for p := field; p != ""; p = parent(p) {
-		if line := KeyLine(file, p); line > 0 {
-			return line
-		}
-	}
-	return 0
-}
-
-// KeyLine is the line of exactly the field path in a parsed file (the
-// line of its key, for a map entry), 0 when the file does not have it.
-func KeyLine(file *ast.File, field string) int {
-	if file == nil {
-		return 0
-	}
-	node := lookup(file, field)
-	if node == nil {
-		return 0
-	}
-	// A block mapping or list starts on the line after its key: point at
-	// the key.
-	if i := strings.LastIndex(field, "."); i > 0 && !strings.HasSuffix(field, "]") {
-		if key := mapKey(lookup(file, field[:i]), field[i+1:]); key != nil {
-			return key.GetToken().Position.Line
-		}
-	}
-	return node.GetToken().Position.Line
-}
-
-func lookup(file *ast.File, field string) ast.Node {
-	path, err := yaml.PathString("$." + quoteKeys(field))
-	if err != nil {
-		return nil
-	}
-	node, err := path.FilterFile(file)
-	if err != nil || node == nil || node.GetToken() == nil {
-		return nil
-	}
-	return node
-}
-
-// mapKey finds the key node of name in a mapping.
-func mapKey(m ast.Node, name string) ast.Node {
-	var entries []*ast.MappingValueNode
-	switch m := m.(type) {
-	case *ast.MappingNode:
-		entries = m.Values
-	case *ast.MappingValueNode:
-		entries = []*ast.MappingValueNode{m}
-	}
-	for _, e := range entries {
-		if e.Key != nil && e.Key.GetToken() != nil && e.Key.GetToken().Value == name {
-			return e.Key
-		}
-	}
-	return nil
-}
-
-// quoteKeys quotes the map keys of a field path that YAMLPath would not
-// take bare, such as projects.epel-amd64.
-func quoteKeys(p string) string {
-	parts := strings.Split(p, ".")
-	for i, part := range parts {
-		key, index, _ := strings.Cut(part, "[")
-		if key != "" && strings.ContainsFunc(key, func(r rune) bool {
-			return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-		}) {
-			parts[i] = "'" + key + "'"
-			if index != "" {
-				parts[i] += "[" + index
-			}
-		}
-	}
-	return strings.Join(parts, ".")
-}
-
-func parent(p string) string {
-	i := strings.LastIndexAny(p, ".[")
-	if i <= 0 {
-		return ""
-	}
-	return p[:i]
 }
 
 func (c *Node) mqttDefaults() {

@@ -11,6 +11,7 @@ import (
 	"micromirror/internal/catalog"
 	"micromirror/internal/config"
 	"micromirror/internal/geo"
+	"micromirror/internal/yamlpos"
 )
 
 // Severities of a finding: an error breaks a fleet rule (`fleet check`
@@ -106,7 +107,7 @@ func (c *checker) add(sev, rule string, n *Node, project, field, format string, 
 		x.Node = n.Name
 	}
 	if field != "" {
-		x.Line = config.LineOf(c.file, field)
+		x.Line = yamlpos.LineOf(c.file, field)
 	}
 	c.out = append(c.out, x)
 }

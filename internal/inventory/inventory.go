@@ -96,15 +96,19 @@ type Plan struct {
 	RadiusKM float64 `yaml:"radius_km"`
 	// Days of watchtower demand to average.
 	Days int `yaml:"days"`
+	// MaxProjects is the most projects the planner gives a node: each is
+	// another sync from the upstream and another registration.
+	MaxProjects int `yaml:"max_projects"`
 }
 
 // Project is one project of the portfolio: policy, and overrides of the
 // node config's project entry (path, source, exclude, bwlimit, ...).
 type Project struct {
 	config.Project `yaml:",inline"`
-	// MinNodes and MinContinents override the fleet's defaults.
-	MinNodes      int `yaml:"min_nodes"`
-	MinContinents int `yaml:"min_continents"`
+	// MinNodes overrides the fleet's min_nodes (0 is a valid choice);
+	// MinContinents the continents its active nodes must span.
+	MinNodes      *int `yaml:"min_nodes"`
+	MinContinents int  `yaml:"min_continents"`
 	// Size overrides the catalog's (and the watchtower's measured) size.
 	Size config.ByteSize `yaml:"size"`
 	// Demand is the bytes per day a node hosting the project is expected

@@ -140,3 +140,22 @@ func TestProjectSizes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: any inventory text loads or gives an error, never a panic;
+// what loads checks and builds node configs without a panic too.
+func FuzzParse(f *testing.F) {
+	b, _ := os.ReadFile("testdata/fleet.yaml")
+	f.Add(string(b))
+	f.Add("domain: a.b\noperator: {name: x, contact: a@b.c}\nupstream: {host: u, root: /}\nprojects: {debian: {min_nodes: 0}}\nnodes: [{sponsor: {slug: s, name: S}, projects: auto, placement: [debian]}]\n")
+	f.Add("nodes: [~, {projects: [1, 2]}, {asn: AS}]\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		fl, err := Parse("fuzz.yaml", []byte(src))
+		if err != nil {
+			return
+		}
+		fl.Check(fl.ProjectSizes(nil))
+		for _, n := range fl.Live() {
+			fl.NodeConfig(n)
+		}
+	})
+}

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/goccy/go-yaml"
-
 	"micromirror/internal/config"
 )
 
@@ -25,9 +23,10 @@ func defaults() Fleet {
 		Plan: Plan{
 			MinGain:            config.Bytes(50e9),
 			UtilisationPercent: 80,
-			Overlap:            0.5,
+			Overlap:            0.2,
 			RadiusKM:           500,
 			Days:               28,
+			MaxProjects:        6,
 		},
 	}
 }
@@ -48,8 +47,8 @@ func Parse(name string, src []byte) (*Fleet, error) {
 		return nil, fmt.Errorf("%s: inventory is empty", name)
 	}
 	f := defaults()
-	if err := yaml.UnmarshalWithOptions(src, &f, yaml.DisallowUnknownField()); err != nil {
-		return nil, config.DecodeError(name, err)
+	if err := config.Decode(name, src, &f); err != nil {
+		return nil, err
 	}
 	f.path, f.src = name, src
 	f.fillIn()
@@ -106,8 +105,8 @@ func (f *Fleet) ProjectNames() []string {
 
 // MinNodesOf is the number of active nodes a project needs.
 func (f *Fleet) MinNodesOf(project string) int {
-	if p := f.Projects[project]; p != nil && p.MinNodes > 0 {
-		return p.MinNodes
+	if p := f.Projects[project]; p != nil && p.MinNodes != nil {
+		return *p.MinNodes
 	}
 	return f.MinNodes
 }

@@ -7,11 +7,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
 
 	"micromirror/internal/config"
+	"micromirror/internal/yamlpos"
 )
 
 // BaseConfig is a node's node.yaml before the fleet fills in what it owns:
@@ -30,13 +29,13 @@ func (f *Fleet) BaseConfig(n *Node) (config.Node, error) {
 		if _, null := layer.node.(*ast.NullNode); null {
 			continue
 		}
-		if err := yaml.NodeToValue(layer.node, &cfg, yaml.DisallowUnknownField()); err != nil {
-			errs = append(errs, config.DecodeError(f.path, err))
+		if err := config.DecodeNode(f.path, layer.node, &cfg, true); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		var probe config.Node
-		if err := yaml.NodeToValue(layer.node, &probe); err != nil {
-			errs = append(errs, config.DecodeError(f.path, err))
+		if err := config.DecodeNode(f.path, layer.node, &probe, false); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		var owned []*config.FieldError
@@ -142,7 +141,7 @@ func (f *Fleet) locateNodeErrors(n *Node, cfg config.Node, errs []*config.FieldE
 	for _, fe := range errs {
 		field := ""
 		for _, cand := range []string{n.Field("node") + "." + fe.Field, "node." + fe.Field} {
-			if config.KeyLine(file, cand) > 0 {
+			if yamlpos.KeyLine(file, cand) > 0 {
 				field = cand
 				break
 			}
@@ -174,7 +173,4 @@ func projectIndex(field string) (int, string, bool) {
 }
 
 // syntax is the parsed inventory, for line lookups.
-func (f *Fleet) syntax() *ast.File {
-	file, _ := parser.ParseBytes(f.src, 0)
-	return file
-}
+func (f *Fleet) syntax() *ast.File { return config.Syntax(f.src) }

@@ -103,6 +103,9 @@ func (f *Fleet) validatePlan(bad reporter) {
 	if p.Days < 1 || p.Days > 366 {
 		bad("plan.days", "must be 1 to 366")
 	}
+	if p.MaxProjects < 0 {
+		bad("plan.max_projects", "must not be negative (0: no limit)")
+	}
 }
 
 func (f *Fleet) validateProjects(bad reporter) {
@@ -123,7 +126,7 @@ func (f *Fleet) validateProjects(bad reporter) {
 		if !known && p.Size.Int() == 0 {
 			bad(key+".size", "required for a project outside the catalog: the disk it takes")
 		}
-		if p.MinNodes < 0 {
+		if p.MinNodes != nil && *p.MinNodes < 0 {
 			bad(key+".min_nodes", "must not be negative")
 		}
 		if p.MinContinents < 0 || p.MinContinents > 7 {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-
 	"micromirror/internal/config"
 )
 
@@ -22,9 +20,12 @@ type Config struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
 	// DB is a SQLite file path, or a postgres:// URL for large fleets.
-	DB     string       `yaml:"db"`
-	Nodes  []NodeConfig `yaml:"nodes"`
-	Alerts AlertConfig  `yaml:"alerts"`
+	DB    string       `yaml:"db"`
+	Nodes []NodeConfig `yaml:"nodes"`
+	// NodesFile holds more nodes, in a file of their own (`micromirror
+	// fleet render` writes watchtower/nodes.yaml).
+	NodesFile string      `yaml:"nodes_file"`
+	Alerts    AlertConfig `yaml:"alerts"`
 	// ProbeEvery is how often the nodes are probed (default 5m).
 	ProbeEvery config.Duration `yaml:"probe_every"`
 	Retention  Retention       `yaml:"retention"`
@@ -80,11 +81,11 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
 	c := Config{Listen: "127.0.0.1:9443", Retention: Retention{Minutes: config.Dur(14 * 24 * time.Hour), Hours: config.Dur(2 * 365 * 24 * time.Hour)}}
-	if err := yaml.UnmarshalWithOptions(src, &c, yaml.DisallowUnknownField()); err != nil {
-		return Config{}, fmt.Errorf("%s: %s", path, yaml.FormatError(err, false, true))
+	if err := config.Decode(path, src, &c); err != nil {
+		return Config{}, err
 	}
 	base := filepath.Dir(path)
-	paths := []*string{&c.CertFile, &c.KeyFile, &c.MQTT.PasswordFile, &c.MQTT.CAFile}
+	paths := []*string{&c.CertFile, &c.KeyFile, &c.MQTT.PasswordFile, &c.MQTT.CAFile, &c.NodesFile}
 	if !c.IsPostgres() {
 		paths = append(paths, &c.DB)
 	}
@@ -116,7 +117,50 @@ func LoadConfig(path string) (Config, error) {
 		bad("alerts.webhook", "%q is not an http(s) URL", c.Alerts.Webhook)
 	}
 	seen := map[string]bool{}
-	for i, n := range c.Nodes {
+	errs = append(errs, checkNodes(path, c.Nodes, seen)...)
+	if c.NodesFile != "" {
+		more, err := LoadNodes(c.NodesFile)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		errs = append(errs, checkNodes(c.NodesFile, more, seen)...)
+		c.Nodes = append(c.Nodes, more...)
+	}
+	return c, errors.Join(errs...)
+}
+
+// NodesFile is the file of nodes_file: the nodes allowed to push.
+type NodesFile struct {
+	Nodes []NodeConfig `yaml:"nodes"`
+}
+
+// LoadNodes reads a nodes file; duplicates and bad values are LoadConfig's
+// to report, with the other nodes in view.
+func LoadNodes(path string) ([]NodeConfig, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read nodes file: %w", err)
+	}
+	var f NodesFile
+	if err := config.Decode(path, src, &f); err != nil {
+		return nil, err
+	}
+	return f.Nodes, nil
+}
+
+// CheckNodes validates a node list as the watchtower does at start.
+func CheckNodes(path string, nodes []NodeConfig) error {
+	return errors.Join(checkNodes(path, nodes, map[string]bool{})...)
+}
+
+// checkNodes validates nodes read from path; seen carries the names of
+// nodes already read, so a node listed twice is caught across files.
+func checkNodes(path string, nodes []NodeConfig, seen map[string]bool) []error {
+	var errs []error
+	bad := func(k, f string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s: %s", path, k, fmt.Sprintf(f, a...)))
+	}
+	for i, n := range nodes {
 		if n.Name == "" || seen[n.Name] {
 			bad(fmt.Sprintf("nodes[%d].name", i), "missing or duplicate %q", n.Name)
 		}
@@ -130,5 +174,5 @@ func LoadConfig(path string) (Config, error) {
 			bad(fmt.Sprintf("nodes[%d].token_sha256", i), "want the 64 hex digits of sha256(token): micromirror watchtower -hash-token < token")
 		}
 	}
-	return c, errors.Join(errs...)
+	return errs
 }
