@@ -88,7 +88,13 @@ func runWatchtower(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		defer stop()
 	}
 	go watchtower.Compactor(ctx, store, cfg.Retention, log.With("component", "retention"))
-	go watchtower.NewProber(store, cfg.Nodes, cfg.ProbeEvery.D(), nil, log.With("component", "probe")).Run(ctx)
+	probeCtx, stopProbes := context.WithCancel(ctx)
+	probing := make(chan struct{})
+	go func() {
+		defer close(probing)
+		watchtower.NewProber(store, cfg.Nodes, cfg.ProbeEvery.D(), nil, log.With("component", "probe")).Run(probeCtx)
+	}()
+	defer func() { stopProbes(); <-probing }() // before the store closes
 	select {
 	case err := <-errc:
 		log.Error("serve", "err", err)

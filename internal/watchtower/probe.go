@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -51,16 +52,43 @@ func (p *Prober) Run(ctx context.Context) {
 	}
 }
 
-// ProbeAll probes every node once and stores the results.
+// probeWorkers bounds the probes in flight: a fleet of a thousand nodes
+// with some down would otherwise take hours a round at 10 s a timeout.
+const probeWorkers = 32
+
+// ProbeAll probes every node once, several at a time, and stores the
+// results; it returns when all are done or ctx ends.
 func (p *Prober) ProbeAll(ctx context.Context) {
+	type job struct{ node, url string }
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for range probeWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				pr := p.probe(ctx, j.node, j.url)
+				if ctx.Err() != nil {
+					continue // shutting down: the result is not the node's fault
+				}
+				if err := p.store.SaveProbe(ctx, pr); err != nil {
+					p.log.Error("save probe", "node", j.node, "err", err)
+				}
+			}
+		}()
+	}
+feed:
 	for _, n := range p.nodes {
 		for _, u := range n.Probes {
-			pr := p.probe(ctx, n.Name, u)
-			if err := p.store.SaveProbe(ctx, pr); err != nil {
-				p.log.Error("save probe", "node", n.Name, "err", err)
+			select {
+			case jobs <- job{n.Name, u}:
+			case <-ctx.Done():
+				break feed
 			}
 		}
 	}
+	close(jobs)
+	wg.Wait()
 }
 
 func (p *Prober) probe(ctx context.Context, node, base string) Probe {

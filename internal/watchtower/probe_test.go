@@ -7,13 +7,17 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"micromirror/internal/status"
 	"micromirror/internal/store/sqlite"
+	"micromirror/internal/telemetry"
 	"micromirror/internal/testenv"
 	"micromirror/internal/watchtower"
 )
@@ -82,5 +86,61 @@ func TestProbesRealNode(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no cert-expiring alert: %+v", alerts)
+	}
+}
+
+// TestProbesRunTogether: a round probes nodes side by side, so a fleet
+// with nodes that time out still finishes its round (the server counts
+// how many probes it holds at once), and every result is stored.
+func TestProbesRunTogether(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	release := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		if inFlight == 8 {
+			once.Do(func() { close(release) }) // eight probes held at once: let them all go
+		}
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var nodes []watchtower.NodeConfig
+	for i := range 20 {
+		store.Ingest(ctx, telemetry.Batch{Version: 1, Node: fmt.Sprintf("n%d.mm.example.net", i), Seq: 1, Start: time.Now(), End: time.Now()}, time.Now())
+		nodes = append(nodes, watchtower.NodeConfig{Name: fmt.Sprintf("n%d.mm.example.net", i), Probes: []string{srv.URL + "/"}})
+	}
+	watchtower.NewProber(store, nodes, time.Hour, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).ProbeAll(ctx)
+	if most < 8 {
+		t.Errorf("at most %d probes at once; want them side by side", most)
+	}
+	summaries, err := store.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probed := 0
+	for _, s := range summaries {
+		if len(s.Probes) == 1 && !s.Probes[0].OK {
+			probed++
+		}
+	}
+	if probed != 20 {
+		t.Errorf("%d of 20 nodes have their failed probe stored", probed)
 	}
 }
