@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test ./internal/inventory -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/placement -run '^$$' -fuzz FuzzReadCSV -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/registration -run '^$$' -fuzz FuzzHostnames -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/httpd -run '^$$' -fuzz FuzzRequest -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f $(BIN)

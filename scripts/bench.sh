@@ -35,7 +35,7 @@ listen: {http: ["127.0.0.1:$NH"], https: ["127.0.0.1:$NS"], rsync: [], admin: []
 tls: {cert_file: $work/cert.pem, key_file: $work/key.pem}
 limits: {rate_limit: {per_second: 0}, max_connections: 100000}
 projects:
-  - {name: bench, source: "rsync://upstream.example.net/bench"}
+  - {name: gimp, path: bench}       # no upstream: serving only, nothing leaves the machine
 YAML
 cat > "$work/nginx/nginx.conf" <<NGINX
 worker_processes auto;

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,9 +33,13 @@ type Entry struct {
 func Format(buf []byte, e Entry) []byte {
 	buf = append(buf, e.RemoteAddr...)
 	buf = append(buf, " - - ["...)
-	buf = e.Time.AppendFormat(buf, "02/Jan/2006:15:04:05 -0700")
+	buf = appendTime(buf, e.Time)
 	buf = append(buf, "] \""...)
-	buf = appendEscaped(buf, e.Method+" "+e.URI+" "+e.Proto)
+	buf = appendEscaped(buf, e.Method)
+	buf = append(buf, ' ')
+	buf = appendEscaped(buf, e.URI)
+	buf = append(buf, ' ')
+	buf = appendEscaped(buf, e.Proto)
 	buf = append(buf, "\" "...)
 	buf = strconv.AppendInt(buf, int64(e.Status), 10)
 	buf = append(buf, ' ')
@@ -46,6 +51,25 @@ func Format(buf []byte, e Entry) []byte {
 	buf = append(buf, "\" "...)
 	buf = strconv.AppendFloat(buf, e.Duration.Seconds(), 'f', 3, 64)
 	return append(buf, '\n')
+}
+
+// lastTime is the most recent second formatted: a busy node logs
+// thousands of lines in the same second.
+var lastTime atomic.Pointer[formattedTime]
+
+type formattedTime struct {
+	sec int64
+	loc *time.Location
+	s   []byte
+}
+
+func appendTime(buf []byte, t time.Time) []byte {
+	if ft := lastTime.Load(); ft != nil && ft.sec == t.Unix() && ft.loc == t.Location() {
+		return append(buf, ft.s...)
+	}
+	ft := &formattedTime{sec: t.Unix(), loc: t.Location(), s: t.AppendFormat(nil, "02/Jan/2006:15:04:05 -0700")}
+	lastTime.Store(ft)
+	return append(buf, ft.s...)
 }
 
 func dash(s string) string {

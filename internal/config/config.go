@@ -27,6 +27,7 @@ type Node struct {
 	DSCP string `yaml:"dscp"`
 
 	Limits    Limits `yaml:"limits"`
+	Cache     Cache  `yaml:"cache"`
 	AccessLog string `yaml:"access_log"`
 	// Upstream is the default rsync host projects sync from ("heavy iron").
 	Upstream string `yaml:"upstream"`
@@ -151,6 +152,18 @@ type Limits struct {
 	CheckerUserAgents []string `yaml:"checker_user_agents"`
 }
 
+// Cache keeps often requested files ready to answer: small ones in
+// memory, larger ones open (sent by offset with sendfile). Every hit is
+// checked against the file on disk.
+type Cache struct {
+	// Memory is what the bodies held in memory may take; 0 turns the
+	// cache off.
+	Memory ByteSize `yaml:"memory"`
+	// MaxFile is the largest file held in memory; larger ones are kept
+	// open instead.
+	MaxFile ByteSize `yaml:"max_file"`
+}
+
 // Rate is an nginx limit_req style limit per client prefix (/24, /48).
 type Rate struct {
 	// PerSecond is the sustained request rate; 0 disables the limit.
@@ -198,6 +211,7 @@ func Default() Node {
 			Admin: []string{"127.0.0.1:9873"},
 		},
 		Telemetry: Telemetry{Interval: Dur(time.Minute), SpoolMax: 20160}, // two weeks of minutes
+		Cache:     Cache{Memory: Bytes(32 << 20), MaxFile: Bytes(16 << 10)},
 		Sync: Sync{
 			MaxConcurrent:    2,
 			Bwlimit:          Bits(200e6),

@@ -66,6 +66,14 @@ func (c *Node) Validate() []*FieldError {
 		bad("dscp", "%q: want cs1 or none", c.DSCP)
 	}
 	c.validateLimits(bad)
+	for _, s := range []struct {
+		key string
+		v   ByteSize
+	}{{"cache.memory", c.Cache.Memory}, {"cache.max_file", c.Cache.MaxFile}} {
+		if err := s.v.Err(); err != nil {
+			bad(s.key, "%v", err)
+		}
+	}
 	if c.Upstream != "" && !hostnameRE.MatchString(c.Upstream) {
 		if _, err := netip.ParseAddr(c.Upstream); err != nil {
 			bad("upstream", "%q is not a hostname", c.Upstream)

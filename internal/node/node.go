@@ -25,6 +25,7 @@ import (
 	"micromirror/internal/certs"
 	"micromirror/internal/config"
 	"micromirror/internal/guard"
+	"micromirror/internal/httpd"
 	"micromirror/internal/listen"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/rsyncd"
@@ -55,7 +56,7 @@ type Node struct {
 	state atomic.Pointer[front]
 	alog  atomic.Pointer[accesslog.Log]
 
-	servers   []*http.Server
+	servers   []server
 	listeners []*listen.Listener
 	isTLS     []bool // parallel to servers
 	admin     []net.Listener
@@ -218,15 +219,34 @@ func (n *Node) serveOn(ctx context.Context, addr string, lopt listen.Options, h 
 		return fmt.Errorf("listen %s %s: %w", scheme, addr, err)
 	}
 	lim := n.cfg.Limits
-	srv := &http.Server{
-		Handler:           h,
-		TLSConfig:         tc,
-		ReadHeaderTimeout: lim.HeaderTimeout.D(),
-		IdleTimeout:       lim.IdleTimeout.D(),
-		MaxHeaderBytes:    16 << 10,
-		// TLS handshake failures and client resets are routine on a
-		// public server; keep them out of the operator's log.
-		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+	var srv server
+	var serve func() error
+	if tc == nil {
+		// Plain HTTP: the lean server, cheap for thousands of keep-alive
+		// clients (internal/httpd).
+		hs := &httpd.Server{Handler: h, ReadHeaderTimeout: lim.HeaderTimeout.D(), IdleTimeout: lim.IdleTimeout.D(),
+			MaxHeaderBytes: 16 << 10, Log: n.log.With("component", "httpd")}
+		srv, serve = hs, func() error { return hs.Serve(l) }
+	} else {
+		// HTTPS: the same lean server for HTTP/1.1; connections that
+		// choose HTTP/2 go on to net/http's.
+		h2l := httpd.NewHTTP2(l.Addr())
+		h2 := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: lim.HeaderTimeout.D(),
+			IdleTimeout:       lim.IdleTimeout.D(),
+			MaxHeaderBytes:    16 << 10,
+			// Client resets are routine on a public server; keep them out
+			// of the operator's log.
+			ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+		}
+		hs := &httpd.Server{Handler: h, ReadHeaderTimeout: lim.HeaderTimeout.D(), IdleTimeout: lim.IdleTimeout.D(),
+			MaxHeaderBytes: 16 << 10, Log: n.log.With("component", "httpd"), TLSConfig: tc, HTTP2: h2l}
+		srv = both{hs, h2}
+		serve = func() error {
+			go h2.Serve(h2l)
+			return hs.Serve(l)
+		}
 	}
 	n.servers = append(n.servers, srv)
 	n.listeners = append(n.listeners, l)
@@ -234,18 +254,31 @@ func (n *Node) serveOn(ctx context.Context, addr string, lopt listen.Options, h 
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		var err error
-		if tc != nil {
-			err = srv.ServeTLS(l, "", "")
-		} else {
-			err = srv.Serve(l)
-		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("serve", "addr", l.Addr(), "err", err)
 		}
 	}()
 	return nil
 }
+
+// server is what the node needs of its HTTP and HTTPS servers.
+type server interface {
+	Shutdown(ctx context.Context) error
+	Close() error
+}
+
+// both is an HTTPS listener's pair: HTTP/1.1 on the lean server, HTTP/2
+// on net/http's.
+type both struct {
+	h1 *httpd.Server
+	h2 *http.Server
+}
+
+func (b both) Shutdown(ctx context.Context) error {
+	return errors.Join(b.h1.Shutdown(ctx), b.h2.Shutdown(ctx))
+}
+
+func (b both) Close() error { return errors.Join(b.h1.Close(), b.h2.Close()) }
 
 // build turns a config into the serving front.
 func (n *Node) build(cfg config.Node) (*front, error) {
@@ -260,7 +293,8 @@ func (n *Node) build(cfg config.Node) (*front, error) {
 	}
 	site := serve.Site{Name: cfg.Name, SponsorName: cfg.Sponsor.Name, SponsorURL: cfg.Sponsor.URL,
 		Contact: cfg.Contact, FleetName: cfg.Fleet.Name, FleetURL: cfg.Fleet.URL, DonateURL: cfg.Fleet.Donate}
-	content, err := serve.New(site, projects, n.lastSync, n.log.With("component", "serve"))
+	content, err := serve.New(site, projects, n.lastSync,
+		serve.Options{CacheBytes: cfg.Cache.Memory.Int(), CacheMaxFile: cfg.Cache.MaxFile.Int()}, n.log.With("component", "serve"))
 	if err != nil {
 		return nil, err
 	}

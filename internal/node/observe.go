@@ -21,9 +21,14 @@ import (
 // once; clients that keep their connection are counted exactly).
 type recorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
+	status  int
+	bytes   int64
+	project string
+	noted   bool // the handler named the project (serve.ProjectNoter)
 }
+
+// NoteProject implements serve.ProjectNoter.
+func (r *recorder) NoteProject(name string) { r.project, r.noted = name, true }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
@@ -94,7 +99,10 @@ func (n *Node) serveObserved(next http.Handler, w http.ResponseWriter, r *http.R
 		proto = telemetry.HTTPS
 	}
 	addr, _ := guard.RemoteAddr(r)
-	project := st.content.ProjectOf(r.URL.Path)
+	project := rec.project
+	if !rec.noted {
+		project = st.content.ProjectOf(r.URL.Path)
+	}
 	n.traffic.Record(project, proto, rec.status, rec.bytes, addr.Is6())
 	if n.usage != nil {
 		n.usage.Record(project, r.URL.Path, rec.bytes, addr, st.guard.Checker(r.UserAgent()), rec.status, start)

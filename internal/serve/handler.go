@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Site is what the pages say about the node.
@@ -48,17 +50,28 @@ type Handler struct {
 	order    []*tree
 	lastSync StatusFunc
 	log      *slog.Logger
+	cache    *fileCache // nil: off
 }
 
 type tree struct {
 	Project
 	root *os.Root
+	// dirfd is the tree's directory (O_PATH), for the file cache's checks.
+	dirfd int
+}
+
+// Options tune a Handler.
+type Options struct {
+	// CacheBytes is the memory for small, often requested files (0: no
+	// cache); CacheMaxFile the largest file held.
+	CacheBytes, CacheMaxFile int64
 }
 
 // New opens each project's tree (creating missing directories, which the
 // sync fills) and returns the handler.
-func New(site Site, projects []Project, lastSync StatusFunc, log *slog.Logger) (*Handler, error) {
-	h := &Handler{site: site, projects: map[string]*tree{}, lastSync: lastSync, log: log}
+func New(site Site, projects []Project, lastSync StatusFunc, opts Options, log *slog.Logger) (*Handler, error) {
+	h := &Handler{site: site, projects: map[string]*tree{}, lastSync: lastSync, log: log,
+		cache: newFileCache(opts.CacheBytes, opts.CacheMaxFile)}
 	if h.lastSync == nil {
 		h.lastSync = func(string) time.Time { return time.Time{} }
 	}
@@ -72,7 +85,13 @@ func New(site Site, projects []Project, lastSync StatusFunc, log *slog.Logger) (
 			h.Close()
 			return nil, fmt.Errorf("project %s: %w", p.Name, err)
 		}
-		t := &tree{Project: p, root: root}
+		dirfd, err := unix.Open(p.Dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			root.Close()
+			h.Close()
+			return nil, fmt.Errorf("project %s: %w", p.Name, err)
+		}
+		t := &tree{Project: p, root: root, dirfd: dirfd}
 		h.projects[p.Path] = t
 		h.order = append(h.order, t)
 	}
@@ -83,10 +102,15 @@ func New(site Site, projects []Project, lastSync StatusFunc, log *slog.Logger) (
 // Close releases the trees' directory handles. Files already open by
 // in-flight requests stay valid.
 func (h *Handler) Close() {
+	h.cache.close()
 	for _, t := range h.projects {
 		t.root.Close()
+		unix.Close(t.dirfd)
 	}
 }
+
+// CacheStats reports the file cache's counters (zero without a cache).
+func (h *Handler) CacheStats() CacheStats { return h.cache.stats() }
 
 // ProjectOf returns the project a request path belongs to, "" if none; the
 // traffic counters use it.
@@ -99,6 +123,19 @@ func (h *Handler) ProjectOf(urlPath string) string {
 		return p.Name
 	}
 	return ""
+}
+
+// ProjectNoter is implemented by response writers that want to know the
+// project a response belongs to (the node's traffic counters), so they
+// need not resolve the path again.
+type ProjectNoter interface {
+	NoteProject(name string)
+}
+
+func noteProject(w http.ResponseWriter, name string) {
+	if pn, ok := w.(ProjectNoter); ok {
+		pn.NoteProject(name)
+	}
 }
 
 const allowed = "GET, HEAD, OPTIONS"
@@ -115,6 +152,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allowed)
 		h.errorPage(w, r, http.StatusMethodNotAllowed)
 		return
+	}
+	if h.cache != nil {
+		if e := h.cache.get(r.URL.Path); e != nil {
+			noteProject(w, e.tree.Name)
+			serveCached(w, r, e)
+			e.release()
+			return
+		}
 	}
 	t, hidden, err := resolve(r.URL.Path)
 	if err != nil {
@@ -145,6 +190,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serveTree(w http.ResponseWriter, r *http.Request, p *tree, t target) {
+	noteProject(w, p.Name)
 	// O_NONBLOCK: opening a FIFO someone left in the tree must not hang
 	// the request; regular files ignore the flag.
 	f, err := p.root.OpenFile(t.rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
@@ -152,7 +198,12 @@ func (h *Handler) serveTree(w http.ResponseWriter, r *http.Request, p *tree, t t
 		h.errorPage(w, r, statusOf(err))
 		return
 	}
-	defer f.Close()
+	keep := false // the file cache took it
+	defer func() {
+		if !keep {
+			f.Close()
+		}
+	}()
 	fi, err := f.Stat()
 	if err != nil {
 		h.errorPage(w, r, statusOf(err))
@@ -169,6 +220,14 @@ func (h *Handler) serveTree(w http.ResponseWriter, r *http.Request, p *tree, t t
 		if t.slash {
 			h.errorPage(w, r, http.StatusNotFound)
 			return
+		}
+		if h.cache != nil && r.Method == http.MethodGet && h.cache.admit(r.URL.Path, fi.Size()) {
+			var e *cached
+			if e, keep = h.cache.load(r.URL.Path, p, t.rel, f, fi); e != nil {
+				serveCached(w, r, e)
+				e.release()
+				return
+			}
 		}
 		serveFile(w, r, f, fi)
 	default: // devices, sockets, fifos: never served

@@ -3,7 +3,6 @@ package serve
 import (
 	"errors"
 	"path"
-	"regexp"
 	"strings"
 )
 
@@ -11,13 +10,27 @@ import (
 // cannot name a file; it is answered 400.
 var errBadPath = errors.New("bad request path")
 
-// rsyncTempRE matches rsync's in-flight temp files, ".<name>.XXXXXX".
-var rsyncTempRE = regexp.MustCompile(`^\..+\.[A-Za-z0-9]{6}$`)
-
 // Hidden reports whether a file name is sync machinery that is never served
 // nor listed: rsync's delay-updates dir, its partial dir and its temp files.
 func Hidden(name string) bool {
-	return name == ".~tmp~" || name == ".rsync-partial" || rsyncTempRE.MatchString(name)
+	return name == ".~tmp~" || name == ".rsync-partial" || isRsyncTemp(name)
+}
+
+// isRsyncTemp matches rsync's in-flight temp files, ".<name>.XXXXXX" (six
+// letters or digits): the regexp ^\..+\.[A-Za-z0-9]{6}$ without its cost on
+// every path segment of every request.
+func isRsyncTemp(name string) bool {
+	n := len(name)
+	if n < 9 || name[0] != '.' || name[n-7] != '.' {
+		return false
+	}
+	for i := n - 6; i < n; i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // target is where a request path points: a project and a path inside it.
