@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
 # Serving benchmark: the node and nginx over the same tree, in one run, both
-# with access logs on, same certificate, same load generator (wrk). Prints
-# each figure and the ratio node/nginx. Loopback only; bounded in time.
+# with access logs on, same certificate, same load generator (wrk). The
+# servers run on the first half of the CPUs, wrk on the other half, so
+# neither steals the other's processor; each figure is the median of
+# ROUNDS alternating runs. Prints each figure and the ratio node/nginx.
+# Loopback only; bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-./micromirror}
-DUR=${DUR:-8s}
+DUR=${DUR:-5s}
 CONNS=${CONNS:-64}
+ROUNDS=${ROUNDS:-3}
 out=bench-results; mkdir -p "$out"
 work=$(mktemp -d /tmp/mm-bench.XXXXXX)
 chmod 755 "$work"  # nginx workers run as www-data
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
+
+n=$(nproc)
+if [ "$n" -ge 2 ]; then
+  SRV="0-$((n / 2 - 1))"; LOAD="$((n / 2))-$((n - 1))"
+else
+  SRV=0; LOAD=0
+fi
+load() { taskset -c "$LOAD" "$@"; }
 
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
@@ -23,7 +35,7 @@ head -c 1073741824 /dev/urandom > "$work/data/bench/1g.bin"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.mm.example.net \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 
-NH=$(port); NS=$(port); XH=$(port); XS=$(port)
+NH=$(port); NS=$(port); XH=$(port); XS=$(port); NA=$(port)
 cat > "$work/node.yaml" <<YAML
 name: bench.mm.example.net
 sponsor: {name: Bench}
@@ -31,7 +43,7 @@ contact: noc@mm.example.net
 data_dir: $work/data
 state_dir: $work/state
 access_log: $work/node-access.log
-listen: {http: ["127.0.0.1:$NH"], https: ["127.0.0.1:$NS"], rsync: [], admin: []}
+listen: {http: ["127.0.0.1:$NH"], https: ["127.0.0.1:$NS"], rsync: [], admin: ["127.0.0.1:$NA"]}
 tls: {cert_file: $work/cert.pem, key_file: $work/key.pem}
 limits: {rate_limit: {per_second: 0}, max_connections: 100000}
 projects:
@@ -39,9 +51,10 @@ projects:
 YAML
 cat > "$work/nginx/nginx.conf" <<NGINX
 worker_processes auto;
+worker_rlimit_nofile 20000;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log;
-events { worker_connections 4096; }
+events { worker_connections 10000; }
 http {
   include /etc/nginx/mime.types;
   log_format timed '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time';
@@ -57,9 +70,10 @@ http {
 }
 NGINX
 
-"$BIN" node -config "$work/node.yaml" -log-level warn & pids+=($!)
+# taskset execs the server: $! is the server's own PID.
+taskset -c "$SRV" "$BIN" node -config "$work/node.yaml" -log-level warn & pids+=($!)
 NODE_PID=$!
-nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
+taskset -c "$SRV" nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
 NGINX_PID=$!
 for i in $(seq 50); do
   curl -fsk -o /dev/null "http://127.0.0.1:$NH/bench/1k.bin" && curl -fsk -o /dev/null "http://127.0.0.1:$XH/bench/1k.bin" && break
@@ -68,44 +82,93 @@ done
 curl -fsk -o /dev/null "https://127.0.0.1:$NS/bench/1k.bin" || { echo "bench: node did not start" >&2; exit 1; }
 curl -fsk -o /dev/null "https://127.0.0.1:$XS/bench/1k.bin" || { echo "bench: nginx did not start" >&2; exit 1; }
 
-# cpu_ticks PID: user+system clock ticks of a process and its children
-# (nginx's workers are children of its master).
-cpu_ticks() {
+# family PID: the process and its descendants (nginx's workers).
+family() { local c; echo "$1"; for c in $(pgrep -P "$1" || true); do family "$c"; done; }
+# ticks PID: user+system clock ticks of the family.
+ticks() {
   local total=0 p
-  for p in $1 $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '{print $14+$15}' "/proc/$p/stat")))
-  done
+  for p in $(family "$1"); do total=$((total + $(awk '{print $14+$15}' "/proc/$p/stat"))); done
   echo $total
 }
+# rss PID: resident kB of the family.
+rss() {
+  local total=0 p
+  for p in $(family "$1"); do total=$((total + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done
+  echo $total
+}
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+bytes_read() { awk '/read$/ {v=$(NF-1); u=substr(v,length(v)-1); n=substr(v,1,length(v)-2);
+  if (u=="GB") n*=1e9; else if (u=="MB") n*=1e6; else if (u=="KB") n*=1e3; print n}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+row() { printf "%-40s %12s %12s %10s\n" "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
 
-rps() { wrk -t2 -c"$CONNS" -d"$DUR" "$1" | awk '/Requests\/sec/ {print $2}'; }
-
-# cpu_per_gb URL PID: server CPU seconds per GB sent for the 1 GiB file.
-cpu_per_gb() {
-  local before after read
-  before=$(cpu_ticks "$2")
-  read=$(wrk -t2 -c4 -d"$DUR" "$1" | awk '/read$/ {v=$(NF-1); u=substr(v,length(v)-1); n=substr(v,1,length(v)-2);
-        if (u=="GB") n*=1e9; else if (u=="MB") n*=1e6; else if (u=="KB") n*=1e3; print n}')
-  after=$(cpu_ticks "$2")
-  awk -v t=$((after-before)) -v hz="$(getconf CLK_TCK)" -v b="$read" 'BEGIN {printf "%.3f", (t/hz)/(b/1e9)}'
+# measure KIND URL PID: one run. rps: requests/s; us: server CPU µs per
+# request; gb: server CPU seconds per GB sent (4 connections on the 1 GiB file).
+measure() {
+  local before after o
+  before=$(ticks "$3")
+  if [ "$1" = gb ]; then o=$(load wrk -t2 -c4 -d"$DUR" "$2"); else o=$(load wrk -t2 -c"$CONNS" -d"$DUR" "$2"); fi
+  after=$(ticks "$3")
+  case $1 in
+    rps) echo "$o" | awk '/Requests\/sec/ {print $2}' ;;
+    us)  echo "$o" | awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" '/requests in/ {printf "%.2f\n", t/hz*1e6/$1}' ;;
+    gb)  echo "$o" | bytes_read | awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" '{printf "%.3f\n", (t/hz)/($1/1e9)}' ;;
+  esac
+}
+# both KIND PATH SCHEME: median of ROUNDS alternating runs, node then nginx.
+both() {
+  local np=$NH xp=$XH r nv=() xv=()
+  [ "$3" = https ] && { np=$NS; xp=$XS; }
+  for r in $(seq "$ROUNDS"); do
+    nv+=("$(measure "$1" "$3://127.0.0.1:$np$2" "$NODE_PID")")
+    xv+=("$(measure "$1" "$3://127.0.0.1:$xp$2" "$NGINX_PID")")
+  done
+  echo "$(printf '%s\n' "${nv[@]}" | median) $(printf '%s\n' "${xv[@]}" | median)"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+# memory PORT PID: resident kB under 5,000 keep-alive clients.
+memory() {
+  local o
+  load wrk -t2 -c5000 -d10s "http://127.0.0.1:$1/bench/1k.bin" > "$work/mem.txt" 2>&1 &
+  sleep 8
+  rss "$2"
+  wait
+}
+
+# during_sync PORT: requests/s and failed responses while the files are
+# replaced as rsync does (a temp file renamed over the old) every 20 ms.
+during_sync() {
+  local stop="$work/stop" o
+  rm -f "$stop"
+  ( i=0; while [ ! -e "$stop" ]; do
+      for f in 1k 64k; do
+        cp "$work/data/bench/$f.bin" "$work/data/bench/.$f.bin.Xy12Ab" && mv "$work/data/bench/.$f.bin.Xy12Ab" "$work/data/bench/$f.bin"
+      done
+      sleep 0.02
+    done ) &
+  local loop=$!
+  o=$(load wrk -t2 -c"$CONNS" -d"$DUR" "http://127.0.0.1:$1/bench/64k.bin")
+  touch "$stop"; wait "$loop"
+  echo "$(echo "$o" | awk '/Requests\/sec/ {print $2}') $(echo "$o" | awk '/Non-2xx/ {n+=$NF}
+    /Socket errors/ {gsub(/,/, ""); n+=$4+$6+$8+$10} END {print n+0}')"
+}
 
 {
-  echo "micromirror serving benchmark, $(date -u +%F), $(nproc) cores, wrk -c$CONNS -d$DUR, access logs on"
+  echo "micromirror serving benchmark, $(date -u +%F), $n cores (servers on CPU $SRV, wrk on CPU $LOAD), wrk -c$CONNS -d$DUR, median of $ROUNDS, access logs on"
   echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), micromirror $("$BIN" version | cut -d' ' -f2)"
-  printf "%-34s %12s %12s %10s\n" "measure" "node" "nginx" "node/nginx"
+  printf "%-40s %12s %12s %10s\n" "measure" "node" "nginx" "node/nginx"
   for scheme in http https; do
-    np=$NH; xp=$XH; [ "$scheme" = https ] && { np=$NS; xp=$XS; }
     for f in 1k 64k; do
-      n=$(rps "$scheme://127.0.0.1:$np/bench/$f.bin"); x=$(rps "$scheme://127.0.0.1:$xp/bench/$f.bin")
-      printf "%-34s %12s %12s %10s\n" "$scheme requests/s, $f file" "$n" "$x" "$(ratio "$n" "$x")"
+      read -r nv xv <<<"$(both rps "/bench/$f.bin" "$scheme")"; row "$scheme requests/s, $f file" "$nv" "$xv"
+      read -r nv xv <<<"$(both us "/bench/$f.bin" "$scheme")"; row "$scheme CPU µs per request, $f file" "$nv" "$xv"
     done
-    n=$(cpu_per_gb "$scheme://127.0.0.1:$np/bench/1g.bin" "$NODE_PID"); x=$(cpu_per_gb "$scheme://127.0.0.1:$xp/bench/1g.bin" "$NGINX_PID")
-    printf "%-34s %12s %12s %10s\n" "$scheme CPU s per GB, 1 GiB file" "$n" "$x" "$(ratio "$n" "$x")"
+    read -r nv xv <<<"$(both gb /bench/1g.bin "$scheme")"; row "$scheme CPU s per GB, 1 GiB file" "$nv" "$xv"
   done
-  echo "(requests/s: higher is better; CPU s per GB: lower is better)"
+  row "resident kB, 5,000 keep-alive clients" "$(memory "$NH" "$NODE_PID")" "$(memory "$XH" "$NGINX_PID")"
+  read -r nv nf <<<"$(during_sync "$NH")"; read -r xv xf <<<"$(during_sync "$XH")"
+  row "requests/s, 64k file, files replaced" "$nv" "$xv"
+  printf "%-40s %12s %12s\n" "failed responses, files replaced" "$nf" "$xf"
+  echo "(requests/s: higher is better; CPU and memory: lower is better)"
 } | tee "$out/serving.txt"
 
 # MQTT fan-out: one announcement to 200 subscribed nodes, Mosquitto and the

@@ -353,7 +353,8 @@ func (c *conn) sendFile(src int, off *int64, n int64, w *worker) (int64, error) 
 	var werr error
 	err := c.raw.Write(func(fd uintptr) bool {
 		for sent < n {
-			m, err := unix.Sendfile(int(fd), src, off, int(min(n-sent, 64<<10)))
+			want := min(n-sent, sendfileChunk)
+			m, err := unix.Sendfile(int(fd), src, off, int(want))
 			if m > 0 {
 				sent += int64(m)
 			}
@@ -369,6 +370,11 @@ func (c *conn) sendFile(src int, off *int64, n int64, w *worker) (int64, error) 
 			case m == 0:
 				werr = errShortFile // the file ended early
 				return true
+			case int64(m) < want && sent < n:
+				// A short write: the socket is full. Wait for room, as
+				// nginx does, rather than ask again only to hear EAGAIN.
+				w.detach()
+				return false
 			}
 		}
 		return true
@@ -380,6 +386,9 @@ func (c *conn) sendFile(src int, off *int64, n int64, w *worker) (int64, error) 
 }
 
 var errShortFile = errors.New("httpd: file shorter than its length")
+
+// sendfileChunk bounds one sendfile(2), as nginx's sendfile_max_chunk.
+const sendfileChunk = 2 << 20
 
 // headEnd returns the index just past the blank line ending a request
 // head in b (CRLF CRLF, or bare LFs, which net/http also accepts), or -1.
