@@ -1,11 +1,12 @@
-// Package httpd is the node's plain-HTTP server: HTTP/1.1 and 1.0 with
-// keep-alive and pipelining, for any http.Handler. It exists for the small
-// boxes the fleet runs on. A connection waiting for its next request holds
-// no buffer: the wait happens in the runtime's poller on the bare socket,
-// and a buffer is taken from a pool only once bytes have arrived. So
-// thousands of keep-alive clients cost little memory, a small response
-// leaves in a single write(2), and a file body goes out with sendfile(2)
-// right behind its head. HTTPS (with HTTP/2) stays with net/http.
+// Package httpd is the node's HTTP/1.1 and 1.0 server, plain and over TLS,
+// with keep-alive and pipelining, for any http.Handler. It exists for the
+// small boxes the fleet runs on. A connection waiting for its next request
+// holds no goroutine and no buffer: it is an entry in an epoll set (see
+// loop), and a buffer is taken from a pool only once bytes have arrived.
+// So thousands of keep-alive clients cost little memory, a small response
+// leaves in a single write(2), and a plain file body goes out with
+// sendfile(2) right behind its head. TLS connections that choose HTTP/2
+// are handed to net/http's server (see HTTP2).
 //
 // What it leaves out, by design, for a static file server: request bodies
 // (a request that has one is answered, then the connection is closed),
