@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stder
 	case "announce":
 		return runAnnounce(ctx, args[1:], stdout, stderr)
 	case "watchtower":
-		return runWatchtower(ctx, args[1:], os.Stdin, stdout, stderr)
+		return runWatchtower(ctx, args[1:], hup, os.Stdin, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "fleet":

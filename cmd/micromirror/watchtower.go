@@ -19,13 +19,16 @@ const watchtowerUsage = `Usage: micromirror watchtower -config watchtower.yaml
        micromirror watchtower -hash-token < token-file
 
 Collects the nodes' telemetry (authenticated per node), stores it in SQLite
-and answers the JSON API (docs/api.md). -hash-token prints the
-token_sha256 value for a node's token.
+or PostgreSQL and answers the JSON API (docs/api.md). -hash-token prints
+the token_sha256 value for a node's token. SIGHUP rereads the config's
+nodes and its nodes_file (after 'micromirror fleet render'); a config
+with errors is reported and the running list kept. Other settings take
+a restart.
 
 Flags:
 `
 
-func runWatchtower(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func runWatchtower(ctx context.Context, args []string, hup <-chan os.Signal, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("watchtower", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "/etc/micromirror/watchtower.yaml", "watchtower config file")
@@ -88,21 +91,33 @@ func runWatchtower(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		defer stop()
 	}
 	go watchtower.Compactor(ctx, store, cfg.Retention, log.With("component", "retention"))
+	prober := watchtower.NewProber(store, cfg.Nodes, cfg.ProbeEvery.D(), nil, log.With("component", "probe"))
 	probeCtx, stopProbes := context.WithCancel(ctx)
 	probing := make(chan struct{})
 	go func() {
 		defer close(probing)
-		watchtower.NewProber(store, cfg.Nodes, cfg.ProbeEvery.D(), nil, log.With("component", "probe")).Run(probeCtx)
+		prober.Run(probeCtx)
 	}()
 	defer func() { stopProbes(); <-probing }() // before the store closes
-	select {
-	case err := <-errc:
-		log.Error("serve", "err", err)
-		return 1
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Close(sctx)
-		return 0
+	for {
+		select {
+		case err := <-errc:
+			log.Error("serve", "err", err)
+			return 1
+		case <-hup:
+			next, err := watchtower.LoadConfig(*cfgPath)
+			if err != nil {
+				log.Error("reload: config has errors, keeping the running node list", "err", err)
+				continue
+			}
+			srv.SetNodes(next.Nodes)
+			prober.SetNodes(next.Nodes)
+			log.Info("reloaded node list", "nodes", len(next.Nodes))
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			srv.Close(sctx)
+			return 0
+		}
 	}
 }

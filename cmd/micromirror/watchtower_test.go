@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"micromirror/internal/testenv"
+	"micromirror/internal/watchtower"
 )
 
 // TestWatchtowerCommand runs the subcommand on both stores and checks it
@@ -30,7 +32,7 @@ func TestWatchtowerCommand(t *testing.T) {
 			done := make(chan int, 1)
 			var stderr lockedBuffer
 			go func() {
-				done <- runWatchtower(ctx, []string{"-config", filepath.Join(dir, "wt.yaml")}, nil, os.Stdout, &stderr)
+				done <- runWatchtower(ctx, []string{"-config", filepath.Join(dir, "wt.yaml")}, nil, nil, os.Stdout, &stderr)
 			}()
 			var resp *http.Response
 			var err error
@@ -55,8 +57,85 @@ func TestWatchtowerCommand(t *testing.T) {
 	}
 }
 
+// TestWatchtowerRereadsNodesOnHUP: a node added to nodes_file (as fleet
+// render writes it) may push once the watchtower got SIGHUP, a node taken
+// out may not, and a broken file keeps the running list.
+func TestWatchtowerRereadsNodesOnHUP(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	nodesFile := filepath.Join(dir, "nodes.yaml")
+	writeNodes := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(nodesFile, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	node := func(name, token string) string {
+		return fmt.Sprintf("  - {name: %s, token_sha256: %s}\n", name, watchtower.HashToken(token))
+	}
+	writeNodes("nodes:\n" + node("a.mm.example.net", "token-a"))
+	cfg := fmt.Sprintf("listen: 127.0.0.1:%d\ndb: %q\nnodes_file: nodes.yaml\n", port, filepath.Join(dir, "wt.db"))
+	os.WriteFile(filepath.Join(dir, "wt.yaml"), []byte(cfg), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	hup := make(chan os.Signal, 1)
+	done := make(chan int, 1)
+	var stderr lockedBuffer
+	go func() {
+		done <- runWatchtower(ctx, []string{"-config", filepath.Join(dir, "wt.yaml")}, hup, nil, os.Stdout, &stderr)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit %d\n%s", code, stderr.String())
+		}
+	}()
+	// status of a push with token: 401 for an unknown node, 400 for a
+	// known one (the body is not a batch).
+	status := func(token string) int {
+		req, _ := http.NewRequest("POST", fmt.Sprintf("http://127.0.0.1:%d/api/v1/ingest", port), strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// eventually waits for the statuses of both tokens to become want.
+	eventually := func(what string, wantA, wantB int) {
+		t.Helper()
+		var a, b int
+		for i := 0; i < 100; i++ {
+			if a, b = status("token-a"), status("token-b"); a == wantA && b == wantB {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%s: token-a %d, token-b %d, want %d, %d\n%s", what, a, b, wantA, wantB, stderr.String())
+	}
+	eventually("at start", 400, 401)
+
+	writeNodes("nodes:\n" + node("a.mm.example.net", "token-a") + node("b.mm.example.net", "token-b"))
+	hup <- syscall.SIGHUP
+	eventually("b added", 400, 400)
+
+	writeNodes("nodes:\n  - {name: c.mm.example.net, token_sha256: nothex}\n")
+	hup <- syscall.SIGHUP
+	for i := 0; i < 100 && !strings.Contains(stderr.String(), "keeping the running node list"); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(stderr.String(), "token_sha256") {
+		t.Errorf("a broken nodes file was not reported with its key:\n%s", stderr.String())
+	}
+	eventually("broken file", 400, 400)
+
+	writeNodes("nodes:\n" + node("b.mm.example.net", "token-b"))
+	hup <- syscall.SIGHUP
+	eventually("a taken out", 401, 400)
+}
+
 func runWatchtowerCLI(t *testing.T, stdin *strings.Reader, args ...string) (int, string, string) {
 	var out, errb strings.Builder
-	code := runWatchtower(context.Background(), args, stdin, &out, &errb)
+	code := runWatchtower(context.Background(), args, nil, stdin, &out, &errb)
 	return code, out.String(), errb.String()
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,7 +22,7 @@ const ProbeUserAgent = "micromirror-watchtower/probe"
 // reachability, latency and the TLS certificate's expiry.
 type Prober struct {
 	store Store
-	nodes []NodeConfig
+	nodes atomic.Pointer[[]NodeConfig] // SetNodes swaps it between rounds
 	log   *slog.Logger
 	http  *http.Client
 	every time.Duration
@@ -33,10 +34,15 @@ func NewProber(store Store, nodes []NodeConfig, every time.Duration, tlsConfig *
 		every = 5 * time.Minute
 	}
 	tr := &http.Transport{TLSClientConfig: tlsConfig, DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
-	return &Prober{store: store, nodes: nodes, log: log, every: every,
+	p := &Prober{store: store, log: log, every: every,
 		http: &http.Client{Timeout: 10 * time.Second, Transport: tr,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	p.SetNodes(nodes)
+	return p
 }
+
+// SetNodes replaces the nodes probed from the next round on.
+func (p *Prober) SetNodes(nodes []NodeConfig) { p.nodes.Store(&nodes) }
 
 // Run probes every interval until ctx ends.
 func (p *Prober) Run(ctx context.Context) {
@@ -78,7 +84,7 @@ func (p *Prober) ProbeAll(ctx context.Context) {
 		}()
 	}
 feed:
-	for _, n := range p.nodes {
+	for _, n := range *p.nodes.Load() {
 		for _, u := range n.Probes {
 			select {
 			case jobs <- job{n.Name, u}:

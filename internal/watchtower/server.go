@@ -25,29 +25,28 @@ import (
 
 // Server answers ingest and API requests.
 type Server struct {
-	store   Store
-	log     *slog.Logger
-	nodes   map[[32]byte]string // token hash -> node
-	sponsor map[string]string   // node -> sponsor
-	srv     *http.Server
-	ln      net.Listener
+	store  Store
+	log    *slog.Logger
+	roster atomic.Pointer[roster] // the nodes allowed to push; SetNodes swaps it
+	srv    *http.Server
+	ln     net.Listener
 	// Alerts holds the open alerts; Run it to evaluate.
 	Alerts *Alerter
 
 	Accepted, Duplicates, Rejected atomic.Uint64
 }
 
+// roster is the nodes a server knows, as one value so that a reload
+// replaces all of it at once.
+type roster struct {
+	tokens  map[[32]byte]string // token hash -> node
+	sponsor map[string]string   // node -> sponsor
+}
+
 // NewServer builds the server for the configured nodes.
 func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
-	s := &Server{store: store, log: log, nodes: map[[32]byte]string{}, sponsor: map[string]string{},
-		Alerts: NewAlerter(store, cfg.Alerts, log.With("component", "alerts"))}
-	for _, n := range cfg.Nodes {
-		s.sponsor[n.Name] = n.Sponsor
-		var h [32]byte
-		b, _ := hex.DecodeString(n.TokenSHA256)
-		copy(h[:], b)
-		s.nodes[h] = n.Name
-	}
+	s := &Server{store: store, log: log, Alerts: NewAlerter(store, cfg.Alerts, log.With("component", "alerts"))}
+	s.SetNodes(cfg.Nodes)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/ingest", s.ingest)
 	mux.HandleFunc("GET /api/v1/nodes", s.apiNodes)
@@ -63,6 +62,21 @@ func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	return s
+}
+
+// SetNodes replaces the nodes allowed to push (validated config, as
+// LoadConfig returns it). Requests in flight finish with the old list;
+// a node taken out is refused from its next push on.
+func (s *Server) SetNodes(nodes []NodeConfig) {
+	r := &roster{tokens: map[[32]byte]string{}, sponsor: map[string]string{}}
+	for _, n := range nodes {
+		r.sponsor[n.Name] = n.Sponsor
+		var h [32]byte
+		b, _ := hex.DecodeString(n.TokenSHA256)
+		copy(h[:], b)
+		r.tokens[h] = n.Name
+	}
+	s.roster.Store(r)
 }
 
 // Open listens on addr; Serve starts.
@@ -115,7 +129,7 @@ func (s *Server) authenticate(r *http.Request) (string, bool) {
 		return "", false
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	for h, node := range s.nodes {
+	for h, node := range s.roster.Load().tokens {
 		if subtle.ConstantTimeCompare(h[:], sum[:]) == 1 {
 			return node, true
 		}
@@ -222,8 +236,9 @@ func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
 	storeGroup, keyOf := group, func(k string) string { return k }
 	if group == "sponsor" {
 		storeGroup = "node"
+		sponsor := s.roster.Load().sponsor
 		keyOf = func(node string) string {
-			if sp := s.sponsor[node]; sp != "" {
+			if sp := sponsor[node]; sp != "" {
 				return sp
 			}
 			return "(unknown)"
