@@ -246,7 +246,7 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
          printf "%-34s %12s %12s %10s\n", "measure", "planned", "by hand", "plan/hand"
          printf "%-34s %12s %12s %10.2f\n", "TB/day served", v["TB/day-planned"], v["TB/day-by-popularity"], v["planned/popularity"]
          printf "%-34s %12s\n", "TB/day served today", v["TB/day-now"]
-         printf "%-34s %12s\n", "changes (additions, removals)", v["additions"] ", " v["removals"]
+         printf "%-34s %12s\n", "changes (additions, removals)", sprintf("%d, %d", v["additions"], v["removals"])
          printf "%-34s %12.0f\n", "planning time, ms", ms
        }' "$work/plan.txt"
 } | tee -a "$out/serving.txt"
