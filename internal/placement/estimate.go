@@ -8,9 +8,10 @@ import (
 
 // source says where a node's expected bytes for a project come from.
 type source struct {
-	kind  string // measured, peers, prior, none
-	scope string // the peers' country, continent or "the fleet"
-	peers int
+	kind     string // measured, peers, prior, none
+	scope    string // the peers' country, continent or "the fleet"
+	peers    int
+	measured float64 // bytes per day, for kind measured
 }
 
 // Bounds of a node's draw: how much more (or less) it serves than its
@@ -132,7 +133,7 @@ func (s *state) estimate(d Demand, projIndex map[string]int) [][]source {
 		src[n] = make([]source, len(s.projects))
 		for p, pr := range s.projects {
 			if b, measured := base[n][p]; measured {
-				s.value[n][p], src[n][p] = b, source{kind: "measured"}
+				s.value[n][p], src[n][p] = b, source{kind: "measured", measured: d[s.nodes[n].Name][pr.Name]}
 				continue
 			}
 			m, from := norm.mean(s, n, p, 0, false)
@@ -163,7 +164,9 @@ func (s *state) describe(src source, n, p int) string {
 	var what string
 	switch src.kind {
 	case "measured":
-		what = "measured " + alone
+		// value is the figure scaled up to no neighbours; say what was
+		// measured, and below what the plan expects.
+		what = "measured " + config.HumanBytes(src.measured) + "/day"
 	case "peers":
 		hosts := "hosts"
 		if src.peers == 1 {
@@ -186,4 +189,35 @@ func (s *state) describe(src source, n, p int) string {
 			config.HumanBytes(s.sum[n]), config.HumanBytes(capacity))
 	}
 	return what
+}
+
+// describeNeighbours says what a change does to the other hosts of p
+// nearby, in the planned placement: the part of a change's gain that is
+// not n's own (a removal can gain when nearby hosts take its audience).
+func (s *state) describeNeighbours(n, p int, added bool) string {
+	hosts := 0
+	for _, nb := range s.nbrs[n] {
+		if s.host[p][nb.m] {
+			hosts++
+		}
+	}
+	if hosts == 0 {
+		return ""
+	}
+	// What they would lose if n hosted p (again), as the plan stands.
+	lose := -s.neighbourDelta(n, p, true)
+	if added {
+		lose = s.neighbourDelta(n, p, false)
+	}
+	if lose < 1e9 { // under 1 GB/day: not worth a word
+		return ""
+	}
+	them := fmt.Sprintf("%d nearby hosts of it serve", hosts)
+	if hosts == 1 {
+		them = "the nearby host of it serves"
+	}
+	if added {
+		return fmt.Sprintf("; %s %s/day less", them, config.HumanBytes(lose))
+	}
+	return fmt.Sprintf("; without it %s %s/day more", them, config.HumanBytes(lose))
 }

@@ -76,6 +76,7 @@ func Make(nodes []Node, projects []Project, d Demand, par Params) (*Plan, error)
 			} else {
 				c.Gain = -s.delta(n, -1, p)
 			}
+			c.Estimate += s.describeNeighbours(n, p, c.Add)
 			plan.Changes = append(plan.Changes, c)
 		}
 		plan.Placement[node.Name] = names

@@ -284,3 +284,27 @@ func TestMaxProjects(t *testing.T) {
 		t.Errorf("dropped %+v", dropped)
 	}
 }
+
+// TestExplanations: a change's explanation gives the figure measured (not
+// the one scaled up to no neighbours) and what it does to nearby hosts.
+func TestExplanations(t *testing.T) {
+	nodes := []Node{node("a", "DE", 50.1, 8.7, 500, "debian"), node("b", "DE", 52.5, 13.4, 500, "debian")}
+	projects := []Project{{Name: "debian", Size: 400 * gb}}
+	d := Demand{"a": {"debian": 500 * gb}, "b": {"debian": 800 * gb}}
+	s := newState(nodes, projects, params)
+	s.set(0, 0, true)
+	s.set(1, 0, true)
+	src := s.estimate(d, map[string]int{"debian": 0})
+	if got := s.describe(src[0][0], 0, 0); !strings.HasPrefix(got, "measured 500 GB/day") {
+		t.Errorf("describe: %q", got)
+	}
+	// b would serve 800 GB × 1.2 alone; with a beside it, 800 GB.
+	want := "; the nearby host of it serves 160 GB/day less"
+	if got := s.describeNeighbours(0, 0, true); got != want {
+		t.Errorf("addition: %q, want %q", got, want)
+	}
+	s.set(0, 0, false)
+	if got := s.describeNeighbours(0, 0, false); got != "; without it the nearby host of it serves 160 GB/day more" {
+		t.Errorf("removal: %q", got)
+	}
+}
