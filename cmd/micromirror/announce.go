@@ -22,12 +22,15 @@ accepted every message.
 
 Daemon: watch the configured trees and publish when a module changed and
 has been still for its quiet period; with "broker: embedded" also run the
-MQTT broker the nodes connect to.
+MQTT broker the nodes connect to. SIGHUP rereads the modules (modules and
+modules_file, as 'micromirror fleet render' writes it): new ones are
+announced and followed, gone ones dropped; a config with errors is
+reported and the running list kept. Other settings take a restart.
 
 Flags:
 `
 
-func runAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runAnnounce(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("announce", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "daemon config file")
@@ -48,7 +51,7 @@ func runAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 2
 	}
 	if *cfgPath != "" {
-		return runAnnounceDaemon(ctx, *cfgPath, stderr, log)
+		return runAnnounceDaemon(ctx, *cfgPath, hup, stderr, log)
 	}
 	if *broker == "" || fs.NArg() == 0 {
 		fs.Usage()
@@ -75,7 +78,7 @@ func runAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return 0
 }
 
-func runAnnounceDaemon(ctx context.Context, path string, stderr io.Writer, log *slog.Logger) int {
+func runAnnounceDaemon(ctx context.Context, path string, hup <-chan os.Signal, stderr io.Writer, log *slog.Logger) int {
 	cfg, err := announce.Load(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "micromirror announce: %v\n", err)
@@ -111,7 +114,23 @@ func runAnnounceDaemon(ctx context.Context, path string, stderr io.Writer, log *
 		return 1
 	}
 	defer pub.Close()
-	if err := announce.NewAnnouncer(cfg, pub, log.With("component", "announce")).Run(ctx); err != nil {
+	a := announce.NewAnnouncer(cfg, pub, log.With("component", "announce"))
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				next, err := announce.Load(path)
+				if err != nil {
+					log.Error("reload: config has errors, keeping the running modules", "err", err)
+					continue
+				}
+				a.SetModules(next.Modules)
+			}
+		}
+	}()
+	if err := a.Run(ctx); err != nil {
 		log.Error("announce", "err", err)
 		return 1
 	}

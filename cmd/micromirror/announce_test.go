@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,8 +43,9 @@ modules:
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var stderr lockedBuffer
+	hup := make(chan os.Signal, 1)
 	go func() {
-		done <- runAnnounce(ctx, []string{"-config", filepath.Join(dir, "announce.yaml")}, os.Stdout, &stderr)
+		done <- runAnnounce(ctx, []string{"-config", filepath.Join(dir, "announce.yaml")}, hup, os.Stdout, &stderr)
 	}()
 	defer func() { cancel(); <-done }()
 	for i := 0; i < 100; i++ {
@@ -97,6 +99,25 @@ modules:
 	if strings.Contains(stderr.String(), "secret") {
 		t.Errorf("a password reached the log")
 	}
+
+	// SIGHUP: a broken config keeps the running modules; a module added
+	// (as fleet render's modules_file brings them) is announced.
+	os.WriteFile(filepath.Join(dir, "announce.yaml"), []byte(conf+"  - {name: tdf}\n"), 0o644)
+	hup <- syscall.SIGHUP
+	waitLog := func(what string) {
+		t.Helper()
+		for i := 0; i < 100 && !strings.Contains(stderr.String(), what); i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !strings.Contains(stderr.String(), what) {
+			t.Fatalf("no %q in the log:\n%s", what, stderr.String())
+		}
+	}
+	waitLog("keeping the running modules")
+	os.MkdirAll(filepath.Join(dir, "tdf"), 0o755)
+	os.WriteFile(filepath.Join(dir, "announce.yaml"), []byte(conf+"  - {name: tdf, path: tdf}\n"), 0o644)
+	hup <- syscall.SIGHUP
+	waitLog("module=tdf topic=rsync/up.example.net/tdf")
 }
 
 func TestAnnounceOneShot(t *testing.T) {

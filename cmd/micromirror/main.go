@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stder
 		fmt.Fprintf(stdout, "micromirror %s\n", version)
 		return 0
 	case "announce":
-		return runAnnounce(ctx, args[1:], stdout, stderr)
+		return runAnnounce(ctx, args[1:], hup, stdout, stderr)
 	case "watchtower":
 		return runWatchtower(ctx, args[1:], hup, os.Stdin, stdout, stderr)
 	case "demo":

@@ -68,18 +68,22 @@ func fingerprint(m Module) (string, time.Time, error) {
 
 // Announcer watches modules and publishes through pub.
 type Announcer struct {
-	cfg Config
+	cfg Config // its Modules are Run's: the modules followed now
 	pub interface{ Announce(mqtt.Announcement) error }
 	log *slog.Logger
 
 	mu      sync.Mutex // guards state (the watchers' goroutines write it) and watched
 	state   map[string]*state
 	watched map[string]bool // modules followed by inotify rather than walks
+
+	stop   map[string]context.CancelFunc // per module: ends its watcher (Run's)
+	reload chan []Module                 // SetModules to Run
 }
 
 // NewAnnouncer prepares the watcher.
 func NewAnnouncer(cfg Config, pub interface{ Announce(mqtt.Announcement) error }, log *slog.Logger) *Announcer {
-	return &Announcer{cfg: cfg, pub: pub, log: log, state: map[string]*state{}, watched: map[string]bool{}}
+	return &Announcer{cfg: cfg, pub: pub, log: log, state: map[string]*state{}, watched: map[string]bool{},
+		stop: map[string]context.CancelFunc{}, reload: make(chan []Module, 1)}
 }
 
 // Run announces every module's current state once (retained, so nodes
@@ -88,25 +92,7 @@ func NewAnnouncer(cfg Config, pub interface{ Announce(mqtt.Announcement) error }
 // quiet period.
 func (a *Announcer) Run(ctx context.Context) error {
 	for _, m := range a.cfg.Modules {
-		sum, latest, err := fingerprint(m)
-		if err != nil {
-			a.log.Warn("watch", "module", m.Name, "err", err)
-		}
-		a.mu.Lock()
-		a.state[m.Name] = &state{sum: sum, latest: latest}
-		a.mu.Unlock()
-		if err == nil {
-			a.publish(m, latest)
-		}
-		if m.Marker == "" {
-			if err := a.watch(ctx, m); err != nil {
-				a.log.Warn("no filesystem notifications, polling the tree instead", "module", m.Name, "err", err)
-			} else {
-				a.mu.Lock()
-				a.watched[m.Name] = true
-				a.mu.Unlock()
-			}
-		}
+		a.follow(ctx, m)
 	}
 	t := time.NewTicker(a.cfg.Poll.D())
 	defer t.Stop()
@@ -114,10 +100,94 @@ func (a *Announcer) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case mods := <-a.reload:
+			a.replace(ctx, mods)
 		case <-t.C:
 			a.poll(time.Now())
 		}
 	}
+}
+
+// SetModules makes Run follow mods from now on (a config reread on
+// SIGHUP): modules new or changed are announced at once, as at start;
+// modules gone are no longer watched.
+func (a *Announcer) SetModules(mods []Module) {
+	for {
+		select {
+		case a.reload <- mods:
+			return
+		case <-a.reload: // an older list not taken yet: this one wins
+		}
+	}
+}
+
+// replace switches to mods, leaving the unchanged modules as they are.
+func (a *Announcer) replace(ctx context.Context, mods []Module) {
+	next := map[string]Module{}
+	for _, m := range mods {
+		next[m.Name] = m
+	}
+	var kept []Module
+	for _, m := range a.cfg.Modules {
+		if n, ok := next[m.Name]; ok && n == m {
+			kept = append(kept, m)
+			continue
+		}
+		a.unfollow(m.Name)
+	}
+	old := map[string]bool{}
+	for _, m := range kept {
+		old[m.Name] = true
+	}
+	added := 0
+	for _, m := range mods {
+		if !old[m.Name] {
+			a.follow(ctx, m)
+			added++
+		}
+	}
+	a.log.Info("modules reread", "modules", len(mods), "started", added, "stopped", len(a.cfg.Modules)-len(kept))
+	a.cfg.Modules = mods
+}
+
+// follow starts following m: its state now, announced (retained), and a
+// watcher for a tree without a marker.
+func (a *Announcer) follow(ctx context.Context, m Module) {
+	sum, latest, err := fingerprint(m)
+	if err != nil {
+		a.log.Warn("watch", "module", m.Name, "err", err)
+	}
+	a.mu.Lock()
+	a.state[m.Name] = &state{sum: sum, latest: latest}
+	a.mu.Unlock()
+	if err == nil {
+		a.publish(m, latest)
+	}
+	if m.Marker != "" {
+		return
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	if err := a.watch(wctx, m); err != nil {
+		cancel()
+		a.log.Warn("no filesystem notifications, polling the tree instead", "module", m.Name, "err", err)
+		return
+	}
+	a.stop[m.Name] = cancel
+	a.mu.Lock()
+	a.watched[m.Name] = true
+	a.mu.Unlock()
+}
+
+// unfollow stops following a module.
+func (a *Announcer) unfollow(name string) {
+	if cancel := a.stop[name]; cancel != nil {
+		cancel()
+		delete(a.stop, name)
+	}
+	a.mu.Lock()
+	delete(a.state, name)
+	delete(a.watched, name)
+	a.mu.Unlock()
 }
 
 func (a *Announcer) poll(now time.Time) {
@@ -204,8 +274,9 @@ func (a *Announcer) watch(ctx context.Context, m Module) error {
 					}
 				}
 				a.mu.Lock()
-				st := a.state[m.Name]
-				st.changed, st.pending = time.Now(), true
+				if st := a.state[m.Name]; st != nil && ctx.Err() == nil { // nil: no longer followed
+					st.changed, st.pending = time.Now(), true
+				}
 				a.mu.Unlock()
 			case err, ok := <-w.Errors:
 				if !ok {

@@ -115,3 +115,46 @@ func TestLoadConfigErrors(t *testing.T) {
 		t.Errorf("unknown key: %v", err)
 	}
 }
+
+// TestSetModules: a module added by a reread config is announced and
+// followed, one removed is no longer, one unchanged is left alone (no
+// second start-up announcement).
+func TestSetModules(t *testing.T) {
+	dir := t.TempDir()
+	gimp, vlc := filepath.Join(dir, "gimp"), filepath.Join(dir, "videolan")
+	write(t, filepath.Join(gimp, "a.tar"), "1")
+	write(t, filepath.Join(vlc, "b.tar"), "1")
+	cfg := Config{Upstream: "up.example.net", Poll: config.Dur(50 * time.Millisecond), Quiet: config.Dur(200 * time.Millisecond),
+		Modules: []Module{{Name: "gimp", Path: gimp}}}
+	rec := &recorder{}
+	a := NewAnnouncer(cfg, rec, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.Run(ctx)
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		for i := 0; i < 100 && !ok(); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !ok() {
+			t.Fatalf("%s: announcements %+v", what, rec.got)
+		}
+	}
+	eventually("start", func() bool { return rec.count("gimp") == 1 })
+
+	a.SetModules([]Module{{Name: "gimp", Path: gimp}, {Name: "videolan", Path: vlc}})
+	eventually("videolan added", func() bool { return rec.count("videolan") == 1 && a.isWatched("videolan") })
+	if rec.count("gimp") != 1 {
+		t.Errorf("an unchanged module was announced again: %d", rec.count("gimp"))
+	}
+
+	a.SetModules([]Module{{Name: "videolan", Path: vlc}})
+	eventually("gimp removed", func() bool { return !a.isWatched("gimp") })
+	write(t, filepath.Join(gimp, "c.tar"), "2")
+	write(t, filepath.Join(vlc, "c.tar"), "2")
+	eventually("videolan changed", func() bool { return rec.count("videolan") == 2 })
+	time.Sleep(400 * time.Millisecond) // past gimp's quiet period, were it still followed
+	if n := rec.count("gimp"); n != 1 {
+		t.Errorf("a removed module was announced after it changed: %d", n)
+	}
+}
