@@ -191,20 +191,24 @@ func (c *fileCache) load(urlPath string, t *tree, rel string, f *os.File, fi os.
 	if e.file != nil {
 		c.open++
 	}
-	c.evict()
+	c.evict(urlPath)
 	c.mu.Unlock()
 	return e, e.file != nil
 }
 
 // evict drops entries until the cache is within its limits: of a few
-// sampled entries (map order is random), the one used longest ago.
-// Called with mu held.
-func (c *fileCache) evict() {
-	for (c.size > c.limit || c.open > c.maxOpen) && len(c.entries) > 0 {
+// sampled entries (map order is random), the one used longest ago, never
+// the one just loaded (keep), which would otherwise lose ties with
+// entries used in the same second. Called with mu held.
+func (c *fileCache) evict(keep string) {
+	for (c.size > c.limit || c.open > c.maxOpen) && len(c.entries) > 1 {
 		var victimKey string
 		var victim *cached
 		n := 0
 		for k, e := range c.entries {
+			if k == keep {
+				continue
+			}
 			if victim == nil || e.used.Load() < victim.used.Load() {
 				victimKey, victim = k, e
 			}
