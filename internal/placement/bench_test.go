@@ -128,17 +128,7 @@ func popularityPlacement(nodes []Node, projects []Project, d Demand) map[string]
 // the values the measured demand gives in the current placement (the one
 // it was measured in).
 func evaluate(nodes []Node, projects []Project, d Demand, params Params, placement map[string][]string) float64 {
-	idx := map[string]int{}
-	for j, p := range projects {
-		idx[p.Name] = j
-	}
-	s := newState(nodes, projects, params)
-	for i, n := range nodes {
-		for _, name := range n.Current {
-			s.set(i, idx[name], true)
-		}
-	}
-	s.estimate(d, idx)
+	s, idx := estimated(nodes, projects, d, params)
 	for i, n := range nodes {
 		for j := range projects {
 			s.set(i, j, false)
@@ -180,4 +170,21 @@ func BenchmarkPlan1000x40(b *testing.B) {
 	b.ReportMetric(plan.After/byHand, "planned/popularity")
 	b.ReportMetric(float64(adds), "additions")
 	b.ReportMetric(float64(len(plan.Changes)-adds), "removals")
+}
+
+// estimated is the state of the current placement, valued by the demand;
+// idx maps project names to indexes.
+func estimated(nodes []Node, projects []Project, d Demand, params Params) (s *state, idx map[string]int) {
+	idx = map[string]int{}
+	for j, p := range projects {
+		idx[p.Name] = j
+	}
+	s = newState(nodes, projects, params)
+	for i, n := range nodes {
+		for _, name := range n.Current {
+			s.set(i, idx[name], true)
+		}
+	}
+	s.estimate(d, idx)
+	return s, idx
 }

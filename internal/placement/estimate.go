@@ -2,6 +2,7 @@ package placement
 
 import (
 	"fmt"
+	"math"
 
 	"micromirror/internal/config"
 )
@@ -94,8 +95,42 @@ func (pm *peerMeans) mean(s *state, n, p int, own float64, counted bool) (float6
 // scaled up by the crowding they were measured under, so a project
 // measured on one of three neighbouring hosts is not undervalued
 // elsewhere. A node that serves its projects more (or less) than its
-// peers do has that draw applied to its estimates of the others.
+// peers do has that draw applied to its estimates of the others. The
+// crowding depends on the values it helps make (see pull), so the two
+// are worked out in turn until the values settle.
 func (s *state) estimate(d Demand, projIndex map[string]int) [][]source {
+	var src [][]source
+	prev := make([][]float64, len(s.nodes))
+	for round := 0; round < maxEstimateRounds; round++ {
+		for n := range s.nodes {
+			prev[n] = append(prev[n][:0], s.value[n]...)
+		}
+		src = s.estimateOnce(d, projIndex)
+		s.recount()
+		if round > 0 && settled(prev, s.value) {
+			break
+		}
+	}
+	return src
+}
+
+// maxEstimateRounds bounds estimate's turns; a few usually settle it.
+const maxEstimateRounds = 50
+
+// settled says no value moved by more than 0.1% between two turns.
+func settled(a, b [][]float64) bool {
+	for n := range a {
+		for p := range a[n] {
+			if math.Abs(a[n][p]-b[n][p]) > 1e-3*math.Max(1, math.Abs(b[n][p])) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// estimateOnce is one turn of estimate, with the crowds as they are.
+func (s *state) estimateOnce(d Demand, projIndex map[string]int) [][]source {
 	base := make([]map[int]float64, len(s.nodes)) // n -> p -> base, measured hosts only
 	for n, node := range s.nodes {
 		base[n] = map[int]float64{}
@@ -144,14 +179,6 @@ func (s *state) estimate(d Demand, projIndex map[string]int) [][]source {
 				s.value[n][p], src[n][p] = pr.Prior*s.draw[n], source{kind: "prior"}
 			default:
 				src[n][p] = from
-			}
-		}
-	}
-	for n := range s.nodes {
-		s.sum[n] = 0
-		for p := range s.projects {
-			if s.host[p][n] {
-				s.sum[n] += s.served(n, p)
 			}
 		}
 	}

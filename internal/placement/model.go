@@ -7,8 +7,9 @@
 // per day (measured when it hosts it already, else the mean of its peers
 // in the same country, continent or fleet, else the inventory's figure),
 // shared with the other hosts of the project nearby: each host within the
-// same country takes `overlap` of it, across borders less with distance
-// (halving about every 0.7 radius). A node never serves more than its
+// same country takes up to `overlap` of it, across borders less with
+// distance (halving about every 0.7 radius), a weaker host in proportion
+// to its strength (see pull). A node never serves more than its
 // port allows. The planner repairs what is broken (disk, replicas,
 // continents), then makes the single change that gains most while one
 // gains at least MinGain bytes a day.

@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -298,13 +299,64 @@ func TestExplanations(t *testing.T) {
 	if got := s.describe(src[0][0], 0, 0); !strings.HasPrefix(got, "measured 500 GB/day") {
 		t.Errorf("describe: %q", got)
 	}
-	// b would serve 800 GB × 1.2 alone; with a beside it, 800 GB.
-	want := "; the nearby host of it serves 160 GB/day less"
+	// a, weaker, takes from b 0.2 × 600/906 of its audience: b would serve
+	// 906 GB alone, 800 GB with a beside it.
+	want := "; the nearby host of it serves 106 GB/day less"
 	if got := s.describeNeighbours(0, 0, true); got != want {
 		t.Errorf("addition: %q, want %q", got, want)
 	}
 	s.set(0, 0, false)
-	if got := s.describeNeighbours(0, 0, false); got != "; without it the nearby host of it serves 160 GB/day more" {
+	if got := s.describeNeighbours(0, 0, false); got != "; without it the nearby host of it serves 106 GB/day more" {
 		t.Errorf("removal: %q", got)
+	}
+}
+
+// TestAWeakerHostKeepsItsAudience: a node serving a project less than
+// its strong neighbours do is not made to drop it for a small project:
+// its neighbours would take back no more audience than it serves. (When
+// every neighbour took an equal share of every other, the model had them
+// gain more than it lost, and the plan swapped it out.)
+func TestAWeakerHostKeepsItsAudience(t *testing.T) {
+	var nodes []Node
+	d := Demand{}
+	for i := range 8 {
+		name := fmt.Sprint("strong", i)
+		nodes = append(nodes, node(name, "DE", 48+float64(i)*0.7, 7+float64(i), 1000, "debian"))
+		d[name] = map[string]float64{"debian": 2000 * gb}
+	}
+	nodes = append(nodes, node("weak", "DE", 51, 10, 450, "debian"))
+	d["weak"] = map[string]float64{"debian": 300 * gb}
+	for i := range nodes {
+		nodes[i].Fixed = i < 8
+	}
+	projects := []Project{{Name: "debian", Size: 400 * gb}, {Name: "gimp", Size: 100 * gb, Prior: 60 * gb}}
+	plan, err := Make(nodes, projects, d, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !plan.Hosts("weak", "debian") {
+		t.Errorf("the weaker host dropped debian: %+v", plan.Changes)
+	}
+}
+
+// TestMeasuredHostsKeepTheirFigures: in today's placement, a host that
+// measured a project is expected to serve what it measured.
+func TestMeasuredHostsKeepTheirFigures(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	nodes, projects, d := synthetic(300, 20, r)
+	for i := range nodes {
+		nodes[i].Capacity = math.Inf(1)
+	}
+	s, projIndex := estimated(nodes, projects, d, params)
+	worst := 0.0
+	for n, node := range nodes {
+		for name, measured := range d[node.Name] {
+			if measured > 0 {
+				worst = max(worst, math.Abs(s.served(n, projIndex[name])/measured-1))
+			}
+		}
+	}
+	if worst > 0.01 {
+		t.Errorf("a measured host's expected bytes are off its measurement by %.1f%%", worst*100)
 	}
 }

@@ -27,7 +27,7 @@ type state struct {
 	value    [][]float64   // [n][p] bytes/day n would serve of p alone
 	draw     []float64     // [n] how much n serves against its peers (1: as much)
 	host     [][]bool      // [p][n]
-	crowd    [][]float64   // [n][p] sum of w over n's neighbours hosting p
+	crowd    [][]float64   // [n][p] sum of pull over n's neighbours hosting p
 	sum      []float64     // [n] bytes/day over its projects, before the port's cap
 	used     []int64       // [n] disk its projects fill
 	hosting  []int         // [n] projects it hosts
@@ -76,6 +76,43 @@ func weight(a, b Node, p Params) float64 {
 	return p.Overlap * math.Exp(-geo.DistanceKM(a.Point, b.Point)/p.RadiusKM)
 }
 
+// pull is the share of n's audience for p that a host m nearby at weight
+// w takes: all of w when m is at least as strong as n, in proportion
+// when weaker. Were every neighbour to take w, a weak host among strong
+// ones would cost them more audience than it serves itself, and the plan
+// would drop useful hosts to "gain" bytes.
+func (s *state) pull(n, m, p int, w float64) float64 {
+	vn, vm := s.value[n][p], s.value[m][p]
+	if vn <= 0 || vm >= vn {
+		return w
+	}
+	return w * vm / vn
+}
+
+// recount works out every crowd and sum afresh (after values changed).
+func (s *state) recount() {
+	for n := range s.nodes {
+		clear(s.crowd[n])
+	}
+	for p := range s.projects {
+		for n := range s.nodes {
+			if s.host[p][n] {
+				for _, nb := range s.nbrs[n] {
+					s.crowd[nb.m][p] += s.pull(nb.m, n, p, nb.w)
+				}
+			}
+		}
+	}
+	for n := range s.nodes {
+		s.sum[n] = 0
+		for p := range s.projects {
+			if s.host[p][n] {
+				s.sum[n] += s.served(n, p)
+			}
+		}
+	}
+}
+
 // served is what n serves of p given its neighbours (n hosting p or not).
 func (s *state) served(n, p int) float64 { return s.value[n][p] / (1 + s.crowd[n][p]) }
 
@@ -109,7 +146,7 @@ func (s *state) set(n, p int, on bool) {
 		if s.host[p][nb.m] {
 			s.sum[nb.m] -= s.served(nb.m, p)
 		}
-		s.crowd[nb.m][p] += sign * nb.w
+		s.crowd[nb.m][p] += sign * s.pull(nb.m, n, p, nb.w)
 		if s.host[p][nb.m] {
 			s.sum[nb.m] += s.served(nb.m, p)
 		}
@@ -133,7 +170,7 @@ func (s *state) neighbourDelta(n, p int, add bool) float64 {
 		if !s.host[p][m] {
 			continue
 		}
-		w := nb.w
+		w := s.pull(m, n, p, nb.w)
 		if !add {
 			w = -w
 		}
