@@ -29,8 +29,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	now := time.Now().UTC()
 	for ni, node := range []string{"ziply.mm.example.net", "sonic.mm.example.net"} {
 		var rx, tx uint64
-		for i := 0; i < 24*6; i++ { // every 10 minutes for a day
-			end := now.Add(-time.Duration(24*6-i) * 10 * time.Minute)
+		for i := 0; i < 24*6; i++ { // every 10 minutes for a day, the last ending now (so today has one at any hour)
+			end := now.Add(-time.Duration(24*6-1-i) * 10 * time.Minute)
 			by := uint64(1e9 + 5e8*float64((i+ni*30)%72)/72)
 			rx, tx = rx+by/50, tx+by
 			b := telemetry.Batch{Version: 1, Node: node, Seq: uint64(i + 1), Start: end.Add(-10 * time.Minute), End: end,
