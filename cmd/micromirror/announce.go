@@ -115,21 +115,8 @@ func runAnnounceDaemon(ctx context.Context, path string, hup <-chan os.Signal, s
 	}
 	defer pub.Close()
 	a := announce.NewAnnouncer(cfg, pub, log.With("component", "announce"))
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				next, err := announce.Load(path)
-				if err != nil {
-					log.Error("reload: config has errors, keeping the running modules", "err", err)
-					continue
-				}
-				a.SetModules(next.Modules)
-			}
-		}
-	}()
+	reloadOnHUP(ctx, hup, log, "modules", func() (announce.Config, error) { return announce.Load(path) },
+		func(next announce.Config) { a.SetModules(next.Modules) })
 	if err := a.Run(ctx); err != nil {
 		log.Error("announce", "err", err)
 		return 1

@@ -27,7 +27,7 @@ func TestAnnounceDaemonWithEmbeddedBroker(t *testing.T) {
 	up := testenv.StartUpstream(t, map[string]string{"gimp": src})
 	os.WriteFile(filepath.Join(dir, "node.pass"), []byte("node-secret\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "up.pass"), []byte("up-secret\n"), 0o600)
-	brokerPort := freePort(t)
+	brokerPort := testenv.FreePort(t)
 	conf := fmt.Sprintf(`broker: embedded
 listen: 127.0.0.1:%d
 users:
@@ -126,7 +126,7 @@ func TestAnnounceOneShot(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "announced rsync/up.example.net/debian") || !strings.Contains(out, "rsync/up.example.net/archlinux") {
 		t.Errorf("announce: %d %q %q", code, out, stderr)
 	}
-	code, _, stderr = runCLI(t, "announce", "-broker", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "debian")
+	code, _, stderr = runCLI(t, "announce", "-broker", fmt.Sprintf("tcp://127.0.0.1:%d", testenv.FreePort(t)), "debian")
 	if code != 1 || !strings.Contains(stderr, "connect") {
 		t.Errorf("announce to no broker: %d %q", code, stderr)
 	}

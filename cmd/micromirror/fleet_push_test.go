@@ -14,21 +14,11 @@ import (
 	"micromirror/internal/testenv"
 )
 
-// buildBinary compiles micromirror once for a test.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "micromirror")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestThreeNodeProcessesOnePublish: three `micromirror node` processes
 // subscribed to one Mosquitto; one announcement starts the sync on all
 // three.
 func TestThreeNodeProcessesOnePublish(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testenv.Binary(t)
 	broker := testenv.StartMosquitto(t)
 	src := t.TempDir()
 	up := testenv.StartUpstream(t, map[string]string{"gimp": src})
@@ -45,7 +35,7 @@ state_dir: state
 listen: {http: ["127.0.0.1:%d"], https: [], rsync: [], admin: []}
 mqtt: {broker: "%s", topics: ["rsync/up.example.net/#"]}
 projects: [{name: gimp, source: "%s"}]
-`, i, i, freePort(t), broker.URL(), up.URL("gimp"))
+`, i, i, testenv.FreePort(t), broker.URL(), up.URL("gimp"))
 		os.WriteFile(filepath.Join(dir, "node.yaml"), []byte(cfg), 0o644)
 		cmd := exec.Command(bin, "node", "-config", filepath.Join(dir, "node.yaml"), "-log-level", "warn")
 		cmd.Stderr = os.Stderr

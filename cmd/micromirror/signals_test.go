@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,26 +13,14 @@ import (
 	"micromirror/internal/testenv"
 )
 
-// freePort asks the kernel for a free loopback port; the binary under test
-// reads its ports from a config file, so it cannot report port 0 back.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestBinarySignals runs the real binary: SIGHUP reloads the config
 // without dropping a download; SIGTERM lets the download finish, then the
 // process exits 0. The admin interface serves Prometheus metrics.
 func TestBinarySignals(t *testing.T) {
 	testenv.RequireBinary(t, "curl")
 	dir := t.TempDir()
-	bin := buildBinary(t)
-	httpPort, adminPort := freePort(t), freePort(t)
+	bin := testenv.Binary(t)
+	httpPort, adminPort := testenv.FreePort(t), testenv.FreePort(t)
 	writeConfig := func(sponsor string) {
 		cfg := fmt.Sprintf(`name: sig.mm.example.net
 sponsor: {name: %s}

@@ -99,25 +99,20 @@ func runWatchtower(ctx context.Context, args []string, hup <-chan os.Signal, std
 		prober.Run(probeCtx)
 	}()
 	defer func() { stopProbes(); <-probing }() // before the store closes
-	for {
-		select {
-		case err := <-errc:
-			log.Error("serve", "err", err)
-			return 1
-		case <-hup:
-			next, err := watchtower.LoadConfig(*cfgPath)
-			if err != nil {
-				log.Error("reload: config has errors, keeping the running node list", "err", err)
-				continue
-			}
+	reloadOnHUP(ctx, hup, log, "node list", func() (watchtower.Config, error) { return watchtower.LoadConfig(*cfgPath) },
+		func(next watchtower.Config) {
 			srv.SetNodes(next.Nodes)
 			prober.SetNodes(next.Nodes)
 			log.Info("reloaded node list", "nodes", len(next.Nodes))
-		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			srv.Close(sctx)
-			return 0
-		}
+		})
+	select {
+	case err := <-errc:
+		log.Error("serve", "err", err)
+		return 1
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Close(sctx)
+		return 0
 	}
 }

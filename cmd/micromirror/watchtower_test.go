@@ -25,7 +25,7 @@ func TestWatchtowerCommand(t *testing.T) {
 	for name, db := range map[string]string{"sqlite": "wt.db", "postgres": testenv.StartPostgres(t)} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			port := freePort(t)
+			port := testenv.FreePort(t)
 			cfg := fmt.Sprintf("listen: 127.0.0.1:%d\ndb: %q\nnodes:\n  - {name: n1.mm.example.net, token_sha256: 1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0}\n", port, db)
 			os.WriteFile(filepath.Join(dir, "wt.yaml"), []byte(cfg), 0o644)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -62,7 +62,7 @@ func TestWatchtowerCommand(t *testing.T) {
 // out may not, and a broken file keeps the running list.
 func TestWatchtowerRereadsNodesOnHUP(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	nodesFile := filepath.Join(dir, "nodes.yaml")
 	writeNodes := func(body string) {
 		t.Helper()

@@ -127,26 +127,20 @@ func (a *Announcer) replace(ctx context.Context, mods []Module) {
 	for _, m := range mods {
 		next[m.Name] = m
 	}
-	var kept []Module
+	kept := map[string]bool{}
 	for _, m := range a.cfg.Modules {
 		if n, ok := next[m.Name]; ok && n == m {
-			kept = append(kept, m)
+			kept[m.Name] = true
 			continue
 		}
 		a.unfollow(m.Name)
 	}
-	old := map[string]bool{}
-	for _, m := range kept {
-		old[m.Name] = true
-	}
-	added := 0
 	for _, m := range mods {
-		if !old[m.Name] {
+		if !kept[m.Name] {
 			a.follow(ctx, m)
-			added++
 		}
 	}
-	a.log.Info("modules reread", "modules", len(mods), "started", added, "stopped", len(a.cfg.Modules)-len(kept))
+	a.log.Info("modules reread", "modules", len(mods), "started", len(mods)-len(kept), "stopped", len(a.cfg.Modules)-len(kept))
 	a.cfg.Modules = mods
 }
 

@@ -91,17 +91,8 @@ func BenchmarkFanout(b *testing.B) {
 // embedded broker on a free loopback port; it returns the broker's URL.
 func startAnnouncerBroker(b *testing.B) string {
 	b.Helper()
-	dir := b.TempDir()
-	bin := filepath.Join(dir, "micromirror")
-	if out, err := exec.Command("go", "build", "-o", bin, "micromirror/cmd/micromirror").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	dir, bin := b.TempDir(), testenv.Binary(b)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
 	os.Mkdir(filepath.Join(dir, "tree"), 0o755)
 	// The announcer's own module is on another upstream's topic, which the
 	// subscribers do not follow.

@@ -3,7 +3,6 @@ package serve
 import (
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,12 +49,15 @@ type cached struct {
 	id   fileID
 	body []byte   // small files
 	file *os.File // larger files
-	mod  time.Time
-	name string
+	head fileHead
 
-	ctype, etag, lastMod, length []string
-	used                         atomic.Int64 // unix seconds of the last hit, for eviction
-	refs                         atomic.Int32
+	used atomic.Int64 // unix seconds of the last hit, for eviction
+	refs atomic.Int32
+}
+
+// serve answers a request from the entry, as from the file.
+func (e *cached) serve(w http.ResponseWriter, r *http.Request) {
+	serveFile(w, r, &e.head, e.file, e.body)
 }
 
 // acquire takes a reference; false once the entry's file is closed.
@@ -166,9 +168,7 @@ func (c *fileCache) load(urlPath string, t *tree, rel string, f *os.File, fi os.
 	if unix.Fstat(int(f.Fd()), &before) != nil || before.Size != fi.Size() {
 		return nil, false
 	}
-	e = &cached{tree: t, rel: rel, id: idOf(&before), mod: fi.ModTime(), name: fi.Name(),
-		ctype: []string{contentType(fi.Name())}, etag: []string{etag(fi)},
-		lastMod: []string{fi.ModTime().UTC().Format(http.TimeFormat)}, length: []string{strconv.FormatInt(before.Size, 10)}}
+	e = &cached{tree: t, rel: rel, id: idOf(&before), head: headOf(fi)}
 	if before.Size <= c.maxBody {
 		e.body = make([]byte, before.Size)
 		if n, _ := f.ReadAt(e.body, 0); int64(n) != before.Size {

@@ -8,60 +8,55 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 )
 
-// serveFile answers GET and HEAD for a regular file: exact size and
-// modification time as synced, a strong ETag, single and multiple byte
-// ranges, If-Range, and conditional requests. A plain GET or HEAD (most
-// requests) is answered directly, the body handed to sendfile(2) on plain
-// HTTP; anything with ranges or conditions goes through http.ServeContent.
-func serveFile(w http.ResponseWriter, r *http.Request, f *os.File, fi os.FileInfo) {
-	hdr := w.Header()
-	hdr["Content-Type"] = []string{contentType(fi.Name())}
-	hdr["Etag"] = []string{etag(fi)}
-	hdr["X-Content-Type-Options"] = noSniff
-	if conditional(r) {
-		http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
-		return
-	}
-	hdr["Last-Modified"] = []string{fi.ModTime().UTC().Format(http.TimeFormat)}
-	hdr["Accept-Ranges"] = acceptRanges
-	hdr["Content-Length"] = []string{strconv.FormatInt(fi.Size(), 10)}
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		io.CopyN(w, f, fi.Size()) // a fresh file is at offset 0: no seek
-	}
+// fileHead is what a file's responses say of it. The file cache keeps one
+// per file, shared by every response and never modified.
+type fileHead struct {
+	name string
+	mod  time.Time
+	size int64
+
+	ctype, etag, lastMod, length []string
 }
 
-// serveCached answers from the file cache, exactly as serveFile would
-// from the file: from memory, or from the cached open file by offset
-// (sendfile(2) on plain HTTP).
-func serveCached(w http.ResponseWriter, r *http.Request, e *cached) {
+func headOf(fi os.FileInfo) fileHead {
+	return fileHead{name: fi.Name(), mod: fi.ModTime(), size: fi.Size(),
+		ctype: []string{contentType(fi.Name())}, etag: []string{etag(fi)},
+		lastMod: []string{fi.ModTime().UTC().Format(http.TimeFormat)}, length: []string{strconv.FormatInt(fi.Size(), 10)}}
+}
+
+// serveFile answers GET and HEAD for a regular file, open as f or whole
+// in memory as body (then not nil): exact size and modification time as
+// synced, a strong ETag, single and multiple byte ranges, If-Range, and
+// conditional requests. A plain GET or HEAD (most requests) is answered
+// directly, a file's body handed to sendfile(2) on plain HTTP by offset,
+// so responses can share one descriptor; anything with ranges or
+// conditions goes through http.ServeContent.
+func serveFile(w http.ResponseWriter, r *http.Request, h *fileHead, f *os.File, body []byte) {
 	hdr := w.Header()
-	hdr["Content-Type"] = e.ctype
-	hdr["Etag"] = e.etag
+	hdr["Content-Type"] = h.ctype
+	hdr["Etag"] = h.etag
 	hdr["X-Content-Type-Options"] = noSniff
-	var content io.ReadSeeker
-	if e.file != nil {
-		content = io.NewSectionReader(e.file, 0, e.id.size)
-	} else {
-		content = bytes.NewReader(e.body)
-	}
 	if conditional(r) {
-		http.ServeContent(w, r, e.name, e.mod, content)
+		var content io.ReadSeeker = io.NewSectionReader(f, 0, h.size)
+		if body != nil {
+			content = bytes.NewReader(body)
+		}
+		http.ServeContent(w, r, h.name, h.mod, content)
 		return
 	}
-	hdr["Last-Modified"] = e.lastMod
+	hdr["Last-Modified"] = h.lastMod
 	hdr["Accept-Ranges"] = acceptRanges
-	hdr["Content-Length"] = e.length
+	hdr["Content-Length"] = h.length
 	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return
-	}
-	if e.file != nil {
-		io.Copy(w, content)
-	} else {
-		w.Write(e.body)
+	switch {
+	case r.Method == http.MethodHead:
+	case body != nil:
+		w.Write(body)
+	default:
+		io.Copy(w, io.NewSectionReader(f, 0, h.size))
 	}
 }
 

@@ -156,7 +156,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cache != nil {
 		if e := h.cache.get(r.URL.Path); e != nil {
 			noteProject(w, e.tree.Name)
-			serveCached(w, r, e)
+			e.serve(w, r)
 			e.release()
 			return
 		}
@@ -224,12 +224,13 @@ func (h *Handler) serveTree(w http.ResponseWriter, r *http.Request, p *tree, t t
 		if h.cache != nil && r.Method == http.MethodGet && h.cache.admit(r.URL.Path, fi.Size()) {
 			var e *cached
 			if e, keep = h.cache.load(r.URL.Path, p, t.rel, f, fi); e != nil {
-				serveCached(w, r, e)
+				e.serve(w, r)
 				e.release()
 				return
 			}
 		}
-		serveFile(w, r, f, fi)
+		head := headOf(fi)
+		serveFile(w, r, &head, f, nil)
 	default: // devices, sockets, fifos: never served
 		h.errorPage(w, r, http.StatusNotFound)
 	}

@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,12 +27,7 @@ func StartMosquitto(tb testing.TB) *Mosquitto {
 	os.Chmod(dir, 0o777) // mosquitto drops to its own user when started as root
 	m := &Mosquitto{tb: tb, conf: filepath.Join(dir, "mosquitto.conf")}
 	for attempt := 0; attempt < 5; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		m.Port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		m.Port = FreePort(tb)
 		conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nautosave_interval 1\nuser root\nlog_dest stderr\nlog_type error\n", m.Port, dir)
 		os.WriteFile(m.conf, []byte(conf), 0o644)
 		if m.start() == nil {

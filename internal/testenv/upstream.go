@@ -40,12 +40,7 @@ func StartUpstream(tb testing.TB, modules map[string]string) *Upstream {
 		tb.Fatal(err)
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		u.Port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		u.Port = FreePort(tb)
 		if u.start() == nil {
 			tb.Cleanup(u.Stop)
 			return u

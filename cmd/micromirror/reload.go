@@ -1,0 +1,28 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+)
+
+// reloadOnHUP rereads a config at each SIGHUP until ctx ends and hands
+// apply what load read; a config that does not load is logged (what is
+// the running one, in kept) and the running one stays.
+func reloadOnHUP[T any](ctx context.Context, hup <-chan os.Signal, log *slog.Logger, kept string, load func() (T, error), apply func(T)) {
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				next, err := load()
+				if err != nil {
+					log.Error("reload: config has errors, keeping the running "+kept, "err", err)
+					continue
+				}
+				apply(next)
+			}
+		}
+	}()
+}
