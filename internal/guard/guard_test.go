@@ -60,9 +60,23 @@ func TestRateLimiterPerPrefix(t *testing.T) {
 }
 
 func TestIsChecker(t *testing.T) {
-	g := &Guard{Checkers: []string{"mirrorbits", "archweb"}}
-	if !g.IsChecker("Mirrorbits/0.5.1 PING CHECK") || g.IsChecker("curl/8") || g.IsChecker("") {
-		t.Errorf("checker matching wrong")
+	g := &Guard{Checkers: []string{"mirrorbits", "ArchWeb", "Ubuntu Mirror"}}
+	for ua, want := range map[string]string{
+		"Mirrorbits/0.5.1 PING CHECK":    "mirrorbits",
+		"python-requests archweb/1.0":    "ArchWeb",
+		"x ubuntu mirror checker":        "Ubuntu Mirror",
+		"curl/8":                         "",
+		"":                               "",
+		"archwe":                         "",
+		"Mirrorbit/0.5 (one letter off)": "",
+	} {
+		if got := g.Checker(ua); got != want {
+			t.Errorf("Checker(%q) = %q, want %q", ua, got, want)
+		}
+	}
+	// It runs twice for every request: matching builds no copies.
+	if n := testing.AllocsPerRun(100, func() { g.Checker("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0") }); n != 0 {
+		t.Errorf("Checker allocates %.0f times per call", n)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -26,15 +25,42 @@ type Guard struct {
 func (g *Guard) IsChecker(ua string) bool { return g.Checker(ua) != "" }
 
 // Checker returns the configured checker name a user agent matches, "" if
-// none.
+// none. It runs twice for every request, so it matches without building
+// lower-cased copies.
 func (g *Guard) Checker(ua string) string {
-	ua = strings.ToLower(ua)
 	for _, c := range g.Checkers {
-		if c != "" && strings.Contains(ua, strings.ToLower(c)) {
+		if c != "" && containsFold(ua, c) {
 			return c
 		}
 	}
 	return ""
+}
+
+// containsFold reports whether sub is within s, ASCII letters matched
+// without regard to case (user agents and checker names are ASCII).
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if equalFoldASCII(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func equalFoldASCII(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // Middleware wraps next; refuse writes the refusal page for a status.

@@ -54,6 +54,7 @@ type conn struct {
 	lp     *loop
 	nc     net.Conn
 	raw    syscall.RawConn
+	out    *rawWriter // raw's writes (plain HTTP)
 	fd     int
 	id     uint64
 	remote string
@@ -89,7 +90,7 @@ func newConn(s *Server, nc net.Conn) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{s: s, nc: nc, raw: raw, fd: -1, remote: nc.RemoteAddr().String()}
+	c := &conn{s: s, nc: nc, raw: raw, out: newRawWriter(raw), fd: -1, remote: nc.RemoteAddr().String()}
 	raw.Control(func(fd uintptr) { c.fd = int(fd) })
 	if c.fd < 0 {
 		return nil, errNotSocket
@@ -272,7 +273,7 @@ func readNonblock(fd int, p []byte) (int, error) {
 // crypto/tls in one piece, so a small response is one record.
 func (c *conn) writeAll(bufs [][]byte, more bool, w *worker) error {
 	if c.tls == nil {
-		return writeRaw(c.raw, bufs, more, w)
+		return c.out.write(bufs, more, w)
 	}
 	c.rec.wk.Store(w)
 	defer c.rec.wk.Store(nil)
@@ -303,92 +304,6 @@ func (c *conn) writeAll(bufs [][]byte, more bool, w *worker) error {
 
 // tlsRecord is the most plaintext a TLS record carries.
 const tlsRecord = 16384
-
-// writeRaw writes bufs to a socket, leaving the worker pool before it
-// waits for room.
-func writeRaw(raw syscall.RawConn, bufs [][]byte, more bool, w *worker) error {
-	flags := unix.MSG_NOSIGNAL
-	if more {
-		flags |= unix.MSG_MORE
-	}
-	var werr error
-	err := raw.Write(func(fd uintptr) bool {
-		for len(bufs) > 0 {
-			n, err := unix.SendmsgBuffers(int(fd), bufs, nil, nil, flags)
-			switch err {
-			case nil:
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				w.detach()
-				return false
-			default:
-				werr = err
-				return true
-			}
-			for n > 0 && len(bufs) > 0 {
-				if n >= len(bufs[0]) {
-					n -= len(bufs[0])
-					bufs = bufs[1:]
-				} else {
-					bufs[0] = bufs[0][n:]
-					n = 0
-				}
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	return werr
-}
-
-// sendFile sends n bytes of the file with sendfile(2), from off (which
-// it advances; the file's own offset is untouched, so responses can share
-// a descriptor) or, with off nil, from the file's offset. It leaves the
-// worker pool if the socket fills up.
-func (c *conn) sendFile(src int, off *int64, n int64, w *worker) (int64, error) {
-	var sent int64
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for sent < n {
-			want := min(n-sent, sendfileChunk)
-			m, err := unix.Sendfile(int(fd), src, off, int(want))
-			if m > 0 {
-				sent += int64(m)
-			}
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				w.detach()
-				return false
-			case err != nil:
-				werr = err
-				return true
-			case m == 0:
-				werr = errShortFile // the file ended early
-				return true
-			case int64(m) < want && sent < n:
-				// A short write: the socket is full. Wait for room, as
-				// nginx does, rather than ask again only to hear EAGAIN.
-				w.detach()
-				return false
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return sent, err
-	}
-	return sent, werr
-}
-
-var errShortFile = errors.New("httpd: file shorter than its length")
-
-// sendfileChunk bounds one sendfile(2), as nginx's sendfile_max_chunk.
-const sendfileChunk = 2 << 20
 
 // headEnd returns the index just past the blank line ending a request
 // head in b (CRLF CRLF, or bare LFs, which net/http also accepts), or -1.

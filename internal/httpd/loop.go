@@ -128,13 +128,15 @@ func (lp *loop) remove(c *conn) {
 // poller on the set.
 func (lp *loop) poll() {
 	var evs [128]unix.EpollEvent
+	var n int
+	var werr error
+	// Made once: a closure made in the loop would be garbage every turn.
+	wait := func(fd uintptr) bool {
+		n, werr = unix.EpollWait(int(fd), evs[:], 0)
+		return werr != nil && werr != unix.EINTR || n > 0
+	}
 	for {
-		var n int
-		var werr error
-		err := lp.raw.Read(func(fd uintptr) bool {
-			n, werr = unix.EpollWait(int(fd), evs[:], 0)
-			return werr != nil && werr != unix.EINTR || n > 0
-		})
+		err := lp.raw.Read(wait)
 		if err == nil {
 			err = werr
 		}
@@ -176,6 +178,7 @@ func (lp *loop) kick(c *conn) {
 
 // work is a worker: serve a ready connection, again.
 func (lp *loop) work() {
+	w := &worker{lp: lp}
 	for {
 		var c *conn
 		select {
@@ -183,7 +186,6 @@ func (lp *loop) work() {
 		case <-lp.done:
 			return
 		}
-		w := &worker{lp: lp}
 		c.serveReady(w)
 		if w.detached {
 			return // a replacement took this worker's place

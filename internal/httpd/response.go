@@ -97,7 +97,17 @@ type response struct {
 	buf         []byte
 	pendingHead []byte // rendered, not yet written
 	err         error
+
+	// Kept with the pooled response, so a response allocates neither:
+	// the head's buffer, and the pieces of one write.
+	headBuf []byte
+	iov     [6][]byte
+	hex     [2][16]byte // chunk sizes
+	fileAt  int64       // where sendfile reads a file section
 }
+
+// maxKeptHead bounds the head buffer a pooled response keeps.
+const maxKeptHead = 4 << 10
 
 var responses = sync.Pool{New: func() any { return &response{header: make(http.Header, 8)} }}
 
@@ -113,7 +123,11 @@ func newResponse(c *conn, req *http.Request, closeAfter bool, wk *worker) *respo
 func (w *response) release() {
 	bufPool.Put(w.bp)
 	clear(w.header)
-	*w = response{header: w.header}
+	head := w.headBuf[:0]
+	if cap(head) > maxKeptHead {
+		head = nil // a rare giant head is not kept for every response
+	}
+	*w = response{header: w.header, headBuf: head}
 	responses.Put(w)
 }
 
@@ -182,7 +196,7 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if lr, ok := src.(*io.LimitedReader); ok {
 		src, limit = lr.R, lr.N
 	}
-	f, off, avail := fileOf(src)
+	f, off, avail := fileOf(src, &w.fileAt)
 	if w.noBody || w.err != nil || w.clen < 0 || f == nil || w.c.tls != nil {
 		if limit >= 0 {
 			src = io.LimitReader(src, limit)
@@ -212,12 +226,7 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var sent int64
-	var serr error
-	// Control holds the descriptor: a concurrent Close waits for it.
-	if cerr := rc.Control(func(fd uintptr) { sent, serr = w.c.sendFile(int(fd), off, n, w.wk) }); cerr != nil {
-		serr = cerr
-	}
+	sent, serr := w.c.out.sendFile(rc, off, n, w.wk)
 	if sr, ok := src.(*io.SectionReader); ok {
 		sr.Seek(sent, io.SeekCurrent) // keep the reader where the bytes ended
 	}
@@ -230,8 +239,8 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 
 // fileOf finds the file behind a reader: an *os.File (sent from its own
 // offset: off is nil, avail -1), or a section of one (sent from the
-// section's position, up to its end).
-func fileOf(src io.Reader) (f *os.File, off *int64, avail int64) {
+// section's position, kept in at, up to its end).
+func fileOf(src io.Reader, at *int64) (f *os.File, off *int64, avail int64) {
 	switch r := src.(type) {
 	case *os.File:
 		return r, nil, -1
@@ -242,8 +251,8 @@ func fileOf(src io.Reader) (f *os.File, off *int64, avail int64) {
 			return nil, nil, 0
 		}
 		pos, _ := r.Seek(0, io.SeekCurrent)
-		start := base + pos
-		return file, &start, size - pos
+		*at = base + pos
+		return file, at, size - pos
 	}
 	return nil, nil, 0
 }
@@ -262,7 +271,7 @@ func (w *response) finish() {
 	}
 	if w.chunked {
 		w.flush(nil)
-		w.writeRaw([]byte("0\r\n\r\n"))
+		w.writeRaw(lastChunk)
 	} else {
 		w.flush(nil)
 	}
@@ -309,12 +318,16 @@ func (w *response) sendHead(final bool) {
 	} else if !w.req.ProtoAtLeast(1, 1) {
 		h["Connection"] = []string{"keep-alive"}
 	}
+	date := ""
 	if _, ok := h["Date"]; !ok {
-		h["Date"] = []string{httpDate()}
+		date = httpDate()
 	}
-	head := appendHead(make([]byte, 0, 512), w.status, h)
+	if w.headBuf == nil {
+		w.headBuf = make([]byte, 0, 512)
+	}
+	w.headBuf = appendHead(w.headBuf[:0], w.status, h, date)
 	// The head goes out with the first body bytes, in one writev.
-	w.pendingHead = head
+	w.pendingHead = w.headBuf
 }
 
 // flush writes the pending head, the buffered body and p.
@@ -325,49 +338,50 @@ func (w *response) flushMore(p []byte, more bool) {
 	if w.err != nil {
 		return
 	}
-	var bufs [][]byte
+	bufs := w.iov[:0]
 	if w.pendingHead != nil {
 		bufs = append(bufs, w.pendingHead)
 		w.pendingHead = nil
 	}
-	body := [][]byte{w.buf, p}
-	if w.noBody {
-		body = nil
-	}
-	for _, b := range body {
-		if len(b) == 0 {
-			continue
-		}
-		if w.chunked {
-			bufs = append(bufs, strconv.AppendInt(nil, int64(len(b)), 16), crlf, b, crlf)
-		} else {
-			bufs = append(bufs, b)
+	if !w.noBody {
+		for i, b := range [2][]byte{w.buf, p} {
+			if len(b) == 0 {
+				continue
+			}
+			if w.chunked {
+				size := strconv.AppendInt(w.hex[i][:0], int64(len(b)), 16)
+				bufs = append(bufs, size, crlf, b, crlf)
+			} else {
+				bufs = append(bufs, b)
+			}
 		}
 	}
 	w.buf = w.buf[:0]
-	if len(bufs) == 0 {
-		return
+	if len(bufs) > 0 {
+		if err := w.c.writeAll(bufs, more, w.wk); err != nil {
+			w.err, w.closeAfter = err, true
+		}
 	}
-	if err := w.c.writeAll(bufs, more, w.wk); err != nil {
-		w.err, w.closeAfter = err, true
-	}
+	clear(w.iov[:]) // hold no caller's bytes
 }
 
-var crlf = []byte("\r\n")
+var crlf, lastChunk = []byte("\r\n"), []byte("0\r\n\r\n")
 
 func (w *response) writeRaw(b []byte) {
 	if w.err != nil {
 		return
 	}
-	if err := w.c.writeAll([][]byte{b}, false, w.wk); err != nil {
+	w.iov[0] = b
+	if err := w.c.writeAll(w.iov[:1], false, w.wk); err != nil {
 		w.err, w.closeAfter = err, true
 	}
+	w.iov[0] = nil
 }
 
 // appendHead renders the status line and the header fields. Values with
 // line breaks have them turned into spaces, and invalid names are
 // dropped, so no value can split the head.
-func appendHead(b []byte, status int, h http.Header) []byte {
+func appendHead(b []byte, status int, h http.Header, date string) []byte {
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
@@ -384,23 +398,35 @@ func appendHead(b []byte, status int, h http.Header) []byte {
 	for k := range h {
 		keys = append(keys, k)
 	}
+	if date != "" {
+		keys = append(keys, "Date")
+	}
 	slices.Sort(keys)
 	for _, k := range keys {
 		if !validName(k) {
 			continue
 		}
-		for _, v := range h[k] {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			for i := 0; i < len(v); i++ {
-				c := v[i]
-				if c == '\r' || c == '\n' {
-					c = ' '
-				}
-				b = append(b, c)
-			}
-			b = append(b, crlf...)
+		if k == "Date" && date != "" {
+			b = appendField(b, k, date)
+			continue
 		}
+		for _, v := range h[k] {
+			b = appendField(b, k, v)
+		}
+	}
+	return append(b, crlf...)
+}
+
+// appendField renders one field; line breaks in the value become spaces.
+func appendField(b []byte, k, v string) []byte {
+	b = append(b, k...)
+	b = append(b, ": "...)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		b = append(b, c)
 	}
 	return append(b, crlf...)
 }

@@ -23,6 +23,7 @@ import (
 type recordConn struct {
 	net.Conn
 	raw syscall.RawConn
+	out *rawWriter
 	fd  int
 
 	// loop: served by the loop, reads never wait; wk is the worker
@@ -114,7 +115,7 @@ func (r *recordConn) Write(p []byte) (int, error) {
 	if !r.loop.Load() {
 		return r.Conn.Write(p)
 	}
-	if err := writeRaw(r.raw, [][]byte{p}, false, r.wk.Load()); err != nil {
+	if err := r.out.writeOne(p, r.wk.Load()); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -135,6 +136,7 @@ func (s *Server) handshake(nc net.Conn, lp *loop) {
 		rc.raw, _ = sc.SyscallConn()
 	}
 	if rc.raw != nil {
+		rc.out = newRawWriter(rc.raw)
 		rc.raw.Control(func(fd uintptr) { rc.fd = int(fd) })
 	}
 	if rc.fd < 0 {

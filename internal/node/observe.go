@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"micromirror/internal/accesslog"
@@ -26,6 +27,9 @@ type recorder struct {
 	project string
 	noted   bool // the handler named the project (serve.ProjectNoter)
 }
+
+// recorders are reused: a handler does not keep its writer past its return.
+var recorders = sync.Pool{New: func() any { return new(recorder) }}
 
 // NoteProject implements serve.ProjectNoter.
 func (r *recorder) NoteProject(name string) { r.project, r.noted = name, true }
@@ -80,7 +84,9 @@ func (n *Node) observe(next http.Handler) http.Handler {
 func (n *Node) serveObserved(next http.Handler, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := n.state.Load()
-	rec := &recorder{ResponseWriter: w}
+	rec := recorders.Get().(*recorder)
+	*rec = recorder{ResponseWriter: w}
+	defer func() { *rec = recorder{}; recorders.Put(rec) }()
 	next.ServeHTTP(rec, r)
 	if rec.status == 0 {
 		rec.status = http.StatusOK
