@@ -111,6 +111,11 @@ func (w *rawWriter) sendHeld(fd uintptr) {
 }
 
 // fileOnce is one turn of sendFile: it returns false to wait for room.
+//
+// The socket is edge-triggered, so the wait comes only after EAGAIN, as
+// in nginx: a short write is not proof of a full socket (a signal landing
+// on the sending thread cuts a sendfile short with room left), and
+// waiting then for an edge that never comes stalled a download.
 func (w *rawWriter) fileOnce(fd uintptr) bool {
 	for w.sent < w.n {
 		want := min(w.n-w.sent, sendfileChunk)
@@ -130,11 +135,6 @@ func (w *rawWriter) fileOnce(fd uintptr) bool {
 		case m == 0:
 			w.err = errShortFile // the file ended early
 			return true
-		case int64(m) < want && w.sent < w.n:
-			// A short write: the socket is full. Wait for room, as
-			// nginx does, rather than ask again only to hear EAGAIN.
-			w.wk.detach()
-			return false
 		}
 	}
 	return true

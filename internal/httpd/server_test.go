@@ -10,11 +10,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // start serves h on 127.0.0.1:0 and returns the address.
@@ -488,5 +492,104 @@ func TestAllocationsPerRequest(t *testing.T) {
 		if got > tc.max {
 			t.Errorf("%s: %.1f allocations per request, want at most %.0f", tc.path, got, tc.max)
 		}
+	}
+}
+
+// TestSignalsDoNotStallSendfile: with signals landing on the thread in
+// sendfile(2) (from an offset, as the file server sends), the call comes
+// back short with room left in the socket. The socket is edge-triggered,
+// so a writer that took the short write for a full socket waited for an
+// edge that never came: every download stalled within its first 5 MB
+// (found with signals aimed at every thread of a node on one core). As
+// there, the server here has one processor, and the signals (from a
+// child process) and curl run on another.
+func TestSignalsDoNotStallSendfile(t *testing.T) {
+	if pid := os.Getenv("HTTPD_TEST_SIGNAL_PID"); pid != "" {
+		signalThreads(pid) // the child: runs until killed
+		return
+	}
+	var all, server, others unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil || all.Count() < 2 {
+		t.Skip("needs two processors")
+	}
+	for cpu := range 1024 {
+		if all.IsSet(cpu) {
+			if server.Count() == 0 {
+				server.Set(cpu)
+			} else {
+				others.Set(cpu)
+			}
+		}
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	setAffinity := func(set *unix.CPUSet) {
+		tasks, _ := os.ReadDir("/proc/self/task")
+		for _, task := range tasks {
+			if tid, err := strconv.Atoi(task.Name()); err == nil {
+				unix.SchedSetaffinity(tid, set)
+			}
+		}
+	}
+	setAffinity(&server)
+	defer setAffinity(&all)
+
+	// Real pages (a sparse file's holes are sent another way).
+	const size = 256 << 20
+	p := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(p, bytes.Repeat([]byte("micromirror\n"), size/12+1)[:size], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		io.Copy(w, io.NewSectionReader(f, 0, size)) // as the file server sends
+	}), nil)
+
+	signaller := exec.Command(os.Args[0], "-test.run=^TestSignalsDoNotStallSendfile$")
+	signaller.Env = append(os.Environ(), "HTTPD_TEST_SIGNAL_PID="+strconv.Itoa(os.Getpid()))
+	if err := signaller.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { signaller.Process.Kill(); signaller.Wait() }()
+	unix.SchedSetaffinity(signaller.Process.Pid, &others)
+
+	for i := range 3 {
+		// A healthy transfer takes about a second here; a stalled one
+		// ends at curl's time limit.
+		var out bytes.Buffer
+		curl := exec.Command("curl", "-s", "-m", "20", "-o", "/dev/null", "-w", "%{size_download}", "http://"+addr+"/big")
+		curl.Stdout = &out
+		if err := curl.Start(); err != nil {
+			t.Fatal(err)
+		}
+		unix.SchedSetaffinity(curl.Process.Pid, &others)
+		err := curl.Wait()
+		if got := strings.TrimSpace(out.String()); got != strconv.Itoa(size) {
+			t.Fatalf("download %d: %s of %d bytes (%v)", i, got, size, err)
+		}
+	}
+}
+
+// signalThreads sends SIGURG to every thread of a process, about every
+// millisecond. SIGURG is the Go runtime's own preemption signal; one it
+// did not send is ignored, so any thread may get it.
+func signalThreads(pidText string) {
+	pid, _ := strconv.Atoi(pidText)
+	for {
+		tasks, err := os.ReadDir("/proc/" + pidText + "/task")
+		if err != nil {
+			return
+		}
+		for _, task := range tasks {
+			if tid, err := strconv.Atoi(task.Name()); err == nil {
+				unix.Tgkill(pid, tid, unix.SIGURG)
+			}
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
