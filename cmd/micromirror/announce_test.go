@@ -14,6 +14,7 @@ import (
 	"micromirror/internal/config"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/testenv"
+	"micromirror/internal/testenv/logbuf"
 )
 
 // TestAnnounceDaemonWithEmbeddedBroker: the upstream side runs `announce`
@@ -42,7 +43,7 @@ modules:
 	os.WriteFile(filepath.Join(dir, "announce.yaml"), []byte(conf), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var stderr lockedBuffer
+	var stderr logbuf.Buffer
 	hup := make(chan os.Signal, 1)
 	go func() {
 		done <- runAnnounce(ctx, []string{"-config", filepath.Join(dir, "announce.yaml")}, hup, os.Stdout, &stderr)

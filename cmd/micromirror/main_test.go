@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"micromirror/internal/testenv/logbuf"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -60,7 +61,7 @@ func TestRunExampleFromRelativePath(t *testing.T) {
 	defer os.Chdir(wd)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var stderr lockedBuffer
+	var stderr logbuf.Buffer
 	go func() { done <- run(ctx, []string{"node", "-config", "examples/node.yaml"}, nil, io.Discard, &stderr) }()
 	sock := filepath.Join(dir, "var/state/admin.sock")
 	for i := 0; i < 100; i++ {
@@ -88,22 +89,4 @@ func TestCatalog(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "fedora-epel,fedora") {
 		t.Errorf("catalog: %d\n%s", code, out)
 	}
-}
-
-// lockedBuffer is a log sink a test can read while a command still writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

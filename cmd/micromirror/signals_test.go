@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"micromirror/internal/testenv"
+	"micromirror/internal/testenv/logbuf"
 )
 
 // TestBinarySignals runs the real binary: SIGHUP reloads the config
@@ -36,7 +37,7 @@ projects: [{name: debian}]
 	writeConfig("First Sponsor")
 	testenv.WriteFile(t, filepath.Join(dir, "data/debian/big.iso"), make([]byte, 3<<20), time.Time{})
 	cmd := exec.Command(bin, "node", "-config", filepath.Join(dir, "node.yaml"))
-	var logs lockedBuffer
+	var logs logbuf.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"micromirror/internal/testenv"
+	"micromirror/internal/testenv/logbuf"
 	"micromirror/internal/watchtower"
 )
 
@@ -30,7 +31,7 @@ func TestWatchtowerCommand(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "wt.yaml"), []byte(cfg), 0o644)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan int, 1)
-			var stderr lockedBuffer
+			var stderr logbuf.Buffer
 			go func() {
 				done <- runWatchtower(ctx, []string{"-config", filepath.Join(dir, "wt.yaml")}, nil, nil, os.Stdout, &stderr)
 			}()
@@ -79,7 +80,7 @@ func TestWatchtowerRereadsNodesOnHUP(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	hup := make(chan os.Signal, 1)
 	done := make(chan int, 1)
-	var stderr lockedBuffer
+	var stderr logbuf.Buffer
 	go func() {
 		done <- runWatchtower(ctx, []string{"-config", filepath.Join(dir, "wt.yaml")}, hup, nil, os.Stdout, &stderr)
 	}()

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -36,31 +37,15 @@ func (g *Guard) Checker(ua string) string {
 	return ""
 }
 
-// containsFold reports whether sub is within s, ASCII letters matched
-// without regard to case (user agents and checker names are ASCII).
+// containsFold reports whether sub is within s, matched as
+// strings.EqualFold matches, without building lower-cased copies.
 func containsFold(s, sub string) bool {
 	for i := 0; i+len(sub) <= len(s); i++ {
-		if equalFoldASCII(s[i:i+len(sub)], sub) {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
 			return true
 		}
 	}
 	return false
-}
-
-func equalFoldASCII(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		if lowerASCII(a[i]) != lowerASCII(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 // Middleware wraps next; refuse writes the refusal page for a status.

@@ -523,11 +523,8 @@ func TestSignalsDoNotStallSendfile(t *testing.T) {
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	setAffinity := func(set *unix.CPUSet) {
-		tasks, _ := os.ReadDir("/proc/self/task")
-		for _, task := range tasks {
-			if tid, err := strconv.Atoi(task.Name()); err == nil {
-				unix.SchedSetaffinity(tid, set)
-			}
+		for _, tid := range threads("self") {
+			unix.SchedSetaffinity(tid, set)
 		}
 	}
 	setAffinity(&server)
@@ -581,15 +578,25 @@ func TestSignalsDoNotStallSendfile(t *testing.T) {
 func signalThreads(pidText string) {
 	pid, _ := strconv.Atoi(pidText)
 	for {
-		tasks, err := os.ReadDir("/proc/" + pidText + "/task")
-		if err != nil {
-			return
+		tids := threads(pidText)
+		if len(tids) == 0 {
+			return // the process is gone
 		}
-		for _, task := range tasks {
-			if tid, err := strconv.Atoi(task.Name()); err == nil {
-				unix.Tgkill(pid, tid, unix.SIGURG)
-			}
+		for _, tid := range tids {
+			unix.Tgkill(pid, tid, unix.SIGURG)
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// threads lists a process's thread IDs ("self": this process).
+func threads(pid string) []int {
+	tasks, _ := os.ReadDir("/proc/" + pid + "/task")
+	var tids []int
+	for _, task := range tasks {
+		if tid, err := strconv.Atoi(task.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return tids
 }

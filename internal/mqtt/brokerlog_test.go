@@ -1,39 +1,21 @@
 package mqtt
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"micromirror/internal/testenv/logbuf"
 )
-
-// syncBuffer is a log sink the broker's goroutines may write at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestBrokerLogsOnlyWhatMatters: clients that hang up, and the broker's
 // own shutdown, leave nothing in an info-level log; a malformed packet
 // is a warning that says what ended.
 func TestBrokerLogsOnlyWhatMatters(t *testing.T) {
-	var out syncBuffer
+	var out logbuf.Buffer
 	b, err := StartBroker("127.0.0.1:0", nil, slog.New(slog.NewTextHandler(&out, nil)))
 	if err != nil {
 		t.Fatal(err)
