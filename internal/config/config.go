@@ -146,6 +146,9 @@ type Limits struct {
 	MaxRsyncSessions  int      `yaml:"max_rsync_sessions"`
 	HeaderTimeout     Duration `yaml:"header_timeout"`
 	IdleTimeout       Duration `yaml:"idle_timeout"`
+	// SendTimeout drops a client that takes no bytes of a response for
+	// this long (nginx's send_timeout); also the sockets' TCP_USER_TIMEOUT.
+	SendTimeout Duration `yaml:"send_timeout"`
 	ShutdownGrace     Duration `yaml:"shutdown_grace"`
 	Blocklist         string   `yaml:"blocklist"`
 	RateLimit         Rate     `yaml:"rate_limit"`
@@ -230,6 +233,7 @@ func Default() Node {
 			MaxRsyncSessions: 50,
 			HeaderTimeout:    Dur(10 * time.Second),
 			IdleTimeout:      Dur(75 * time.Second),
+			SendTimeout:      Dur(60 * time.Second),
 			ShutdownGrace:    Dur(30 * time.Second),
 			RateLimit:        Rate{PerSecond: 20, Burst: 100},
 			CheckerUserAgents: []string{

@@ -202,7 +202,8 @@ func (c *Node) validateLimits(bad reporter) {
 	for _, d := range []struct {
 		key string
 		v   Duration
-	}{{"limits.header_timeout", l.HeaderTimeout}, {"limits.idle_timeout", l.IdleTimeout}, {"limits.shutdown_grace", l.ShutdownGrace}} {
+	}{{"limits.header_timeout", l.HeaderTimeout}, {"limits.idle_timeout", l.IdleTimeout},
+		{"limits.send_timeout", l.SendTimeout}, {"limits.shutdown_grace", l.ShutdownGrace}} {
 		if err := d.v.Err(); err != nil {
 			bad(d.key, "%v", err)
 		} else if d.v.D() < time.Second {

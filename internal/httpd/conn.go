@@ -1,15 +1,12 @@
 package httpd
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -70,6 +67,14 @@ type conn struct {
 	pending []byte
 	hup     bool
 	drained bool
+	scan    headScan // of the head at pending's start
+	tlsOver []byte   // plaintext of a record read that did not fit yet
+
+	requests  int  // served on this connection
+	lingering bool // the response was the last: input is read and dropped
+	// lingerEnd is when a lingering connection is closed at the latest
+	// (unix nanoseconds); the reaper reads it.
+	lingerEnd atomic.Int64
 
 	// tls is set for an HTTPS connection; rec is the socket under it.
 	tls      *tls.Conn
@@ -90,7 +95,7 @@ func newConn(s *Server, nc net.Conn) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{s: s, nc: nc, raw: raw, out: newRawWriter(raw), fd: -1, remote: nc.RemoteAddr().String()}
+	c := &conn{s: s, nc: nc, raw: raw, out: newRawWriter(raw, nc, s.SendTimeout), fd: -1, remote: nc.RemoteAddr().String()}
 	raw.Control(func(fd uintptr) { c.fd = int(fd) })
 	if c.fd < 0 {
 		return nil, errNotSocket
@@ -106,17 +111,32 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 // of the full MaxHeaderBytes.
 const bufSize = 4 << 10
 
+// A connection's fair share of a worker: it is served turnRequests
+// requests, then goes to the back of the queue if it has more, so a few
+// clients pipelining without pause cannot keep every worker to
+// themselves. After maxConnRequests a connection is closed, as nginx's
+// keepalive_requests does, so no client holds one forever.
+const (
+	turnRequests    = 16
+	maxConnRequests = 1000
+)
+
 // serveReady serves the requests the connection has ready, then hands it
 // back to the set or closes it.
 func (c *conn) serveReady(w *worker) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.s.logf("panic serving %s: %v\n%s", c.remote, p, debug.Stack())
+			c.s.logPanic(c.remote, p)
 			c.lp.remove(c)
 		}
 	}()
+	if c.lingering {
+		c.discard(w)
+		return
+	}
+	served := 0
 	for {
-		req, err := c.nextRequest()
+		req, err := c.nextRequest(w)
 		switch {
 		case err == errWait:
 			if c.lp.idle(c) {
@@ -124,13 +144,26 @@ func (c *conn) serveReady(w *worker) {
 			}
 			return
 		case err != nil:
-			c.fail(err, w)
-			c.lp.remove(c)
+			if c.fail(err, w) {
+				c.linger(w)
+			} else {
+				c.lp.remove(c)
+			}
 			return
 		}
-		if !c.serveRequest(req, w) || c.s.closing.Load() && len(c.pending) == 0 {
-			c.lp.remove(c)
+		if keep, lingerAfter := c.serveRequest(req, w); !keep || c.s.closing.Load() && len(c.pending) == 0 {
+			if lingerAfter || len(c.pending) > 0 || !c.drained {
+				c.linger(w)
+			} else {
+				c.lp.remove(c)
+			}
 			return
+		}
+		if served++; served >= turnRequests && (len(c.pending) > 0 || !c.drained) {
+			if c.lp.requeue(c) {
+				return
+			}
+			served = 0 // the queue is full: every worker is busy anyway
 		}
 		if len(c.pending) == 0 && c.drained && !c.hup {
 			// The client reads this response before it sends the next
@@ -145,22 +178,21 @@ func (c *conn) serveReady(w *worker) {
 	}
 }
 
-// Outcomes of reading a request other than a request.
-var (
-	errWait         = errors.New("no complete request yet")
-	errHeadTooLarge = errors.New("request head too large")
-	errBadRequest   = errors.New("malformed request")
-	errClosedByPeer = errors.New("closed by the client")
-)
-
-// fail answers a request that cannot be served; read errors just close.
-func (c *conn) fail(err error, w *worker) {
+// fail answers a request that cannot be served and reports whether it did
+// (then the connection lingers); read errors just close.
+func (c *conn) fail(err error, w *worker) bool {
+	status := 0
 	switch {
 	case errors.Is(err, errHeadTooLarge):
-		c.writeAll([][]byte{plainResponse(http.StatusRequestHeaderFieldsTooLarge)}, false, w)
+		status = http.StatusRequestHeaderFieldsTooLarge
+	case errors.Is(err, errURITooLong):
+		status = http.StatusRequestURITooLong
 	case errors.Is(err, errBadRequest):
-		c.writeAll([][]byte{plainResponse(http.StatusBadRequest)}, false, w)
+		status = http.StatusBadRequest
+	default:
+		return false
 	}
+	return c.writeAll([][]byte{plainResponse(status)}, false, w) == nil
 }
 
 // plainResponse is a complete response that closes the connection.
@@ -170,10 +202,30 @@ func plainResponse(status int) []byte {
 		body, len(body), body)
 }
 
-// nextRequest reads what the socket has, without waiting, and returns the
-// next complete request; errWait when the head is not all there yet (what
-// came is kept in pending).
-func (c *conn) nextRequest() (*http.Request, error) {
+// nextRequest returns the next complete request: one already read (a
+// pipelined request), or one read now from what the socket has, without
+// waiting; errWait when the head is not all there yet (what came is kept
+// in pending).
+func (c *conn) nextRequest(w *worker) (*http.Request, error) {
+	if len(c.pending) > 0 {
+		end, err := c.scan.scan(c.pending)
+		if err != nil {
+			return nil, err
+		}
+		if end >= 0 {
+			// Parsed where it lies: pipelined requests are not copied
+			// again for each one taken off the front.
+			head := c.pending[c.scan.lead:end]
+			host, hosts := c.scan.host(c.pending)
+			c.pending = c.pending[end:]
+			if len(c.pending) == 0 {
+				c.pending = nil
+			}
+			c.scan = headScan{}
+			c.headStart.Store(0)
+			return parseHead(head, host, hosts)
+		}
+	}
 	limit := c.s.maxHeader()
 	pool := &bufPool
 	if c.tls != nil {
@@ -187,20 +239,7 @@ func (c *conn) nextRequest() (*http.Request, error) {
 	}
 	n := copy(buf, c.pending)
 	c.pending = nil
-	searched := 0
 	for {
-		if end := headEnd(buf[:n], searched); end >= 0 {
-			c.headStart.Store(0)
-			req, err := parseHead(buf[:end])
-			if rest := buf[end:n]; len(rest) > 0 {
-				c.pending = append([]byte(nil), rest...) // a pipelined request
-			}
-			if err != nil {
-				return nil, errBadRequest
-			}
-			return req, nil
-		}
-		searched = max(0, n-3)
 		if n == len(buf) {
 			if n >= limit {
 				return nil, errHeadTooLarge
@@ -210,14 +249,15 @@ func (c *conn) nextRequest() (*http.Request, error) {
 			copy(big, buf[:n])
 			buf = big
 		}
-		m, err := c.read(buf[n:])
+		m, err := c.read(buf[n:], w)
 		switch {
 		case err == unix.EAGAIN:
 			if n > 0 {
 				c.pending = append([]byte(nil), buf[:n]...)
-				if c.headStart.Load() == 0 && len(bytes.TrimLeft(buf[:n], "\r\n")) > 0 {
-					// A head has begun: it must be complete within the
-					// header timeout.
+				if c.headStart.Load() == 0 {
+					// A head has begun, if only with blank lines: it must
+					// be complete within the header timeout of its first
+					// byte.
 					c.headStart.Store(time.Now().UnixNano())
 				}
 			}
@@ -225,31 +265,65 @@ func (c *conn) nextRequest() (*http.Request, error) {
 		case err != nil:
 			return nil, err
 		case m == 0:
+			if c.scan.started {
+				// The client ended in the middle of a head: it may still
+				// read, and net/http answers it 400 too.
+				return nil, errBadRequest
+			}
 			return nil, errClosedByPeer
 		}
 		n += m
+		end, err := c.scan.scan(buf[:n])
+		if err != nil {
+			return nil, err
+		}
+		if end >= 0 {
+			c.headStart.Store(0)
+			head := buf[c.scan.lead:end]
+			host, hosts := c.scan.host(buf)
+			if rest := buf[end:n]; len(rest) > 0 {
+				c.pending = append([]byte(nil), rest...) // pipelined requests
+			}
+			c.scan = headScan{}
+			return parseHead(head, host, hosts)
+		}
 	}
 }
 
 // read reads what is there without waiting: from the socket, or for
 // HTTPS the next record's plaintext (through a scratch buffer big enough
-// for a whole record, so crypto/tls keeps none of it back).
-func (c *conn) read(p []byte) (int, error) {
+// for a whole record, so crypto/tls keeps none of it back; what does not
+// fit in p waits in tlsOver for the next read).
+func (c *conn) read(p []byte, w *worker) (int, error) {
 	if c.tls == nil {
 		m, err := readNonblock(c.fd, p)
 		c.drained = err == nil && m > 0 && m < len(p)
 		return m, err
 	}
+	if len(c.tlsOver) > 0 {
+		m := copy(p, c.tlsOver)
+		c.tlsOver = c.tlsOver[m:]
+		if len(c.tlsOver) == 0 {
+			c.tlsOver = nil
+		}
+		c.drained = c.tlsOver == nil && c.rec.idleSafe()
+		return m, nil
+	}
 	bp := recordBufs.Get().(*[]byte)
 	defer recordBufs.Put(bp)
+	// crypto/tls answers a KeyUpdate inside Read: if that write finds the
+	// socket full, the worker leaves the pool before it waits.
+	c.rec.wk.Store(w)
 	m, err := c.tls.Read(*bp)
+	c.rec.wk.Store(nil)
 	switch {
-	case m > len(p):
-		return 0, errHeadTooLarge
 	case m > 0:
-		copy(p, (*bp)[:m])
-		c.drained = c.rec.idleSafe()
-		return m, nil
+		k := copy(p, (*bp)[:m])
+		if k < m {
+			c.tlsOver = append([]byte(nil), (*bp)[k:m]...)
+		}
+		c.drained = c.tlsOver == nil && c.rec.idleSafe()
+		return k, nil
 	case errors.Is(err, errWouldBlock):
 		return 0, unix.EAGAIN
 	case err == nil || errors.Is(err, io.EOF):
@@ -262,7 +336,7 @@ func readNonblock(fd int, p []byte) (int, error) {
 	for {
 		n, err := unix.Read(fd, p)
 		if err != unix.EINTR {
-			return n, err
+			return max(n, 0), err
 		}
 	}
 }
@@ -304,47 +378,3 @@ func (c *conn) writeAll(bufs [][]byte, more bool, w *worker) error {
 
 // tlsRecord is the most plaintext a TLS record carries.
 const tlsRecord = 16384
-
-// headEnd returns the index just past the blank line ending a request
-// head in b (CRLF CRLF, or bare LFs, which net/http also accepts), or -1.
-// Searching starts at from, so a head read in pieces is scanned once.
-func headEnd(b []byte, from int) int {
-	for i := from; i < len(b); i++ {
-		if b[i] != '\n' {
-			continue
-		}
-		j := i + 1
-		if j < len(b) && b[j] == '\r' {
-			j++
-		}
-		if j < len(b) && b[j] == '\n' {
-			// Blank lines before the request line are allowed (RFC 9112
-			// 2.2): they do not end a head.
-			if len(bytes.TrimLeft(b[:i+1], "\r\n")) == 0 {
-				continue
-			}
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// readers parse heads without allocating a bufio.Reader per request.
-var readers = sync.Pool{New: func() any { return &headReader{br: bufio.NewReaderSize(nil, 4096)} }}
-
-type headReader struct {
-	rd bytes.Reader
-	br *bufio.Reader
-}
-
-// parseHead parses a complete request head with net/http's own parser.
-func parseHead(head []byte) (*http.Request, error) {
-	hr := readers.Get().(*headReader)
-	defer readers.Put(hr)
-	hr.rd.Reset(bytes.TrimLeft(head, "\r\n"))
-	hr.br.Reset(&hr.rd)
-	req, err := http.ReadRequest(hr.br)
-	hr.br.Reset(nil)
-	hr.rd.Reset(nil)
-	return req, err
-}

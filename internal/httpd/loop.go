@@ -176,6 +176,18 @@ func (lp *loop) kick(c *conn) {
 	}
 }
 
+// requeue puts a connection its worker is still holding at the back of
+// the queue, so the connections waiting get their turn first; false if
+// the queue is full.
+func (lp *loop) requeue(c *conn) bool {
+	select {
+	case lp.ready <- c:
+		return true
+	default:
+		return false
+	}
+}
+
 // work is a worker: serve a ready connection, again.
 func (lp *loop) work() {
 	w := &worker{lp: lp}
@@ -230,7 +242,8 @@ const reapEvery = 100 * time.Millisecond
 
 // reap closes connections that waited longer than their timeout: the
 // idle timeout between requests, the header timeout for a head that has
-// begun.
+// begun (from its first byte), the lingering limits for a connection
+// being closed.
 func (lp *loop) reap() {
 	t := time.NewTicker(reapEvery)
 	defer t.Stop()
@@ -257,7 +270,11 @@ func (lp *loop) closeWaiting(all bool) int {
 		if hs := c.headStart.Load(); hs != 0 {
 			limit, from = header, hs
 		}
-		if all || limit > 0 && now-from > limit {
+		over := false
+		if end := c.lingerEnd.Load(); end != 0 {
+			limit, over = int64(lingerTimeout), now > end
+		}
+		if all || over || limit > 0 && now-from > limit {
 			expired = append(expired, c)
 		}
 	}

@@ -3,6 +3,7 @@ package httpd
 import (
 	"errors"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,6 +15,15 @@ import (
 // are bound once per connection: a write allocates nothing.
 type rawWriter struct {
 	raw syscall.RawConn
+	// A wait for room in the socket ends with os.ErrDeadlineExceeded once
+	// timeout passed without progress (nginx's send_timeout): a client
+	// that stops reading holds its connection no longer. The deadline is
+	// set only when a write has to wait, so a write that does not costs
+	// nothing more.
+	nc      deadliner
+	timeout time.Duration
+	armed   bool // a deadline is set
+	moved   bool // bytes went out since it was set
 
 	// The write in progress.
 	bufs  [][]byte
@@ -30,8 +40,11 @@ type rawWriter struct {
 	holdFile     func(fd uintptr)
 }
 
-func newRawWriter(raw syscall.RawConn) *rawWriter {
-	w := &rawWriter{raw: raw}
+// deadliner is the part of a net.Conn that bounds a wait.
+type deadliner interface{ SetWriteDeadline(time.Time) error }
+
+func newRawWriter(raw syscall.RawConn, nc deadliner, timeout time.Duration) *rawWriter {
+	w := &rawWriter{raw: raw, nc: nc, timeout: timeout}
 	w.gather, w.file, w.holdFile = w.gatherOnce, w.fileOnce, w.sendHeld
 	return w
 }
@@ -47,10 +60,31 @@ func (w *rawWriter) write(bufs [][]byte, more bool, wk *worker) error {
 	}
 	err := w.raw.Write(w.gather)
 	w.bufs, w.one[0], w.wk = nil, nil, nil
+	w.disarm()
 	if err != nil {
 		return err
 	}
 	return w.err
+}
+
+// waiting is called when a write must wait for room: the worker leaves
+// the pool, and the send timeout starts again if bytes went out since it
+// last started.
+func (w *rawWriter) waiting() {
+	w.wk.detach()
+	if w.timeout > 0 && (!w.armed || w.moved) {
+		w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+		w.armed, w.moved = true, false
+	}
+}
+
+// disarm clears the deadline after a write that waited: the next write
+// must not inherit it.
+func (w *rawWriter) disarm() {
+	if w.armed {
+		w.nc.SetWriteDeadline(time.Time{})
+		w.armed, w.moved = false, false
+	}
 }
 
 // writeOne is write of a single buffer.
@@ -68,12 +102,13 @@ func (w *rawWriter) gatherOnce(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			w.wk.detach()
+			w.waiting()
 			return false
 		default:
 			w.err = err
 			return true
 		}
+		w.moved = w.moved || n > 0
 		for n > 0 && len(w.bufs) > 0 {
 			if n >= len(w.bufs[0]) {
 				n -= len(w.bufs[0])
@@ -108,6 +143,7 @@ func (w *rawWriter) sendHeld(fd uintptr) {
 	if err := w.raw.Write(w.file); err != nil {
 		w.err = err
 	}
+	w.disarm()
 }
 
 // fileOnce is one turn of sendFile: it returns false to wait for room.
@@ -122,12 +158,13 @@ func (w *rawWriter) fileOnce(fd uintptr) bool {
 		m, err := unix.Sendfile(int(fd), w.src, w.off, int(want))
 		if m > 0 {
 			w.sent += int64(m)
+			w.moved = true
 		}
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			w.wk.detach()
+			w.waiting()
 			return false
 		case err != nil:
 			w.err = err

@@ -14,26 +14,26 @@ import (
 )
 
 // serveRequest runs the handler for one request and finishes its
-// response; it reports whether the connection stays open for another.
-func (c *conn) serveRequest(req *http.Request, wk *worker) bool {
+// response; it reports whether the connection stays open for another,
+// and when not, whether the client may still be sending (then the close
+// lingers).
+func (c *conn) serveRequest(req *http.Request, wk *worker) (keep, linger bool) {
 	req.RemoteAddr = c.remote
 	req.TLS = c.tlsState
-	closeAfter := req.Close || c.s.closing.Load()
-	refuse := func(status int) bool {
-		c.writeAll([][]byte{plainResponse(status)}, false, wk)
-		return false
+	c.requests++
+	closeAfter := req.Close || c.s.closing.Load() || c.requests >= maxConnRequests
+	refuse := func(status int) (bool, bool) {
+		err := c.writeAll([][]byte{plainResponse(status)}, false, wk)
+		return false, err == nil
 	}
 	if req.ProtoMajor != 1 {
 		return refuse(http.StatusHTTPVersionNotSupported)
 	}
-	// http.ReadRequest has moved Host into req.Host (and refused two).
-	if req.ProtoAtLeast(1, 1) && req.Host == "" || !validHost(req.Host) || !validValues(req.Header) {
-		return refuse(http.StatusBadRequest)
-	}
 	if e := req.Header["Expect"]; len(e) > 0 && !strings.EqualFold(e[0], "100-continue") {
 		return refuse(http.StatusExpectationFailed)
 	}
-	if req.ContentLength != 0 || len(req.TransferEncoding) > 0 {
+	body := req.ContentLength != 0 || len(req.TransferEncoding) > 0
+	if body {
 		// No handler here reads a body: answer, then close rather than
 		// read what may be a smuggled request.
 		closeAfter = true
@@ -48,31 +48,10 @@ func (c *conn) serveRequest(req *http.Request, wk *worker) bool {
 		c.s.Handler.ServeHTTP(w, req)
 	}
 	w.finish()
-	return w.err == nil && !w.closeAfter
-}
-
-// validHost refuses Host headers with bytes no host name or address has.
-func validHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		if c := h[i]; c <= ' ' || c >= 0x7f || c == '/' || c == '\\' || c == '"' || c == '<' || c == '>' {
-			return false
-		}
+	if w.err != nil {
+		return false, false
 	}
-	return true
-}
-
-// validValues refuses header values with control bytes, as net/http does.
-func validValues(h http.Header) bool {
-	for _, vv := range h {
-		for _, v := range vv {
-			for i := 0; i < len(v); i++ {
-				if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-					return false
-				}
-			}
-		}
-	}
-	return true
+	return !w.closeAfter, body
 }
 
 // response is an http.ResponseWriter that sends the head and body in as
@@ -294,6 +273,10 @@ func (w *response) sendHead(final bool) {
 		delete(h, "Content-Length")
 		delete(h, "Transfer-Encoding")
 	case w.clen >= 0:
+		delete(h, "Transfer-Encoding")
+	case final && w.req.Method == http.MethodHead && w.written == 0:
+		// A HEAD the handler wrote nothing for: the length GET would
+		// have is unknown, so none is claimed (as net/http does).
 		delete(h, "Transfer-Encoding")
 	case final:
 		// The whole body is known: send its length (for HEAD, the length

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -36,6 +37,9 @@ type Server struct {
 	// first bytes came; IdleTimeout the wait for the next request.
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
+	// SendTimeout bounds the wait for a client to take more of a
+	// response, from the last bytes it took (0: no bound).
+	SendTimeout time.Duration
 	// MaxHeaderBytes bounds a request head (default 16 KiB); a longer one
 	// is answered 431.
 	MaxHeaderBytes int
@@ -185,8 +189,22 @@ func (s *Server) maxHeader() int {
 	return defaultMaxHeader
 }
 
+// logf logs at debug level; nothing is formatted when that level is off.
 func (s *Server) logf(format string, args ...any) {
-	if s.Log != nil {
+	if s.Log != nil && s.Log.Enabled(context.Background(), slog.LevelDebug) {
 		s.Log.Debug(fmt.Sprintf(format, args...))
 	}
+}
+
+// logPanic reports a handler's panic (a bug: the connection is closed):
+// the value as a warning, the stack only when debug logging is on.
+func (s *Server) logPanic(remote string, p any) {
+	if s.Log == nil {
+		return
+	}
+	if s.Log.Enabled(context.Background(), slog.LevelDebug) {
+		s.Log.Debug("panic serving", "remote", remote, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return
+	}
+	s.Log.Warn("panic serving", "remote", remote, "panic", fmt.Sprint(p))
 }

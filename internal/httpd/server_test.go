@@ -325,11 +325,17 @@ func FuzzRequest(f *testing.F) {
 // server as the node does.
 func startTLS(t *testing.T, h http.Handler) string {
 	t.Helper()
-	cert, err := tls.X509KeyPair(testCert, testKey)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return startTLSOn(t, l, h)
+}
+
+// startTLSOn is startTLS on a listener of the caller's.
+func startTLSOn(t *testing.T, l net.Listener, h http.Handler) string {
+	t.Helper()
+	cert, err := tls.X509KeyPair(testCert, testKey)
 	if err != nil {
 		t.Fatal(err)
 	}

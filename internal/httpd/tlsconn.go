@@ -136,7 +136,7 @@ func (s *Server) handshake(nc net.Conn, lp *loop) {
 		rc.raw, _ = sc.SyscallConn()
 	}
 	if rc.raw != nil {
-		rc.out = newRawWriter(rc.raw)
+		rc.out = newRawWriter(rc.raw, nc, s.SendTimeout)
 		rc.raw.Control(func(fd uintptr) { rc.fd = int(fd) })
 	}
 	if rc.fd < 0 {

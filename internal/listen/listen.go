@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,6 +24,10 @@ type Options struct {
 	TOS int
 	// MaxConns caps open connections; beyond it new ones are closed at once.
 	MaxConns int
+	// UserTimeout is each accepted socket's TCP_USER_TIMEOUT: how long
+	// sent data may stay unacknowledged (zero-window probes included)
+	// before the kernel drops the connection; 0 leaves the default.
+	UserTimeout time.Duration
 }
 
 // Listener is a TCP listener that marks and caps its connections.
@@ -84,14 +89,19 @@ func (l *Listener) Accept() (net.Conn, error) {
 			tc.Close()
 			continue
 		}
-		if l.opt.TOS != 0 {
-			if rc, err := tc.SyscallConn(); err == nil {
-				network := "tcp6"
-				if a, ok := tc.LocalAddr().(*net.TCPAddr); ok && a.IP.To4() != nil {
-					network = "tcp4"
-				}
-				rc.Control(func(fd uintptr) { setTOS(int(fd), network, l.opt.TOS) })
+		if rc, err := tc.SyscallConn(); err == nil && (l.opt.TOS != 0 || l.opt.UserTimeout > 0) {
+			network := "tcp6"
+			if a, ok := tc.LocalAddr().(*net.TCPAddr); ok && a.IP.To4() != nil {
+				network = "tcp4"
 			}
+			rc.Control(func(fd uintptr) {
+				if l.opt.TOS != 0 {
+					setTOS(int(fd), network, l.opt.TOS)
+				}
+				if ms := l.opt.UserTimeout.Milliseconds(); ms > 0 {
+					unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(ms))
+				}
+			})
 		}
 		l.open.Add(1)
 		return &Conn{TCPConn: tc, l: l}, nil
