@@ -142,13 +142,13 @@ type ACME struct {
 
 // Limits protects the node from overload and abuse.
 type Limits struct {
-	MaxConnections    int      `yaml:"max_connections"`
-	MaxRsyncSessions  int      `yaml:"max_rsync_sessions"`
-	HeaderTimeout     Duration `yaml:"header_timeout"`
-	IdleTimeout       Duration `yaml:"idle_timeout"`
+	MaxConnections   int      `yaml:"max_connections"`
+	MaxRsyncSessions int      `yaml:"max_rsync_sessions"`
+	HeaderTimeout    Duration `yaml:"header_timeout"`
+	IdleTimeout      Duration `yaml:"idle_timeout"`
 	// SendTimeout drops a client that takes no bytes of a response for
 	// this long (nginx's send_timeout); also the sockets' TCP_USER_TIMEOUT.
-	SendTimeout Duration `yaml:"send_timeout"`
+	SendTimeout       Duration `yaml:"send_timeout"`
 	ShutdownGrace     Duration `yaml:"shutdown_grace"`
 	Blocklist         string   `yaml:"blocklist"`
 	RateLimit         Rate     `yaml:"rate_limit"`

@@ -95,3 +95,28 @@ func FuzzParseBlocklist(f *testing.F) {
 		}
 	})
 }
+
+// TestRateLimiterBoundedWork: past 100,000 prefixes (easy with IPv6
+// /48s) the limiter holds no more, and a request still looks at a few
+// buckets, not all of them: the old collection scanned the whole map on
+// every request once it was that full.
+func TestRateLimiterBoundedWork(t *testing.T) {
+	l := NewRateLimiter(1, 5, nil, true)
+	now := time.Unix(1000, 0)
+	base := netip.MustParseAddr("2001:db8::").As16()
+	for i := range maxBuckets + 20000 {
+		a := base
+		a[2], a[3], a[4], a[5] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i) // a /48 of its own
+		l.Allow(netip.AddrFrom16(a), now)
+	}
+	if n := len(l.buckets); n > maxBuckets {
+		t.Errorf("%d buckets held, bound %d", n, maxBuckets)
+	}
+	before := l.scanned
+	for i := range 1000 {
+		l.Allow(netip.MustParseAddr("192.0.2.1"), now.Add(time.Duration(i)*time.Millisecond))
+	}
+	if per := float64(l.scanned-before) / 1000; per > gcPerCall {
+		t.Errorf("%.0f buckets looked at per request, want at most %d", per, gcPerCall)
+	}
+}

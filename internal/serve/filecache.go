@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"hash/maphash"
 	"net/http"
 	"os"
 	"sync"
@@ -28,16 +29,23 @@ type fileCache struct {
 	mu      sync.Mutex // guards entries, seen, size, open
 	entries map[string]*cached
 	// seen admits a file on its second request, so one pass of a crawler
-	// over a tree does not churn the cache; it is cleared when full.
-	seen map[string]struct{}
-	size int64
-	open int
+	// over a tree does not churn the cache; it is cleared when full. It
+	// holds hashes of the paths, not the paths: a client chooses them.
+	seen     map[uint64]struct{}
+	seenSeed maphash.Seed
+	size     int64 // bytes held: bodies, keys and each entry's own
+	open     int
 
 	hits, misses, evictions atomic.Uint64
 }
 
-// maxSeen bounds the admission set.
-const maxSeen = 1 << 16
+// Bounds that hold whatever paths clients ask for: the admission set's
+// entries, and what an entry costs beyond its body (its key and its
+// headers), so even empty files fill the cache's memory.
+const (
+	maxSeen       = 1 << 16
+	entryOverhead = 512
+)
 
 // cached is a file in the cache. Immutable once stored; the header
 // slices are shared by every response and never modified. file is held
@@ -112,7 +120,7 @@ func newFileCache(limit, maxBody int64) *fileCache {
 		maxBody = defaultMaxBody
 	}
 	return &fileCache{limit: limit, maxBody: min(maxBody, limit), maxOpen: defaultMaxOpen, maxEntry: defaultEntry,
-		entries: map[string]*cached{}, seen: map[string]struct{}{}}
+		entries: map[string]*cached{}, seen: map[uint64]struct{}{}, seenSeed: maphash.MakeSeed()}
 }
 
 // get returns the entry for a URL path, with a reference the caller must
@@ -146,15 +154,16 @@ func (c *fileCache) admit(urlPath string, size int64) bool {
 	if size > c.maxEntry {
 		return false
 	}
+	h := maphash.String(c.seenSeed, urlPath)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.seen[urlPath]; ok {
+	if _, ok := c.seen[h]; ok {
 		return true
 	}
 	if len(c.seen) >= maxSeen {
 		clear(c.seen)
 	}
-	c.seen[urlPath] = struct{}{}
+	c.seen[h] = struct{}{}
 	return false
 }
 
@@ -184,10 +193,10 @@ func (c *fileCache) load(urlPath string, t *tree, rel string, f *os.File, fi os.
 	e.used.Store(coarseNow())
 	c.mu.Lock()
 	if old := c.entries[urlPath]; old != nil {
-		c.forget(old)
+		c.forget(urlPath, old)
 	}
 	c.entries[urlPath] = e
-	c.size += int64(len(e.body))
+	c.size += e.cost(urlPath)
 	if e.file != nil {
 		c.open++
 	}
@@ -217,15 +226,20 @@ func (c *fileCache) evict(keep string) {
 			}
 		}
 		delete(c.entries, victimKey)
-		c.forget(victim)
+		c.forget(victimKey, victim)
 		c.evictions.Add(1)
 	}
 }
 
+// cost is what an entry stored under key takes of the cache's memory.
+func (e *cached) cost(key string) int64 {
+	return int64(len(e.body) + len(key) + len(e.rel) + entryOverhead)
+}
+
 // forget accounts for an entry leaving the map and drops the cache's
 // reference. Called with mu held.
-func (c *fileCache) forget(e *cached) {
-	c.size -= int64(len(e.body))
+func (c *fileCache) forget(key string, e *cached) {
+	c.size -= e.cost(key)
 	if e.file != nil {
 		c.open--
 	}
@@ -236,7 +250,7 @@ func (c *fileCache) drop(urlPath string, e *cached) {
 	c.mu.Lock()
 	if c.entries[urlPath] == e {
 		delete(c.entries, urlPath)
-		c.forget(e)
+		c.forget(urlPath, e)
 	}
 	c.mu.Unlock()
 }
@@ -250,7 +264,7 @@ func (c *fileCache) close() {
 	defer c.mu.Unlock()
 	for k, e := range c.entries {
 		delete(c.entries, k)
-		c.forget(e)
+		c.forget(k, e)
 	}
 }
 

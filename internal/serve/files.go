@@ -40,6 +40,7 @@ func serveFile(w http.ResponseWriter, r *http.Request, h *fileHead, f *os.File, 
 	hdr["Etag"] = h.etag
 	hdr["X-Content-Type-Options"] = noSniff
 	if conditional(r) {
+		planRange(r, h.size)
 		var content io.ReadSeeker = io.NewSectionReader(f, 0, h.size)
 		if body != nil {
 			content = bytes.NewReader(body)

@@ -7,12 +7,15 @@ package serve
 import (
 	"errors"
 	"fmt"
+	"html"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,6 +54,7 @@ type Handler struct {
 	lastSync StatusFunc
 	log      *slog.Logger
 	cache    *fileCache // nil: off
+	listings *listingCache
 }
 
 type tree struct {
@@ -71,7 +75,7 @@ type Options struct {
 // sync fills) and returns the handler.
 func New(site Site, projects []Project, lastSync StatusFunc, opts Options, log *slog.Logger) (*Handler, error) {
 	h := &Handler{site: site, projects: map[string]*tree{}, lastSync: lastSync, log: log,
-		cache: newFileCache(opts.CacheBytes, opts.CacheMaxFile)}
+		cache: newFileCache(opts.CacheBytes, opts.CacheMaxFile), listings: newListingCache()}
 	if h.lastSync == nil {
 		h.lastSync = func(string) time.Time { return time.Time{} }
 	}
@@ -221,7 +225,10 @@ func (h *Handler) serveTree(w http.ResponseWriter, r *http.Request, p *tree, t t
 			h.errorPage(w, r, http.StatusNotFound)
 			return
 		}
-		if h.cache != nil && r.Method == http.MethodGet && h.cache.admit(r.URL.Path, fi.Size()) {
+		// Only a file's canonical path is cached: "/p//f" and "/p/./f"
+		// name it too, and a client could otherwise fill the cache with
+		// one file under endless names.
+		if h.cache != nil && r.Method == http.MethodGet && r.URL.Path == t.canonical() && h.cache.admit(r.URL.Path, fi.Size()) {
 			var e *cached
 			if e, keep = h.cache.load(r.URL.Path, p, t.rel, f, fi); e != nil {
 				e.serve(w, r)
@@ -240,7 +247,10 @@ func (h *Handler) serveTree(w http.ResponseWriter, r *http.Request, p *tree, t t
 // error itself (which may name server paths) is never shown.
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission),
+		// A path through a file, a symlink loop, a name longer than the
+		// file system takes: no file is there.
+		errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENAMETOOLONG):
 		return http.StatusNotFound
 	case isEscape(err):
 		// A symlink leading out of the tree: for the client it is not there.
@@ -259,8 +269,10 @@ func isEscape(err error) bool {
 }
 
 // redirectSlash sends a directory request without its trailing slash to the
-// canonical URL. The target is rebuilt from the resolved segments, so a
-// request like "//host/x" can never turn into a redirect off-site.
+// canonical URL. The target is rebuilt from the resolved segments, each
+// escaped, so a request like "//host/x" can never turn into a redirect
+// off-site and a name with "?", "#" or "<" stays one path segment. HEAD
+// is told the length GET gets.
 func redirectSlash(w http.ResponseWriter, r *http.Request, t target) {
 	loc := "/" + url.PathEscape(t.project) + "/"
 	if t.rel != "." {
@@ -269,7 +281,43 @@ func redirectSlash(w http.ResponseWriter, r *http.Request, t target) {
 		}
 	}
 	if r.URL.RawQuery != "" {
-		loc += "?" + r.URL.RawQuery
+		loc += "?" + escapeQuery(r.URL.RawQuery)
 	}
-	http.Redirect(w, r, loc, http.StatusMovedPermanently)
+	body := "<a href=\"" + html.EscapeString(loc) + "\">Moved Permanently</a>.\n"
+	h := w.Header()
+	h.Set("Location", loc)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusMovedPermanently)
+	if r.Method != http.MethodHead {
+		io.WriteString(w, body)
+	}
+}
+
+// escapeQuery percent-encodes the bytes a query may not hold as they are
+// (RFC 3986 3.4), keeping what was already encoded.
+func escapeQuery(q string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if queryByte(c) {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+// queryByte: unreserved, sub-delims, ':', '@', '/', '?' and '%' (kept
+// escapes).
+func queryByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@/?%", c) >= 0
 }

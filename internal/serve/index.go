@@ -2,6 +2,7 @@ package serve
 
 import (
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"sort"
@@ -92,28 +93,47 @@ func sortEntries(es []Entry, key, order string) {
 }
 
 func (h *Handler) indexPage(w http.ResponseWriter, r *http.Request, t *tree, rel string, dir *os.File) {
-	entries, err := listDir(t, rel, dir)
+	q := r.URL.Query()
+	v := variantOf(wantsJSON(r), q.Get("sort"), q.Get("order"))
+	body, err := h.listings.get(listingKey{tree: t, rel: rel, variant: v}, dir, func() ([]byte, error) {
+		return h.renderListing(t, rel, dir, v)
+	})
 	if err != nil {
 		h.log.Warn("list directory", "project", t.Name, "path", rel, "err", err)
 		h.errorPage(w, r, http.StatusInternalServerError)
 		return
 	}
-	q := r.URL.Query()
-	sortEntries(entries, q.Get("sort"), q.Get("order"))
+	if v.json {
+		serveBody(w, r, http.StatusOK, jsonType, body)
+		return
+	}
+	servePage(w, r, http.StatusOK, body)
+}
+
+// renderListing reads a directory and renders its listing.
+func (h *Handler) renderListing(t *tree, rel string, dir *os.File, v listingVariant) ([]byte, error) {
+	entries, err := listDir(t, rel, dir)
+	if err != nil {
+		return nil, err
+	}
+	order := ""
+	if v.desc {
+		order = "desc"
+	}
+	sortEntries(entries, v.sort, order)
 	urlPath := "/" + t.Path + "/"
 	if rel != "." {
 		urlPath += rel + "/"
 	}
-	if wantsJSON(r) {
-		writeJSON(w, r, http.StatusOK, Listing{Version: 1, Node: h.site.Name, Project: t.Name, Path: urlPath, Entries: entries})
-		return
+	if v.json {
+		return marshalJSON(Listing{Version: 1, Node: h.site.Name, Project: t.Name, Path: urlPath, Entries: entries})
 	}
-	h.render(w, r, http.StatusOK, "index", indexData{
+	return renderPage("index", indexData{
 		pageData:   h.page(urlPath),
 		Crumbs:     crumbs(urlPath),
 		Entries:    entries,
-		Sort:       q.Get("sort"),
-		Order:      q.Get("order"),
+		Sort:       v.sort,
+		Order:      order,
 		HasParent:  true,
 		FileCount:  countType(entries, "file"),
 		TotalBytes: sumSizes(entries),
@@ -134,6 +154,9 @@ type Crumb struct {
 	Name, Href string
 }
 
+// crumbs links every folder above a listing; each segment is escaped, so
+// a folder named "a?b" or "a#b" links to itself, not to a query or an
+// anchor.
 func crumbs(urlPath string) []Crumb {
 	out := []Crumb{{Name: "/", Href: "/"}}
 	href := "/"
@@ -141,7 +164,7 @@ func crumbs(urlPath string) []Crumb {
 		if seg == "" {
 			continue
 		}
-		href += seg + "/"
+		href += url.PathEscape(seg) + "/"
 		out = append(out, Crumb{Name: seg, Href: href})
 	}
 	return out

@@ -75,36 +75,59 @@ type errorData struct {
 // render executes a template into a buffer first so a template error is a
 // clean 500 and HEAD gets the exact Content-Length of GET.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
-	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
+	body, err := renderPage(name, data)
+	if err != nil {
 		h.log.Error("render page", "template", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	servePage(w, r, status, body)
+}
+
+func renderPage(name string, data any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// servePage answers with a rendered page, with the headers every page has.
+func servePage(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'")
+	serveBody(w, r, status, "text/html; charset=utf-8", body)
+}
+
+const jsonType = "application/json"
+
+// serveBody answers with a body made whole beforehand: its exact length,
+// for HEAD too, and no sniffing of its type.
+func serveBody(w http.ResponseWriter, r *http.Request, status int, ctype string, body []byte) {
 	hdr := w.Header()
-	hdr.Set("Content-Type", "text/html; charset=utf-8")
-	hdr.Set("Content-Length", strconv.Itoa(buf.Len()))
+	hdr.Set("Content-Type", ctype)
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		w.Write(buf.Bytes())
+		w.Write(body)
 	}
 }
 
-func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+func marshalJSON(v any) ([]byte, error) {
 	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	b, err := marshalJSON(v)
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	b = append(b, '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		w.Write(b)
-	}
+	serveBody(w, r, status, jsonType, b)
 }
 
 func (h *Handler) rootPage(w http.ResponseWriter, r *http.Request) {

@@ -77,3 +77,8 @@ func resolve(urlPath string) (target, bool, error) {
 	}
 	return t, hidden, nil
 }
+
+// canonical is the one URL path of a file target: no empty or "." segments.
+func (t target) canonical() string {
+	return "/" + t.project + "/" + t.rel
+}

@@ -117,3 +117,31 @@ func names(es []Entry) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// FuzzParseRanges: any Range header gives ranges inside the file,
+// sorted, apart and few, or the whole file, or a refusal; never a panic.
+func FuzzParseRanges(f *testing.F) {
+	for _, s := range []string{"0-9", "-0", "5-", "0-9,5-19", "9-5", "-", "1-2,,3-4", " 0 - 1 ", "+1-2"} {
+		f.Add(s, int64(1024))
+	}
+	f.Fuzz(func(t *testing.T, spec string, size int64) {
+		if size < 0 {
+			return
+		}
+		rs, ok := parseRanges(spec, size)
+		if !ok || len(rs) == 1 && rs[0].start == -1 {
+			return
+		}
+		if len(rs) > maxRanges {
+			t.Fatalf("%d ranges", len(rs))
+		}
+		for i, r := range rs {
+			if r.start < 0 || r.end < r.start || r.end >= size {
+				t.Fatalf("%q of %d: range %v", spec, size, r)
+			}
+			if i > 0 && r.start <= rs[i-1].end+1 {
+				t.Fatalf("%q: ranges %v and %v not merged", spec, rs[i-1], r)
+			}
+		}
+	})
+}

@@ -10,9 +10,15 @@ import (
 	"time"
 )
 
-// maxTracked bounds the distinct paths counted per interval; past it new
-// paths go uncounted (the heavy hitters are by then long in the map).
-const maxTracked = 20000
+// Bounds on the paths counted per interval, in number and in bytes (a
+// client chooses them, up to 8 KiB each): past them new paths go
+// uncounted (the heavy hitters are by then long in the map), and a path
+// longer than maxPathBytes is never one worth reporting.
+const (
+	maxTracked      = 20000
+	maxTrackedBytes = 4 << 20
+	maxPathBytes    = 1024
+)
 
 // TopN is how many paths a batch carries per interval.
 const TopN = 25
@@ -30,6 +36,7 @@ type PathCount struct {
 type Usage struct {
 	mu       sync.Mutex // guards everything below
 	paths    map[string]*PathCount
+	keyBytes int // of the keys of paths
 	hll      hll
 	checkers map[string]*CheckerVisit
 }
@@ -51,12 +58,13 @@ func NewUsage() *Usage {
 func (u *Usage) Record(project, path string, bytes int64, client netip.Addr, checker string, status int, now time.Time) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if project != "" && status < 400 {
+	if project != "" && status < 400 && len(path) <= maxPathBytes {
 		key := project + "\x00" + path
 		pc := u.paths[key]
-		if pc == nil && len(u.paths) < maxTracked {
+		if pc == nil && len(u.paths) < maxTracked && u.keyBytes+len(key) <= maxTrackedBytes {
 			pc = &PathCount{Project: project, Path: path}
 			u.paths[key] = pc
+			u.keyBytes += len(key)
 		}
 		if pc != nil {
 			pc.Requests++
@@ -91,7 +99,7 @@ func statusClass(s int) string {
 func (u *Usage) Take() (top []PathCount, clients uint64, checkers []CheckerVisit) {
 	u.mu.Lock()
 	paths, h, cs := u.paths, u.hll, u.checkers
-	u.paths, u.hll, u.checkers = map[string]*PathCount{}, newHLL(), map[string]*CheckerVisit{}
+	u.paths, u.hll, u.checkers, u.keyBytes = map[string]*PathCount{}, newHLL(), map[string]*CheckerVisit{}, 0
 	u.mu.Unlock()
 	for _, p := range paths {
 		top = append(top, *p)

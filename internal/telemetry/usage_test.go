@@ -3,6 +3,7 @@ package telemetry
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,5 +48,24 @@ func TestUsageBounded(t *testing.T) {
 	}
 	if len(u.paths) != maxTracked {
 		t.Errorf("tracked %d paths", len(u.paths))
+	}
+}
+
+// TestUsageBoundedInBytes: paths of a few KiB each (a client chooses
+// them) cannot fill memory: 20,000 paths of 15 KB held 300 MB.
+func TestUsageBoundedInBytes(t *testing.T) {
+	u := NewUsage()
+	long := strings.Repeat("a", 900)
+	for i := 0; i < maxTracked; i++ {
+		u.Record("p", fmt.Sprintf("/p/%d/%s", i, long), 1, netip.Addr{}, "", 200, time.Now())
+		u.Record("p", fmt.Sprintf("/p/%d/%s", i, strings.Repeat(long, 16)), 1, netip.Addr{}, "", 200, time.Now())
+	}
+	if u.keyBytes > maxTrackedBytes {
+		t.Errorf("%d bytes of paths tracked, bound %d", u.keyBytes, maxTrackedBytes)
+	}
+	for k := range u.paths {
+		if len(k) > maxPathBytes+len("p\x00") {
+			t.Fatalf("a %d-byte path tracked", len(k))
+		}
 	}
 }
