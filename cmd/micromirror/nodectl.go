@@ -34,7 +34,8 @@ func newAdminClient(socket string) *adminClient {
 }
 
 func (c *adminClient) do(method, path string, out any) error {
-	req, _ := http.NewRequest(method, "http://node"+path, nil)
+	// localhost: the admin interface answers loopback names only.
+	req, _ := http.NewRequest(method, "http://localhost"+path, nil)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("node not reachable (is it running?): %w", err)

@@ -153,6 +153,14 @@ type Limits struct {
 	Blocklist         string   `yaml:"blocklist"`
 	RateLimit         Rate     `yaml:"rate_limit"`
 	CheckerUserAgents []string `yaml:"checker_user_agents"`
+	// CheckerNetworks are the prefixes the distros' mirror checkers
+	// come from: they are never rate-limited. A user agent is a claim
+	// and exempts nobody.
+	CheckerNetworks []string `yaml:"checker_networks"`
+	// CheckerDomains exempt checkers whose address has a PTR name under
+	// one of them that resolves back to it (forward-confirmed reverse
+	// DNS), looked up when a client claims a checker's user agent.
+	CheckerDomains []string `yaml:"checker_domains"`
 }
 
 // Cache keeps often requested files ready to answer: small ones in

@@ -118,6 +118,11 @@ func (c *Node) validateListen(bad reporter) {
 	for i, a := range c.Listen.Admin {
 		field := fmt.Sprintf("listen.admin[%d]", i)
 		if IsUnixAddr(a) {
+			if p := strings.TrimPrefix(a, "unix:"); !strings.HasPrefix(p, "/") {
+				// "@name" is an abstract socket: it has no file, so no
+				// permissions, and any local user could connect.
+				bad(field, "%q: a unix socket must be an absolute path (abstract sockets have no permissions)", a)
+			}
 			continue
 		}
 		host, _, err := splitHostPort(a)
@@ -219,6 +224,16 @@ func (c *Node) validateLimits(bad reporter) {
 	for i, n := range l.RateLimit.Networks {
 		if _, err := ParsePrefix(n); err != nil {
 			bad(fmt.Sprintf("limits.rate_limit.networks[%d]", i), "%v", err)
+		}
+	}
+	for i, n := range l.CheckerNetworks {
+		if _, err := ParsePrefix(n); err != nil {
+			bad(fmt.Sprintf("limits.checker_networks[%d]", i), "%v", err)
+		}
+	}
+	for i, d := range l.CheckerDomains {
+		if !validDomain(strings.Trim(d, ".")) {
+			bad(fmt.Sprintf("limits.checker_domains[%d]", i), "%q is not a DNS domain", d)
 		}
 	}
 }
@@ -433,4 +448,24 @@ func isRsyncSource(s string) bool {
 	}
 	host, mod, ok := strings.Cut(s, "::")
 	return ok && host != "" && mod != "" && !strings.ContainsAny(host, "/ ")
+}
+
+// validDomain reports whether d is a DNS name of letters, digits and
+// hyphens in dot-separated labels.
+func validDomain(d string) bool {
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

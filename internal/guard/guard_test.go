@@ -60,7 +60,7 @@ func TestRateLimiterPerPrefix(t *testing.T) {
 }
 
 func TestIsChecker(t *testing.T) {
-	g := &Guard{Checkers: []string{"mirrorbits", "ArchWeb", "Ubuntu Mirror"}}
+	g := New(Config{Checkers: []string{"mirrorbits", "ArchWeb", "Ubuntu Mirror"}})
 	for ua, want := range map[string]string{
 		"Mirrorbits/0.5.1 PING CHECK":    "mirrorbits",
 		"python-requests archweb/1.0":    "ArchWeb",
@@ -74,9 +74,17 @@ func TestIsChecker(t *testing.T) {
 			t.Errorf("Checker(%q) = %q, want %q", ua, got, want)
 		}
 	}
-	// It runs twice for every request: matching builds no copies.
+	// It runs for every request: matching builds no copies, and reads a
+	// bounded prefix of the agent (a 15 KB agent cost 40 times a normal
+	// one): a name past it is not seen.
 	if n := testing.AllocsPerRun(100, func() { g.Checker("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0") }); n != 0 {
 		t.Errorf("Checker allocates %.0f times per call", n)
+	}
+	if got := g.Checker(strings.Repeat("x", maxMatched) + "Mirrorbits"); got != "" {
+		t.Errorf("matched %q past the first %d bytes", got, maxMatched)
+	}
+	if got := g.Checker(strings.Repeat("x", maxMatched-10) + "Mirrorbits"); got != "mirrorbits" {
+		t.Errorf("a name ending at the bound: %q", got)
 	}
 }
 

@@ -57,7 +57,7 @@ func (n *Node) openAdmin(ctx context.Context, addrs []string) error {
 		}
 		writeAdminJSON(w, http.StatusAccepted, map[string]string{"project": r.PathValue("name"), "trigger": reason})
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: n.cfg.Limits.HeaderTimeout.D()}
+	srv := &http.Server{Handler: adminOnly(mux), ReadHeaderTimeout: n.cfg.Limits.HeaderTimeout.D()}
 	for _, a := range addrs {
 		network, address := "tcp", a
 		if config.IsUnixAddr(a) {
@@ -105,12 +105,14 @@ var (
 	descRsync    = prometheus.NewDesc("micromirror_rsync_sessions", "rsync sessions running now.", nil, nil)
 	descRefused  = prometheus.NewDesc("micromirror_refused_total", "Requests refused, by reason.", []string{"reason"}, nil)
 	descConns    = prometheus.NewDesc("micromirror_open_connections", "Open HTTP(S) connections.", nil, nil)
+	descClaimed  = prometheus.NewDesc("micromirror_unverified_checker_total",
+		"Requests rate-limited that claimed a mirror checker's user agent from an address not known as one (in the rate_limit refusals too).", nil, nil)
 	descMQTTUp   = prometheus.NewDesc("micromirror_mqtt_connected", "1 when subscribed to the broker.", nil, nil)
 	descMQTTMsgs = prometheus.NewDesc("micromirror_mqtt_messages_total", "MQTT messages by outcome.", []string{"outcome"}, nil)
 )
 
 func (c *trafficCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descBytes, descStatus, descFamily, descRsync, descRefused, descConns, descMQTTUp, descMQTTMsgs} {
+	for _, d := range []*prometheus.Desc{descRequests, descBytes, descStatus, descFamily, descRsync, descRefused, descConns, descClaimed, descMQTTUp, descMQTTMsgs} {
 		ch <- d
 	}
 }
@@ -141,6 +143,7 @@ func (c *trafficCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(st.guard.Blocked.Load()), "blocklist")
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(st.guard.Limited.Load()), "rate_limit")
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(capped), "connection_cap")
+	ch <- prometheus.MustNewConstMetric(descClaimed, prometheus.CounterValue, float64(st.guard.Unverified.Load()))
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.n.rsync.Refused()), "rsync")
 	if m, ok := c.n.MQTTStats(); ok {
 		up := 0.0

@@ -16,11 +16,16 @@ import (
 	"micromirror/internal/testenv"
 )
 
-func TestRateLimitSparesCheckers(t *testing.T) {
+// TestRateLimitSparesCheckersByAddress: the checkers' networks are never
+// rate-limited; a client that only says it is a checker (its user agent)
+// is limited like any other. (The node used to exempt any client sending
+// a checker's user agent.)
+func TestRateLimitSparesCheckersByAddress(t *testing.T) {
 	cfg := testenv.NodeConfig(t, "debian")
 	cfg.Limits.RateLimit.PerSecond = 0.5
 	cfg.Limits.RateLimit.Burst = 3
 	cfg.Limits.RateLimit.All = true
+	cfg.Limits.CheckerNetworks = []string{"::1/128"} // the checkers come over IPv6 here
 	testenv.WriteFile(t, filepath.Join(cfg.DataDir, "debian/Release"), []byte("x"), syncedAt)
 	n := testenv.StartNode(t, cfg)
 	url := testenv.URL("http", n.HTTPAddrs()[0]) + "/debian/Release"
@@ -34,12 +39,17 @@ func TestRateLimitSparesCheckers(t *testing.T) {
 	if ra := headerOf(curl(t, "-i", url), "Retry-After"); ra == "" {
 		t.Errorf("429 without Retry-After")
 	}
-	// The mirror checkers send bursts of HEADs; they are never limited.
-	for _, ua := range []string{"Mirrorbits/0.6 PING CHECK", "mirrormanager-crawler/2.0", "archweb/mirrorcheck", "Launchpad Mirror Prober ( https://launchpad.net/ )"} {
-		for range 10 {
-			if code := statusOf(t, "-I", "-A", ua, url); code != "200" {
-				t.Fatalf("checker %q got %s", ua, code)
-			}
+	// A checker's user agent from elsewhere is only a claim.
+	for _, ua := range []string{"Mirrorbits/0.6 PING CHECK", "mirrormanager-crawler/2.0", "archweb/mirrorcheck"} {
+		if code := statusOf(t, "-I", "-A", ua, url); code != "429" {
+			t.Errorf("a client claiming to be %q got %s, want 429", ua, code)
+		}
+	}
+	// The checkers' network sends bursts of HEADs, never limited.
+	url6 := testenv.URL("http", n.HTTPAddrs()[1]) + "/debian/Release"
+	for range 10 {
+		if code := statusOf(t, "-I", "-A", "Mirrorbits/0.6 PING CHECK", url6); code != "200" {
+			t.Fatalf("checker network got %s", code)
 		}
 	}
 	// Limits apply only to the listed networks unless all is set.
@@ -65,8 +75,9 @@ func TestBlocklistAndReload(t *testing.T) {
 	if code := statusOf(t, url); code != "403" {
 		t.Errorf("blocked client got %s, want 403", code)
 	}
-	if code := statusOf(t, "-A", "Mirrorbits/0.6 PING CHECK", url); code != "200" {
-		t.Errorf("checker got %s on a blocked network, want 200", code)
+	// The blocklist applies to everyone, whatever they say they are.
+	if code := statusOf(t, "-A", "Mirrorbits/0.6 PING CHECK", url); code != "403" {
+		t.Errorf("a checker's user agent got %s on a blocked network, want 403", code)
 	}
 	// IPv6 loopback is not in the list.
 	if code := statusOf(t, testenv.URL("http", n.HTTPAddrs()[1])+"/debian/Release"); code != "200" {

@@ -305,11 +305,23 @@ func (n *Node) build(cfg config.Node) (*front, error) {
 		nets = append(nets, p)
 	}
 	rl := cfg.Limits.RateLimit
-	g := &guard.Guard{
-		Blocklist: n.blocklist,
-		Limiter:   guard.NewRateLimiter(rl.PerSecond, rl.Burst, nets, rl.All),
-		Checkers:  slices.Clone(cfg.Limits.CheckerUserAgents),
+	var checkerNets []netip.Prefix
+	for _, s := range cfg.Limits.CheckerNetworks {
+		p, _ := config.ParsePrefix(s)
+		checkerNets = append(checkerNets, p)
 	}
+	var verifier *guard.Verifier
+	if len(cfg.Limits.CheckerDomains) > 0 {
+		verifier = guard.NewVerifier(cfg.Limits.CheckerDomains, nil)
+	}
+	g := guard.New(guard.Config{
+		Blocklist:       n.blocklist,
+		Limiter:         guard.NewRateLimiter(rl.PerSecond, rl.Burst, nets, rl.All),
+		Checkers:        slices.Clone(cfg.Limits.CheckerUserAgents),
+		CheckerNetworks: checkerNets,
+		Verifier:        verifier,
+		Log:             n.log.With("component", "guard"),
+	})
 	return &front{content: content, guard: g, front: g.Middleware(content, content.ErrorPage)}, nil
 }
 
