@@ -29,7 +29,7 @@ func (c *conn) serveRequest(req *http.Request, wk *worker) (keep, linger bool) {
 	if req.ProtoMajor != 1 {
 		return refuse(http.StatusHTTPVersionNotSupported)
 	}
-	if e := req.Header["Expect"]; len(e) > 0 && !strings.EqualFold(e[0], "100-continue") {
+	if e := req.Header.Get("Expect"); e != "" && !hasToken(e, "100-continue") {
 		return refuse(http.StatusExpectationFailed)
 	}
 	body := req.ContentLength != 0 || len(req.TransferEncoding) > 0
@@ -53,6 +53,24 @@ func (c *conn) serveRequest(req *http.Request, wk *worker) (keep, linger bool) {
 	}
 	return !w.closeAfter, body
 }
+
+// hasToken reports whether v holds token as a word of its own, set off
+// by spaces, tabs or commas, in any case: how net/http reads Expect.
+func hasToken(v, token string) bool {
+	for i := 0; i+len(token) <= len(v); i++ {
+		if !strings.EqualFold(v[i:i+len(token)], token) {
+			continue
+		}
+		before := i == 0 || tokenSep(v[i-1])
+		after := i+len(token) == len(v) || tokenSep(v[i+len(token)])
+		if before && after {
+			return true
+		}
+	}
+	return false
+}
+
+func tokenSep(c byte) bool { return c == ' ' || c == ',' || c == '\t' }
 
 // response is an http.ResponseWriter that sends the head and body in as
 // few system calls as it can: everything a handler writes before it
