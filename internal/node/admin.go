@@ -143,6 +143,7 @@ func (c *trafficCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(st.guard.Blocked.Load()), "blocklist")
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(st.guard.Limited.Load()), "rate_limit")
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(capped), "connection_cap")
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.n.h2refused.Load()), "http2_streams")
 	ch <- prometheus.MustNewConstMetric(descClaimed, prometheus.CounterValue, float64(st.guard.Unverified.Load()))
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.n.rsync.Refused()), "rsync")
 	if m, ok := c.n.MQTTStats(); ok {

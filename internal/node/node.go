@@ -49,6 +49,9 @@ type Node struct {
 	sub       *mqtt.Subscriber
 	spool     *telemetry.Spool
 	usage     *telemetry.Usage // top paths, clients, checkers; nil without telemetry
+	// HTTP/2 streams being answered now, and refused over the cap.
+	h2active  atomic.Int64
+	h2refused atomic.Uint64
 
 	mu  sync.Mutex // guards cfg and reloads
 	cfg config.Node
@@ -232,10 +235,18 @@ func (n *Node) serveOn(ctx context.Context, addr string, lopt listen.Options, h 
 		// choose HTTP/2 go on to net/http's.
 		h2l := httpd.NewHTTP2(l.Addr())
 		h2 := &http.Server{
-			Handler:           h,
+			Handler:           n.h2streams(h),
 			ReadHeaderTimeout: lim.HeaderTimeout.D(),
 			IdleTimeout:       lim.IdleTimeout.D(),
 			MaxHeaderBytes:    16 << 10,
+			HTTP2: &http.HTTP2Config{
+				MaxConcurrentStreams: h2StreamsPerConn,
+				// A connection nobody reads from is closed as an HTTP/1.1
+				// one is; the node reads no request bodies.
+				WriteByteTimeout:              lim.SendTimeout.D(),
+				MaxReceiveBufferPerConnection: 64 << 10,
+				MaxReceiveBufferPerStream:     16 << 10,
+			},
 			// Client resets are routine on a public server; keep them out
 			// of the operator's log.
 			ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
@@ -260,6 +271,12 @@ func (n *Node) serveOn(ctx context.Context, addr string, lopt listen.Options, h 
 		}
 	}()
 	return nil
+}
+
+// h2streams bounds the HTTP/2 streams h answers (see http2Streams); one
+// bound for all the node's HTTPS listeners.
+func (n *Node) h2streams(h http.Handler) http.Handler {
+	return &http2Streams{next: h, timeout: n.cfg.Limits.SendTimeout.D(), active: &n.h2active, refused: &n.h2refused}
 }
 
 // server is what the node needs of its HTTP and HTTPS servers.
