@@ -20,6 +20,9 @@ type Node struct {
 	DataDir string `yaml:"data_dir"`
 	// StateDir holds locks, sync status, generated rsyncd.conf, ACME cache.
 	StateDir string `yaml:"state_dir"`
+	// User is the account rsync sessions run as when the node runs as
+	// root ("": nobody, as rsyncd). No session ever runs as root.
+	User string `yaml:"user"`
 
 	Listen Listen `yaml:"listen"`
 	TLS    TLS    `yaml:"tls"`
@@ -142,10 +145,12 @@ type ACME struct {
 
 // Limits protects the node from overload and abuse.
 type Limits struct {
-	MaxConnections   int      `yaml:"max_connections"`
-	MaxRsyncSessions int      `yaml:"max_rsync_sessions"`
-	HeaderTimeout    Duration `yaml:"header_timeout"`
-	IdleTimeout      Duration `yaml:"idle_timeout"`
+	MaxConnections   int `yaml:"max_connections"`
+	MaxRsyncSessions int `yaml:"max_rsync_sessions"`
+	// MaxRsyncPerClient caps one client address's rsync connections.
+	MaxRsyncPerClient int      `yaml:"max_rsync_per_client"`
+	HeaderTimeout     Duration `yaml:"header_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
 	// SendTimeout drops a client that takes no bytes of a response for
 	// this long (nginx's send_timeout); also the sockets' TCP_USER_TIMEOUT.
 	SendTimeout       Duration `yaml:"send_timeout"`
@@ -237,13 +242,14 @@ func Default() Node {
 			KeepLogs:         20,
 		},
 		Limits: Limits{
-			MaxConnections:   4096,
-			MaxRsyncSessions: 50,
-			HeaderTimeout:    Dur(10 * time.Second),
-			IdleTimeout:      Dur(75 * time.Second),
-			SendTimeout:      Dur(60 * time.Second),
-			ShutdownGrace:    Dur(30 * time.Second),
-			RateLimit:        Rate{PerSecond: 20, Burst: 100},
+			MaxConnections:    4096,
+			MaxRsyncSessions:  50,
+			MaxRsyncPerClient: 4,
+			HeaderTimeout:     Dur(10 * time.Second),
+			IdleTimeout:       Dur(75 * time.Second),
+			SendTimeout:       Dur(60 * time.Second),
+			ShutdownGrace:     Dur(30 * time.Second),
+			RateLimit:         Rate{PerSecond: 20, Burst: 100},
 			CheckerUserAgents: []string{
 				"archweb", "mirrormanager", "Launchpad Mirror Prober",
 				"Launchpad-Prober", "Mirrorbits", "mirrorchecker",

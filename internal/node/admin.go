@@ -146,6 +146,7 @@ func (c *trafficCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.n.h2refused.Load()), "http2_streams")
 	ch <- prometheus.MustNewConstMetric(descClaimed, prometheus.CounterValue, float64(st.guard.Unverified.Load()))
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.n.rsync.Refused()), "rsync")
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.n.rsync.Dropped()), "rsync_no_greeting")
 	if m, ok := c.n.MQTTStats(); ok {
 		up := 0.0
 		if m.Connected {

@@ -87,18 +87,16 @@ func New(cfg config.Node, log *slog.Logger) *Node {
 		blocklist: guard.NewBlocklist(),
 	}
 	n.rsync = rsyncd.New(rsyncd.Config{
-		StateDir:    cfg.StateDir,
-		MaxSessions: cfg.Limits.MaxRsyncSessions,
-		Options:     rsyncOptions(),
-		Blocklist:   n.blocklist,
-		Traffic:     n.traffic,
+		StateDir:         cfg.StateDir,
+		MaxSessions:      cfg.Limits.MaxRsyncSessions,
+		MaxPerClient:     cfg.Limits.MaxRsyncPerClient,
+		HandshakeTimeout: cfg.Limits.HeaderTimeout.D(),
+		RunAs:            cfg.User,
+		Options:          rsyncd.Options{TimeoutSec: 600},
+		Blocklist:        n.blocklist,
+		Traffic:          n.traffic,
 	}, log.With("component", "rsyncd"))
 	return n
-}
-
-func rsyncOptions() rsyncd.Options {
-	uid, gid := os.Getuid(), os.Getgid()
-	return rsyncd.Options{UID: uid, GID: gid, Chroot: uid == 0, TimeoutSec: 600}
 }
 
 // Traffic exposes the counters (admin API, telemetry).
@@ -133,6 +131,11 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	n.state.Store(st)
 	if cfg.Telemetry.URL != "" {
 		n.usage = telemetry.NewUsage() // before any listener serves
+	}
+	if len(cfg.Listen.Rsync) > 0 {
+		if err := n.rsync.Prepare(); err != nil {
+			return fmt.Errorf("rsync serving: %w", err)
+		}
 	}
 	if err := n.setRsyncModules(cfg); err != nil {
 		return err

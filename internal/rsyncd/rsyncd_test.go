@@ -40,3 +40,26 @@ func FuzzParseLogLine(f *testing.F) {
 		}
 	})
 }
+
+func TestParseVersion(t *testing.T) {
+	for out, want := range map[string][3]int{
+		"rsync  version 3.5.0  protocol version 32\nCopyright": {3, 5, 0},
+		"rsync  version 3.2.7  protocol version 31":            {3, 2, 7},
+		"rsync  version v3.4.3pre1  protocol version 32":       {0, 0, 0},
+		"rsync  version 3.4.3pre1  protocol version 32":        {3, 4, 3},
+	} {
+		got, err := parseVersion([]byte(out))
+		if want == ([3]int{}) {
+			if err == nil {
+				t.Errorf("%q: %v, want an error", out, got)
+			}
+			continue
+		}
+		if err != nil || got != want {
+			t.Errorf("%q: %v %v, want %v", out, got, err, want)
+		}
+	}
+	if atLeast([3]int{3, 2, 7}, [3]int{3, 4, 3}) || !atLeast([3]int{3, 5, 0}, [3]int{3, 4, 3}) || !atLeast([3]int{3, 4, 3}, [3]int{3, 4, 3}) {
+		t.Error("atLeast")
+	}
+}

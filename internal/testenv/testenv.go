@@ -67,6 +67,10 @@ func (w tbWriter) Write(p []byte) (int, error) {
 func NodeConfig(tb testing.TB, projects ...string) config.Node {
 	tb.Helper()
 	dir := tb.TempDir()
+	// rsync sessions run as nobody when the tests run as root: the
+	// node's dirs must be reachable by others, as /srv/mirror is.
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
 	cfg := config.Default()
 	cfg.Name = "test.mm.example.net"
 	cfg.Sponsor = config.Sponsor{Name: "Example Sponsor", URL: "https://sponsor.example.com/"}
