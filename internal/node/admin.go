@@ -98,21 +98,23 @@ func writeAdminJSON(w http.ResponseWriter, status int, v any) {
 type trafficCollector struct{ n *Node }
 
 var (
-	descRequests = prometheus.NewDesc("micromirror_requests_total", "Requests served, by project and protocol.", []string{"project", "protocol"}, nil)
-	descBytes    = prometheus.NewDesc("micromirror_sent_bytes_total", "Body bytes sent, by project and protocol.", []string{"project", "protocol"}, nil)
-	descStatus   = prometheus.NewDesc("micromirror_responses_total", "HTTP responses by status class.", []string{"project", "class"}, nil)
-	descFamily   = prometheus.NewDesc("micromirror_requests_by_family_total", "Requests by IP family.", []string{"project", "family"}, nil)
-	descRsync    = prometheus.NewDesc("micromirror_rsync_sessions", "rsync sessions running now.", nil, nil)
-	descRefused  = prometheus.NewDesc("micromirror_refused_total", "Requests refused, by reason.", []string{"reason"}, nil)
-	descConns    = prometheus.NewDesc("micromirror_open_connections", "Open HTTP(S) connections.", nil, nil)
-	descClaimed  = prometheus.NewDesc("micromirror_unverified_checker_total",
+	descRequests    = prometheus.NewDesc("micromirror_requests_total", "Requests served, by project and protocol.", []string{"project", "protocol"}, nil)
+	descBytes       = prometheus.NewDesc("micromirror_sent_bytes_total", "Body bytes sent, by project and protocol.", []string{"project", "protocol"}, nil)
+	descStatus      = prometheus.NewDesc("micromirror_responses_total", "HTTP responses by status class.", []string{"project", "class"}, nil)
+	descFamily      = prometheus.NewDesc("micromirror_requests_by_family_total", "Requests by IP family.", []string{"project", "family"}, nil)
+	descRsync       = prometheus.NewDesc("micromirror_rsync_sessions", "rsync sessions running now.", nil, nil)
+	descRefused     = prometheus.NewDesc("micromirror_refused_total", "Requests refused, by reason.", []string{"reason"}, nil)
+	descConns       = prometheus.NewDesc("micromirror_open_connections", "Open HTTP(S) connections.", nil, nil)
+	descTelRejected = prometheus.NewDesc("micromirror_telemetry_rejected_total",
+		"Telemetry batches the watchtower refused for good, and the node dropped.", nil, nil)
+	descClaimed = prometheus.NewDesc("micromirror_unverified_checker_total",
 		"Requests rate-limited that claimed a mirror checker's user agent from an address not known as one (in the rate_limit refusals too).", nil, nil)
 	descMQTTUp   = prometheus.NewDesc("micromirror_mqtt_connected", "1 when subscribed to the broker.", nil, nil)
 	descMQTTMsgs = prometheus.NewDesc("micromirror_mqtt_messages_total", "MQTT messages by outcome.", []string{"outcome"}, nil)
 )
 
 func (c *trafficCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descBytes, descStatus, descFamily, descRsync, descRefused, descConns, descClaimed, descMQTTUp, descMQTTMsgs} {
+	for _, d := range []*prometheus.Desc{descRequests, descBytes, descStatus, descFamily, descRsync, descRefused, descConns, descClaimed, descTelRejected, descMQTTUp, descMQTTMsgs} {
 		ch <- d
 	}
 }
@@ -145,6 +147,9 @@ func (c *trafficCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(capped), "connection_cap")
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.n.h2refused.Load()), "http2_streams")
 	ch <- prometheus.MustNewConstMetric(descClaimed, prometheus.CounterValue, float64(st.guard.Unverified.Load()))
+	if p := c.n.pusher; p != nil {
+		ch <- prometheus.MustNewConstMetric(descTelRejected, prometheus.CounterValue, float64(p.Rejected.Load()))
+	}
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.n.rsync.Refused()), "rsync")
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.n.rsync.Dropped()), "rsync_no_greeting")
 	if m, ok := c.n.MQTTStats(); ok {

@@ -48,6 +48,7 @@ type Node struct {
 	serveOnly []string // projects without a source: served, never synced
 	sub       *mqtt.Subscriber
 	spool     *telemetry.Spool
+	pusher    *telemetry.Pusher // nil without telemetry
 	usage     *telemetry.Usage // top paths, clients, checkers; nil without telemetry
 	// HTTP/2 streams being answered now, and refused over the cap.
 	h2active  atomic.Int64
@@ -448,6 +449,7 @@ func (n *Node) startTelemetry(ctx context.Context, cfg config.Node) error {
 	if err != nil {
 		return err
 	}
+	n.pusher = p
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); p.Run(ctx) }()
 	return nil

@@ -82,7 +82,7 @@ func Build(f *inventory.Fleet, s *inventory.Secrets) (map[string]file, error) {
 			tok := s.TelemetryTokens[n.Name]
 			out[path.Join(dir, inventory.TokenFile)] = file{[]byte(tok + "\n"), 0o600}
 			wt = append(wt, watchtower.NodeConfig{Name: n.Name, TokenSHA256: watchtower.HashToken(tok),
-				Sponsor: n.Sponsor.Name, Probes: probes(cfg)})
+				Sponsor: n.Sponsor.Name, Probes: probes(cfg), Projects: ownProjects(cfg)})
 		}
 		if cfg.MQTT.PasswordFile != "" {
 			out[path.Join(dir, inventory.MQTTPasswordFile)] = file{[]byte(s.MQTTPassword + "\n"), 0o600}
@@ -332,4 +332,16 @@ func swap(tmp, dir string) error {
 		return err
 	}
 	return os.RemoveAll(old)
+}
+
+// ownProjects are a node's projects that are not catalog recipes: the
+// watchtower takes telemetry for those only if its node list names them.
+func ownProjects(cfg config.Node) []string {
+	var out []string
+	for _, p := range cfg.Projects {
+		if _, ok := catalog.Lookup(p.Name); !ok {
+			out = append(out, p.Name)
+		}
+	}
+	return out
 }

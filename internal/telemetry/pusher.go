@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +33,10 @@ type Pusher struct {
 	http  *http.Client
 	log   *slog.Logger
 	token string
+
+	// Rejected counts batches the watchtower refused for good (and the
+	// node so dropped): malformed, too big, implausible.
+	Rejected atomic.Uint64
 }
 
 // NewPusher reads the token file and prepares the pusher.
@@ -119,6 +124,7 @@ func (p *Pusher) drain(ctx context.Context) error {
 			// big): keep the rest moving and say so loudly.
 			p.log.Error("telemetry batch rejected, dropping it", "seq", seq, "status", resp.Status, "reason", strings.TrimSpace(string(msg)))
 			p.spool.Remove(seq)
+			p.Rejected.Add(1)
 		}
 	}
 }

@@ -57,10 +57,30 @@ func TestParseNetDev(t *testing.T) {
 
 func FuzzDecodeBatch(f *testing.F) {
 	f.Add([]byte(`{"v":1,"node":"n","seq":1,"start":"2026-11-25T00:00:00Z","end":"2026-11-25T00:01:00Z"}`))
+	f.Add([]byte(`{"v":1,"node":"n","seq":1,"start":"2026-11-25T00:00:00Z","end":"2026-11-25T00:01:00Z",` +
+		`"projects":[{"project":"debian","requests":{"http":18446744073709551615},"bytes":{}}]}`))
+	now := time.Date(2026, 11, 25, 0, 2, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		x, err := DecodeBatch(b)
-		if err == nil && (x.Node == "" || x.Seq == 0 || x.Version != 1) {
+		if err != nil {
+			return
+		}
+		if x.Node == "" || x.Seq == 0 || x.Version != 1 {
 			t.Fatalf("invalid batch accepted: %+v", x)
+		}
+		if x.Plausible(now) != nil {
+			return
+		}
+		// What passes fits the store: no value, nor a sum of a batch's
+		// values, past 2^62.
+		for _, p := range x.Projects {
+			var sum uint64
+			for _, v := range p.Bytes {
+				sum += v
+			}
+			if sum > 1<<62 || x.Seq > 1<<62 || x.End.After(now.Add(MaxClockSkew)) {
+				t.Fatalf("implausible batch passed: %+v", x)
+			}
 		}
 	})
 }

@@ -61,6 +61,9 @@ type NodeConfig struct {
 	// Probes are base URLs the watchtower checks the node at
 	// (http://name/ and https://name/).
 	Probes []string `yaml:"probes"`
+	// Projects are the node's projects that are not in the catalog:
+	// telemetry naming other projects is ignored.
+	Projects []string `yaml:"projects,omitempty"`
 }
 
 // IsPostgres reports whether DB names a PostgreSQL database.

@@ -15,13 +15,14 @@ var (
 	descAlerts   = prometheus.NewDesc("micromirror_fleet_alerts_open", "Open alerts by kind.", []string{"kind"}, nil)
 	descToday    = prometheus.NewDesc("micromirror_fleet_served_bytes_today", "Bytes served since 00:00 UTC, by project.", []string{"project"}, nil)
 	descIngested = prometheus.NewDesc("micromirror_watchtower_batches_total", "Telemetry batches by outcome.", []string{"outcome"}, nil)
+	descIgnored  = prometheus.NewDesc("micromirror_watchtower_ignored_entries_total", "Entries of accepted batches ignored, by reason.", []string{"reason"}, nil)
 )
 
 // fleetCollector computes fleet aggregates at scrape time.
 type fleetCollector struct{ s *Server }
 
 func (c fleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descNodes, descSilent, descAlerts, descToday, descIngested} {
+	for _, d := range []*prometheus.Desc{descNodes, descSilent, descAlerts, descToday, descIngested, descIgnored} {
 		ch <- d
 	}
 }
@@ -49,6 +50,7 @@ func (c fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descIngested, prometheus.CounterValue, float64(c.s.Accepted.Load()), "accepted")
 	ch <- prometheus.MustNewConstMetric(descIngested, prometheus.CounterValue, float64(c.s.Duplicates.Load()), "duplicate")
 	ch <- prometheus.MustNewConstMetric(descIngested, prometheus.CounterValue, float64(c.s.Rejected.Load()), "rejected")
+	ch <- prometheus.MustNewConstMetric(descIgnored, prometheus.CounterValue, float64(c.s.UnknownProjects.Load()), "unknown_project")
 }
 
 func (s *Server) metricsHandler() http.Handler {

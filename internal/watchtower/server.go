@@ -15,10 +15,13 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"micromirror/internal/catalog"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/telemetry"
 )
@@ -34,18 +37,26 @@ type Server struct {
 	Alerts *Alerter
 
 	Accepted, Duplicates, Rejected atomic.Uint64
+	// UnknownProjects counts the entries of batches dropped because they
+	// named a project neither the catalog nor the node's list knows.
+	UnknownProjects atomic.Uint64
+
+	told   sync.Mutex // guards toldOf
+	toldOf map[string]struct{}
 }
 
 // roster is the nodes a server knows, as one value so that a reload
 // replaces all of it at once.
 type roster struct {
-	tokens  map[[32]byte]string // token hash -> node
-	sponsor map[string]string   // node -> sponsor
+	tokens   map[[32]byte]string        // token hash -> node
+	sponsor  map[string]string          // node -> sponsor
+	projects map[string]map[string]bool // node -> its own projects beyond the catalog
 }
 
 // NewServer builds the server for the configured nodes.
 func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
-	s := &Server{store: store, log: log, Alerts: NewAlerter(store, cfg.Alerts, log.With("component", "alerts"))}
+	s := &Server{store: store, log: log, Alerts: NewAlerter(store, cfg.Alerts, log.With("component", "alerts")),
+		toldOf: map[string]struct{}{}}
 	s.SetNodes(cfg.Nodes)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/ingest", s.ingest)
@@ -68,9 +79,16 @@ func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
 // LoadConfig returns it). Requests in flight finish with the old list;
 // a node taken out is refused from its next push on.
 func (s *Server) SetNodes(nodes []NodeConfig) {
-	r := &roster{tokens: map[[32]byte]string{}, sponsor: map[string]string{}}
+	r := &roster{tokens: map[[32]byte]string{}, sponsor: map[string]string{}, projects: map[string]map[string]bool{}}
 	for _, n := range nodes {
 		r.sponsor[n.Name] = n.Sponsor
+		if len(n.Projects) > 0 {
+			own := map[string]bool{}
+			for _, p := range n.Projects {
+				own[p] = true
+			}
+			r.projects[n.Name] = own
+		}
 		var h [32]byte
 		b, _ := hex.DecodeString(n.TokenSHA256)
 		copy(h[:], b)
@@ -174,7 +192,15 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, http.StatusForbidden, "token belongs to another node")
 		return
 	}
-	dup, err := s.store.Ingest(r.Context(), b, time.Now())
+	now := time.Now()
+	if err := b.Plausible(now); err != nil {
+		// A 4xx: the node drops the batch (and says so) rather than
+		// resend, for ever, what no store can hold.
+		s.reject(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	s.knownProjectsOnly(&b)
+	dup, err := s.store.Ingest(r.Context(), b, now)
 	if err != nil {
 		s.log.Error("ingest", "node", node, "seq", b.Seq, "err", err)
 		http.Error(w, `{"error":"storage failed"}`, http.StatusServiceUnavailable)
@@ -187,6 +213,62 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Accepted.Add(1)
 	writeJSON(w, http.StatusAccepted, map[string]any{"seq": b.Seq})
+}
+
+// knownProjectsOnly drops the entries of a batch that name a project no
+// catalog recipe and no entry of the node's list (projects:) has, so no
+// node can fill the store and the dashboard with names; each such name
+// is logged once per node.
+func (s *Server) knownProjectsOnly(b *telemetry.Batch) {
+	own := s.roster.Load().projects[b.Node]
+	known := func(p string) bool {
+		if _, ok := catalog.Lookup(p); ok {
+			return true
+		}
+		return p == telemetry.Other || own[p]
+	}
+	dropped := 0
+	b.Projects = slices.DeleteFunc(b.Projects, func(p telemetry.ProjectTraffic) bool {
+		if known(p.Project) {
+			return false
+		}
+		dropped++
+		s.tellUnknown(b.Node, p.Project)
+		return true
+	})
+	b.Top = slices.DeleteFunc(b.Top, func(p telemetry.PathCount) bool {
+		if known(p.Project) {
+			return false
+		}
+		dropped++
+		return true
+	})
+	b.Syncs = slices.DeleteFunc(b.Syncs, func(e telemetry.SyncEvent) bool {
+		if known(e.Project) {
+			return false
+		}
+		dropped++
+		s.tellUnknown(b.Node, e.Project)
+		return true
+	})
+	s.UnknownProjects.Add(uint64(dropped))
+}
+
+// maxTold bounds the (node, project) pairs reported as unknown.
+const maxTold = 1024
+
+func (s *Server) tellUnknown(node, project string) {
+	key := node + "\x00" + project
+	s.told.Lock()
+	_, done := s.toldOf[key]
+	if !done && len(s.toldOf) < maxTold {
+		s.toldOf[key] = struct{}{}
+	}
+	s.told.Unlock()
+	if !done {
+		s.log.Warn("ignoring telemetry for a project neither the catalog nor the node list knows (add it to the node's projects:)",
+			"node", node, "project", fmt.Sprintf("%.64q", project))
+	}
 }
 
 func (s *Server) reject(w http.ResponseWriter, status int, msg string) {
