@@ -49,7 +49,7 @@ type Node struct {
 	sub       *mqtt.Subscriber
 	spool     *telemetry.Spool
 	pusher    *telemetry.Pusher // nil without telemetry
-	usage     *telemetry.Usage // top paths, clients, checkers; nil without telemetry
+	usage     *telemetry.Usage  // top paths, clients, checkers; nil without telemetry
 	// HTTP/2 streams being answered now, and refused over the cap.
 	h2active  atomic.Int64
 	h2refused atomic.Uint64
