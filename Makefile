@@ -33,23 +33,10 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-# Short fuzzing of every parser of outside input (longer: FUZZTIME=5m).
-FUZZTIME ?= 20s
+# Every fuzz target, each for FUZZTIME (default 20s; longer: FUZZTIME=5m),
+# all of them even after a failure; the failures are listed at the end.
 fuzz:
-	$(GO) test ./internal/serve -run '^$$' -fuzz FuzzResolve -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/guard -run '^$$' -fuzz FuzzParseBlocklist -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/rsyncd -run '^$$' -fuzz FuzzParseLogLine -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/accesslog -run '^$$' -fuzz FuzzFormat -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/rsync -run '^$$' -fuzz FuzzParseStats -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/rsync -run '^$$' -fuzz FuzzParseProgress -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/mqtt -run '^$$' -fuzz FuzzParseTopic -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/mqtt -run '^$$' -fuzz FuzzParsePayload -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/telemetry -run '^$$' -fuzz FuzzDecodeBatch -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/inventory -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/placement -run '^$$' -fuzz FuzzReadCSV -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/registration -run '^$$' -fuzz FuzzHostnames -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/httpd -run '^$$' -fuzz FuzzRequest -fuzztime $(FUZZTIME)
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 clean:
 	rm -f $(BIN)

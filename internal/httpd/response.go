@@ -21,7 +21,7 @@ func (c *conn) serveRequest(req *http.Request, wk *worker) (keep, linger bool) {
 	req.RemoteAddr = c.remote
 	req.TLS = c.tlsState
 	c.requests++
-	closeAfter := req.Close || c.s.closing.Load() || c.requests >= maxConnRequests
+	closeAfter := wantsClose(req) || c.s.closing.Load() || c.requests >= maxConnRequests
 	refuse := func(status int) (bool, bool) {
 		err := c.writeAll([][]byte{plainResponse(status)}, false, wk)
 		return false, err == nil
@@ -52,6 +52,17 @@ func (c *conn) serveRequest(req *http.Request, wk *worker) (keep, linger bool) {
 		return false, false
 	}
 	return !w.closeAfter, body
+}
+
+// wantsClose reads the request's Connection field as net/http's server
+// does: HTTP/1.0 keeps the connection only when asked to ("keep-alive"
+// as a word of the field), HTTP/1.1 unless asked not to ("close").
+func wantsClose(req *http.Request) bool {
+	conn := req.Header.Get("Connection")
+	if req.ProtoMajor == 1 && req.ProtoMinor == 0 {
+		return !hasToken(conn, "keep-alive")
+	}
+	return req.Close || hasToken(conn, "close")
 }
 
 // hasToken reports whether v holds token as a word of its own, set off

@@ -113,6 +113,27 @@ func TestBurstLeadingAndTrailing(t *testing.T) {
 	ct.mu.Unlock()
 }
 
+// TestEndlessStreamStillSyncs: announcements that never pause (one every
+// half second) still give a run at least every burstMaxDefer, not only
+// the first: each message restarted the quiet timer, for ever.
+func TestEndlessStreamStillSyncs(t *testing.T) {
+	ct := &countTarget{}
+	s, err := NewSubscriber(SubscriberConfig{ClientConfig: ClientConfig{Broker: "tcp://127.0.0.1:1", ClientID: "x"}}, ct, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for time.Since(start) < burstMaxDefer+3*time.Second {
+		s.trigger("p", "mqtt")
+		time.Sleep(500 * time.Millisecond)
+	}
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	if len(ct.triggers) < 2 || ct.triggers[1].Sub(ct.triggers[0]) > burstMaxDefer+time.Second {
+		t.Errorf("an endless stream gave triggers at %v", ct.triggers)
+	}
+}
+
 type timesTarget struct {
 	mu sync.Mutex
 	at map[string]time.Time

@@ -66,23 +66,25 @@ type sighting struct {
 	at      time.Time
 }
 
-// dupWindow: the same non-empty payload (serial) for a module within this
-// time is the same change announced again (a flood, a retry, a replay).
+// dupWindow: the same serial for a module within this time is the same
+// change announced again (a flood, a retry, a replay).
 const dupWindow = 10 * time.Minute
 
-// duplicate records an announcement and reports whether it repeats the
-// last one for the module.
-func (s *Subscriber) duplicate(module, payload string, now time.Time) bool {
-	if payload == "" {
+// duplicate records an announcement's serial and reports whether it
+// repeats the last one for the module. Only a serial identifies a
+// change: a free-text payload (a stock `mosquitto_pub -m debian`) says
+// the same for every change, so it is never a duplicate.
+func (s *Subscriber) duplicate(module, serial string, now time.Time) bool {
+	if serial == "" {
 		return false // nothing identifies the change: let the engine coalesce
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	last, ok := s.seen[module]
-	if ok && last.payload == payload && now.Sub(last.at) < dupWindow {
+	if ok && last.payload == serial && now.Sub(last.at) < dupWindow {
 		return true
 	}
-	s.seen[module] = sighting{payload: payload, at: now}
+	s.seen[module] = sighting{payload: serial, at: now}
 	return false
 }
 
@@ -150,12 +152,9 @@ func (s *Subscriber) onMessage(_ paho.Client, m paho.Message) {
 		s.notHosted.Add(1)
 		return
 	}
-	id := a.Text
-	if a.Serial != "" {
-		id = a.Serial
-	}
-	if !m.Retained() && s.duplicate(module, id, time.Now()) {
+	if !m.Retained() && s.duplicate(module, a.Serial, time.Now()) {
 		s.dup.Add(1)
+		s.log.Debug("mqtt duplicate announcement ignored", "module", module, "serial", a.Serial)
 		return
 	}
 	reason := "mqtt"
@@ -177,31 +176,41 @@ func (s *Subscriber) onMessage(_ paho.Client, m paho.Message) {
 // burst coalesces a flood of triggers for one project: the first fires at
 // once (the fleet stays in lockstep); later ones within burstQuiet of each
 // other fold into one trailing trigger after the flood, so every message
-// is still followed by a run that starts after it.
+// is still followed by a run that starts after it. An endless stream is
+// not an endless flood: a trailing trigger waits at most burstMaxDefer
+// after the first message it stands for.
 type burst struct {
 	timer   *time.Timer
 	pending bool
+	since   time.Time // of the first message the pending trigger stands for
 	reason  string
 }
 
-const burstQuiet = time.Second
+const (
+	burstQuiet    = time.Second
+	burstMaxDefer = 10 * time.Second
+)
 
 func (s *Subscriber) trigger(project, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if b := s.bursts[project]; b != nil {
-		b.pending, b.reason = true, reason
-		b.timer.Reset(burstQuiet)
+		now := time.Now()
+		if !b.pending {
+			b.pending, b.since = true, now
+		}
+		b.reason = reason
+		b.timer.Reset(max(0, min(burstQuiet, b.since.Add(burstMaxDefer).Sub(now))))
 		return
 	}
 	b := &burst{}
 	b.timer = time.AfterFunc(burstQuiet, func() {
 		s.mu.Lock()
-		fire := b.pending
+		fire, reason := b.pending, b.reason
 		delete(s.bursts, project)
 		s.mu.Unlock()
 		if fire {
-			s.fire(project, b.reason)
+			s.fire(project, reason)
 		}
 	})
 	s.bursts[project] = b

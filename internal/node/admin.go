@@ -158,8 +158,8 @@ func (c *trafficCollector) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descMQTTUp, prometheus.GaugeValue, up)
-		for outcome, v := range map[string]uint64{"triggered": m.Triggered, "current": m.Current, "unknown_topic": m.UnknownTopic,
-			"not_hosted": m.NotHosted, "malformed": m.Malformed, "oversized": m.Oversized} {
+		for outcome, v := range map[string]uint64{"triggered": m.Triggered, "current": m.Current, "duplicate": m.Duplicate,
+			"unknown_topic": m.UnknownTopic, "not_hosted": m.NotHosted, "malformed": m.Malformed, "oversized": m.Oversized} {
 			ch <- prometheus.MustNewConstMetric(descMQTTMsgs, prometheus.CounterValue, float64(v), outcome)
 		}
 	}

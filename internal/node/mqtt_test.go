@@ -3,6 +3,7 @@ package node_test
 import (
 	"path/filepath"
 
+	"strings"
 	"testing"
 	"time"
 
@@ -133,13 +134,14 @@ func TestMQTTPushSyncsAndIgnoresJunk(t *testing.T) {
 }
 
 func TestMQTTFloodCoalesces(t *testing.T) {
-	for _, payload := range []string{"serial 42", ""} {
+	for _, payload := range []string{`{"v":1,"module":"gimp","serial":"42"}`, "gimp", ""} {
 		t.Run("payload="+payload, func(t *testing.T) { testFlood(t, payload) })
 	}
 }
 
-// testFlood: with a serial, repeats are duplicates; without one (other
-// announcers), the engine's coalescing alone holds the runs down.
+// testFlood: with a serial, repeats are duplicates; without one (free
+// text, nothing: other announcers), the engine's coalescing alone holds
+// the runs down.
 func testFlood(t *testing.T, payload string) {
 	broker := testenv.StartMosquitto(t)
 	n, _ := mqttNode(t, broker.URL(), nil)
@@ -229,3 +231,37 @@ func TestThreeNodesOnePublish(t *testing.T) {
 	spread := max(starts[0], starts[1], starts[2]) - min(starts[0], starts[1], starts[2])
 	t.Logf("publish -> start: %v; spread %v", starts, spread)
 }
+
+// TestMQTTFreeTextRepeatsTrigger: a free-text payload says the same for
+// every change, so a second genuine update announced with the same text
+// (a stock `mosquitto_pub -m gimp`) syncs at once. It was dropped as a
+// duplicate for 10 minutes, the update waiting for the schedule (4 hours
+// in the reproduction). A repeated serial is a duplicate, counted in the
+// node's status and /metrics.
+func TestMQTTFreeTextRepeatsTrigger(t *testing.T) {
+	broker := testenv.StartMosquitto(t)
+	n, src := mqttNode(t, broker.URL(), nil)
+	for i, v := range []string{"v2", "v3"} {
+		testenv.WriteFile(t, filepath.Join(src, "gimp-3.0.tar.xz"), []byte(v), syncedAt.Add(time.Duration(i+1)*time.Hour))
+		rawPublish(t, broker.URL(), "rsync/"+upHost+"/gimp", []byte("gimp"), 1)
+		want := uint64(i + 2)
+		waitProject(t, n, "run for "+v, func(s syncer.ProjectStatus) bool { return s.Runs == want && s.State == "idle" })
+		time.Sleep(burstWait) // past the burst window: a new message, not a flood
+	}
+	if ms, _ := n.MQTTStats(); ms.Duplicate != 0 {
+		t.Errorf("free text counted as %d duplicates", ms.Duplicate)
+	}
+	serial := []byte(`{"v":1,"module":"gimp","serial":"2026120101"}`)
+	rawPublish(t, broker.URL(), "rsync/"+upHost+"/gimp", serial, 1)
+	waitProject(t, n, "run for the serial", func(s syncer.ProjectStatus) bool { return s.Runs == 4 && s.State == "idle" })
+	rawPublish(t, broker.URL(), "rsync/"+upHost+"/gimp", serial, 2)
+	ms := waitMQTT(t, n, "duplicates", func(s mqtt.Stats) bool { return s.Duplicate == 2 })
+	_ = ms
+	out := testenv.Run(t, "curl", "-s", testenv.URL("http", n.AdminAddrs()[0])+"/metrics")
+	if !strings.Contains(out, `micromirror_mqtt_messages_total{outcome="duplicate"} 2`) {
+		t.Errorf("duplicates not in /metrics")
+	}
+}
+
+// burstWait is past the subscriber's burst window (1 s).
+const burstWait = 1500 * time.Millisecond

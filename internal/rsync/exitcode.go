@@ -14,6 +14,10 @@ const (
 	Fatal     Result = "fatal" // bad options, protocol mismatch, disk errors
 )
 
+// MaxDeleteExit is rsync's exit when --max-delete stopped deletions: the
+// run is refused, not retried.
+const MaxDeleteExit = 25
+
 // Classify maps an rsync exit code to a Result.
 func Classify(code int) Result {
 	switch code {

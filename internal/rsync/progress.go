@@ -18,6 +18,11 @@ type Progress struct {
 // "  1,234,567  12%  100.00MB/s    0:00:10 (xfr#5, to-chk=100/200)"
 var progressRE = regexp.MustCompile(`^\s*([\d,]+)\s+(\d+)%\s+([\d.]+)([kKMGT]?B)/s\s+(\d+):(\d\d):(\d\d)`)
 
+// maxETAHours bounds an estimate (about 11 years), so its hours times an
+// hour cannot overflow a time.Duration: "0:00:00" with 8,000,000 hours
+// gave a negative ETA.
+const maxETAHours = 99999
+
 // ParseProgress reads one progress2 line; ok is false for other output.
 func ParseProgress(line string) (Progress, bool) {
 	m := progressRE.FindStringSubmatch(line)
@@ -31,7 +36,10 @@ func ParseProgress(line string) (Progress, bool) {
 	pct, _ := strconv.Atoi(m[2])
 	rate, _ := strconv.ParseFloat(m[3], 64)
 	mult := map[string]float64{"B": 1, "kB": 1 << 10, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[m[4]]
-	h, _ := strconv.Atoi(m[5])
+	h, err := strconv.Atoi(m[5])
+	if err != nil || h > maxETAHours {
+		h = maxETAHours // rsync's own estimate overflows too: "long"
+	}
 	mi, _ := strconv.Atoi(m[6])
 	s, _ := strconv.Atoi(m[7])
 	return Progress{Bytes: bytes, Percent: min(pct, 100), Rate: rate * mult,

@@ -91,6 +91,7 @@ func FuzzParseStats(f *testing.F) {
 
 func FuzzParseProgress(f *testing.F) {
 	f.Add("  1,000  5%  1.00MB/s  0:00:01 (xfr#1, to-chk=1/2)")
+	f.Add("0 0% 0B/s 8000000:00:00") // the hours overflowed into a negative ETA
 	f.Fuzz(func(t *testing.T, s string) {
 		if p, ok := ParseProgress(s); ok && (p.Bytes < 0 || p.Percent < 0 || p.Percent > 100 || p.ETA < 0) {
 			t.Fatalf("bad progress %+v from %q", p, s)

@@ -129,11 +129,22 @@ func (e *Engine) Trigger(project, reason string) error {
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownProject, project)
 	}
-	select {
-	case w.trigger <- reason:
-	default: // one is already pending; it will see the latest upstream
+	for {
+		select {
+		case w.trigger <- reason:
+			return nil
+		default: // one is already pending; it will see the latest upstream
+		}
+		if reason != "force" {
+			return nil
+		}
+		// A forced run skips the guards: it must not turn into the
+		// ordinary run already pending, so it takes that one's place.
+		select {
+		case <-w.trigger:
+		default: // the worker took it meanwhile: send again
+		}
 	}
-	return nil
 }
 
 // ProjectsForModule returns the projects fed by an upstream module.

@@ -496,3 +496,69 @@ func TestTwoStageAptNeverBreaks(t *testing.T) {
 		t.Errorf("master trace = %q", b)
 	}
 }
+
+// TestDeletionCapHoldsDuringTheRun: the deletion guard's share is
+// enforced by rsync itself in each deleting stage (--max-delete), and
+// rsync stopping there (exit 25) is a refusal. An upstream truncated
+// between the dry run and the deleting stage (hours apart in a two-stage
+// apt sync) was mirrored in full: 22 of 39 entries deleted, with a 10%
+// limit.
+func TestDeletionCapHoldsDuringTheRun(t *testing.T) {
+	r := newRig(t, "debian", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(4e6) })
+	for i := range 38 {
+		write(t, r.src, fmt.Sprintf("pool/main/p/pkg-%02d.deb", i), []byte{byte(i)})
+	}
+	write(t, r.src, "dists/stable/Release", []byte("v1"))
+	r.start()
+	r.waitFor("first sync", 30*time.Second, runs(1))
+	// A new package of 2 MiB keeps stage one busy for seconds at 4 Mbit/s.
+	write(t, r.src, "pool/main/b/big.deb", randBytes(2<<20))
+	r.engine.Trigger("debian", "mqtt")
+	r.waitFor("stage one", 30*time.Second, func(s syncer.ProjectStatus) bool { return s.Stage == "stage 1/2" })
+	for i := range 22 { // the upstream loses files after the dry run
+		os.Remove(filepath.Join(r.src, fmt.Sprintf("pool/main/p/pkg-%02d.deb", i)))
+	}
+	s := r.waitFor("refusal", 60*time.Second, func(s syncer.ProjectStatus) bool {
+		return s.State == status.Refused || s.State == status.Idle && s.Runs >= 2
+	})
+	if s.State != status.Refused || !strings.Contains(s.LastError, "rsync stopped deleting") {
+		t.Fatalf("state %s: %q", s.State, s.LastError)
+	}
+	left := 0
+	for i := range 22 {
+		if _, err := os.Stat(filepath.Join(r.dir(), fmt.Sprintf("pool/main/p/pkg-%02d.deb", i))); err == nil {
+			left++
+		}
+	}
+	if deleted := 22 - left; deleted > 9 {
+		t.Errorf("%d of the 39 entries deleted, limit 9 (10%%, at least the guard's floor)", deleted)
+	}
+}
+
+// TestForceNotLostBehindPending: a forced run asked for while an ordinary
+// one is pending takes its place, so the run that follows is forced (it
+// skips the guards, as the operator meant). It silently became the
+// ordinary run, while the API answered 202 "force".
+func TestForceNotLostBehindPending(t *testing.T) {
+	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(4e6) })
+	for i := range 100 {
+		write(t, r.src, fmt.Sprintf("pool/pkg-%03d.tar", i), []byte{byte(i)})
+	}
+	r.start()
+	r.waitFor("first sync", 30*time.Second, runs(1))
+	write(t, r.src, "big.iso", randBytes(2<<20)) // about 4 s at 4 Mbit/s
+	r.engine.Trigger("gimp", "manual")
+	r.waitFor("a run", 30*time.Second, func(s syncer.ProjectStatus) bool { return s.State == status.Syncing && s.Stage == "stage 1/1" })
+	for i := 5; i < 100; i++ { // truncated: only a forced run deletes this much
+		os.Remove(filepath.Join(r.src, fmt.Sprintf("pool/pkg-%03d.tar", i)))
+	}
+	r.engine.Trigger("gimp", "mqtt")  // pending behind the run
+	r.engine.Trigger("gimp", "force") // the operator's
+	// The running one is refused or done; the next is the forced one.
+	s := r.waitFor("the next run", 60*time.Second, func(s syncer.ProjectStatus) bool {
+		return s.Trigger != "manual" && s.State != status.Syncing
+	})
+	if s.Trigger != "force" || s.State != status.Idle {
+		t.Fatalf("after the running one came a %q run: %s %q", s.Trigger, s.State, s.LastError)
+	}
+}

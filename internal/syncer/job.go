@@ -118,7 +118,17 @@ func (j *job) do(ctx context.Context) rsync.Result {
 
 	var runs []*rsync.Run
 	stages := j.stages()
+	limit := 0 // deletions a deleting stage may make; 0: no limit (forced)
+	if j.reason != "force" {
+		limit = j.deleteLimit(pre.Stats)
+	}
 	for i, o := range stages {
+		if o.Delete {
+			// The dry run's check is enforced again by the run itself:
+			// an upstream truncated since (a two-stage sync can take
+			// hours) stops rsync at the same share, with exit 25.
+			o.MaxDelete = limit
+		}
 		j.w.stage.Store(fmt.Sprintf("stage %d/%d", i+1, len(stages)))
 		r, err := j.e.runner.Pull(ctx, o, func(p rsync.Progress) { j.w.progress.Store(&p) })
 		if err != nil {
@@ -126,6 +136,11 @@ func (j *job) do(ctx context.Context) rsync.Result {
 		}
 		j.log.printf("stage %d/%d: exit %d (%s) in %s\n%s", i+1, len(stages), r.Code, r.Result, r.Duration.Round(time.Millisecond), r.Output)
 		runs = append(runs, r)
+		if r.Code == rsync.MaxDeleteExit {
+			j.recordRun(runs, "refused")
+			return j.refuse(fmt.Sprintf("rsync stopped deleting at %d entries (the limit, %.0f%% of %d): "+
+				"the upstream was truncated during the run?", limit, s.MaxDeletePercent, localEntries(pre.Stats)))
+		}
 		if !r.Result.OK() {
 			msg := rsync.LastLines(r.Output, 2)
 			if r.Stalled {
@@ -202,10 +217,20 @@ func manifestIncludes(globs []string) []string {
 // minGuardedDeletes is the fewest deletions the share guard looks at.
 const minGuardedDeletes = 10
 
+// localEntries is the receiver's entries before a run, from its dry run.
+func localEntries(pre rsync.Stats) int64 { return pre.Files - pre.CreatedFiles + pre.Deleted }
+
+// deleteLimit is the most deletions the share guard lets a run make: the
+// floor below which it does not look, or the share of the tree.
+func (j *job) deleteLimit(pre rsync.Stats) int {
+	share := int(j.e.set.Sync.MaxDeletePercent * float64(localEntries(pre)) / 100)
+	return max(minGuardedDeletes-1, share)
+}
+
 // guard refuses runs that would harm the served tree; it returns why.
 func (j *job) guard(pre rsync.Stats) string {
 	s := j.e.set.Sync
-	local := pre.Files - pre.CreatedFiles + pre.Deleted // receiver's entries before the run
+	local := localEntries(pre)
 	if local > 1 && pre.Files <= 1 {
 		return fmt.Sprintf("upstream looks empty (%d entries) while the mirror has %d", pre.Files, local)
 	}
