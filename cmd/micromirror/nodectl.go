@@ -143,8 +143,8 @@ func runNodeStatus(ctx context.Context, args []string, stdout, stderr io.Writer)
 			if m.Connected {
 				state = "connected"
 			}
-			fmt.Fprintf(stdout, "\nmqtt: %s, %d messages, %d triggers, %d ignored\n", state, m.Received, m.Triggered,
-				m.UnknownTopic+m.NotHosted+m.Malformed+m.Oversized)
+			fmt.Fprintf(stdout, "\nmqtt: %s, %d messages, %d triggers, %d duplicates, %d ignored\n", state, m.Received, m.Triggered,
+				m.Duplicate, m.UnknownTopic+m.NotHosted+m.Malformed+m.Oversized)
 		}
 		if !watch {
 			return 0

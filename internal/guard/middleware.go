@@ -30,13 +30,19 @@ type Guard struct {
 	networks []netip.Prefix
 	log      *slog.Logger
 
+	*Counters
+
+	mu   sync.Mutex // guards told
+	told map[netip.Prefix]struct{}
+}
+
+// Counters are what a guard refused. They outlive the guard: a reload
+// builds a new guard with the old counters, so they never restart at 0.
+type Counters struct {
 	Blocked, Limited atomic.Uint64
 	// Unverified counts requests over the limit from clients claiming
 	// a checker's user agent from an address not known as one.
 	Unverified atomic.Uint64
-
-	mu   sync.Mutex // guards told
-	told map[netip.Prefix]struct{}
 }
 
 // Config is what a Guard is made of.
@@ -49,12 +55,17 @@ type Config struct {
 	CheckerNetworks []netip.Prefix
 	Verifier        *Verifier
 	Log             *slog.Logger
+	// Counters to count in (a previous guard's); nil: new ones.
+	Counters *Counters
 }
 
 // New makes a Guard.
 func New(c Config) *Guard {
 	g := &Guard{Blocklist: c.Blocklist, Limiter: c.Limiter, Verifier: c.Verifier, checkers: c.Checkers,
-		networks: c.CheckerNetworks, log: c.Log, told: map[netip.Prefix]struct{}{}}
+		networks: c.CheckerNetworks, log: c.Log, Counters: c.Counters, told: map[netip.Prefix]struct{}{}}
+	if g.Counters == nil {
+		g.Counters = &Counters{}
+	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}

@@ -105,6 +105,9 @@ var (
 	descRsync       = prometheus.NewDesc("micromirror_rsync_sessions", "rsync sessions running now.", nil, nil)
 	descRefused     = prometheus.NewDesc("micromirror_refused_total", "Requests refused, by reason.", []string{"reason"}, nil)
 	descConns       = prometheus.NewDesc("micromirror_open_connections", "Open HTTP(S) connections.", nil, nil)
+	descCache       = prometheus.NewDesc("micromirror_file_cache_total", "File cache lookups and evictions, by outcome.", []string{"outcome"}, nil)
+	descCached      = prometheus.NewDesc("micromirror_file_cache_entries", "Files held by the file cache.", nil, nil)
+	descCachedBytes = prometheus.NewDesc("micromirror_file_cache_bytes", "Memory the file cache holds (bodies, paths, headers).", nil, nil)
 	descTelRejected = prometheus.NewDesc("micromirror_telemetry_rejected_total",
 		"Telemetry batches the watchtower refused for good, and the node dropped.", nil, nil)
 	descClaimed = prometheus.NewDesc("micromirror_unverified_checker_total",
@@ -114,7 +117,7 @@ var (
 )
 
 func (c *trafficCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descBytes, descStatus, descFamily, descRsync, descRefused, descConns, descClaimed, descTelRejected, descMQTTUp, descMQTTMsgs} {
+	for _, d := range []*prometheus.Desc{descRequests, descBytes, descStatus, descFamily, descRsync, descRefused, descConns, descClaimed, descTelRejected, descCache, descCached, descCachedBytes, descMQTTUp, descMQTTMsgs} {
 		ch <- d
 	}
 }
@@ -147,6 +150,12 @@ func (c *trafficCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(capped), "connection_cap")
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.n.h2refused.Load()), "http2_streams")
 	ch <- prometheus.MustNewConstMetric(descClaimed, prometheus.CounterValue, float64(st.guard.Unverified.Load()))
+	cs := st.content.CacheStats()
+	ch <- prometheus.MustNewConstMetric(descCache, prometheus.CounterValue, float64(cs.Hits), "hit")
+	ch <- prometheus.MustNewConstMetric(descCache, prometheus.CounterValue, float64(cs.Misses), "miss")
+	ch <- prometheus.MustNewConstMetric(descCache, prometheus.CounterValue, float64(cs.Evictions), "eviction")
+	ch <- prometheus.MustNewConstMetric(descCached, prometheus.GaugeValue, float64(cs.Entries))
+	ch <- prometheus.MustNewConstMetric(descCachedBytes, prometheus.GaugeValue, float64(cs.Bytes))
 	if p := c.n.pusher; p != nil {
 		ch <- prometheus.MustNewConstMetric(descTelRejected, prometheus.CounterValue, float64(p.Rejected.Load()))
 	}

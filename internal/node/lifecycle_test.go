@@ -3,17 +3,21 @@ package node_test
 import (
 	"bufio"
 	"context"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"micromirror/internal/accesslog"
 	"micromirror/internal/config"
+	"micromirror/internal/node"
 	"micromirror/internal/testenv"
+	"micromirror/internal/testenv/logbuf"
 )
 
 // TestRateLimitSparesCheckersByAddress: the checkers' networks are never
@@ -271,4 +275,58 @@ func TestConnectionCap(t *testing.T) {
 
 func cfgRate(perSec float64, burst int, nets ...string) config.Rate {
 	return config.Rate{PerSecond: perSec, Burst: burst, Networks: nets}
+}
+
+// metric reads one sample from the node's /metrics.
+func metric(t *testing.T, n *node.Node, sample string) string {
+	t.Helper()
+	for _, line := range strings.Split(curl(t, testenv.URL("http", n.AdminAddrs()[0])+"/metrics"), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestReloadKeepsRuntimeState: a reload (logrotate's SIGHUP every night)
+// keeps the file cache, the guard's counters and the rate limiter's
+// buckets, and names every change it cannot apply. It rebuilt all three:
+// the cache emptied and the counters restarted at 0.
+func TestReloadKeepsRuntimeState(t *testing.T) {
+	cfg := testenv.NodeConfig(t, "debian")
+	bl := filepath.Join(t.TempDir(), "blocklist")
+	os.WriteFile(bl, []byte("::1/128\n"), 0o644)
+	cfg.Limits.Blocklist = bl
+	cfg.Limits.RateLimit = config.Rate{PerSecond: 0.01, Burst: 2, All: true}
+	testenv.WriteFile(t, filepath.Join(cfg.DataDir, "debian/Release"), []byte("x"), syncedAt)
+	var logs logbuf.Buffer
+	n := node.New(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err := n.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	v4, v6 := testenv.URL("http", n.HTTPAddrs()[0])+"/debian/Release", testenv.URL("http", n.HTTPAddrs()[1])+"/debian/Release"
+	statusOf(t, v4)
+	statusOf(t, v4) // cached now, and the burst spent
+	statusOf(t, v6) // blocked
+	before := []string{metric(t, n, "micromirror_file_cache_entries"), metric(t, n, `micromirror_refused_total{reason="blocklist"}`)}
+	if before[0] != "1" || before[1] != "1" {
+		t.Fatalf("before the reload: cache entries %s, blocked %s", before[0], before[1])
+	}
+	next := cfg
+	next.Limits.IdleTimeout = config.Dur(time.Minute) // cannot be applied
+	next.Listen.HTTP = append(slices.Clone(cfg.Listen.HTTP), "127.0.0.1:0")
+	if err := n.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	after := []string{metric(t, n, "micromirror_file_cache_entries"), metric(t, n, `micromirror_refused_total{reason="blocklist"}`)}
+	if !slices.Equal(after, before) {
+		t.Errorf("after the reload: cache entries %s, blocked %s; want %v", after[0], after[1], before)
+	}
+	if code := statusOf(t, v4); code != "429" {
+		t.Errorf("the rate limit forgot a client over its burst: %s", code)
+	}
+	if l := logs.String(); !strings.Contains(l, "limits.idle_timeout") || !strings.Contains(l, "listen.http") {
+		t.Errorf("the changes a reload cannot apply are not named:\n%s", l)
+	}
 }

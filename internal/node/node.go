@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -29,7 +28,6 @@ import (
 	"micromirror/internal/listen"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/rsyncd"
-	"micromirror/internal/serve"
 	"micromirror/internal/status"
 	"micromirror/internal/syncer"
 	"micromirror/internal/telemetry"
@@ -69,13 +67,6 @@ type Node struct {
 	telCancel context.CancelFunc // ends telemetry after the servers stopped
 	closeOnce sync.Once
 	closeErr  error
-}
-
-// front is what a config produces for serving; swapped whole on reload.
-type front struct {
-	content *serve.Handler
-	guard   *guard.Guard
-	front   http.Handler
 }
 
 // New prepares a node; Open starts it.
@@ -125,7 +116,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 	n.alog.Store(alog)
-	st, err := n.build(cfg)
+	st, err := n.build(cfg, nil, config.Node{})
 	if err != nil {
 		return err
 	}
@@ -301,50 +292,6 @@ func (b both) Shutdown(ctx context.Context) error {
 }
 
 func (b both) Close() error { return errors.Join(b.h1.Close(), b.h2.Close()) }
-
-// build turns a config into the serving front.
-func (n *Node) build(cfg config.Node) (*front, error) {
-	var projects []serve.Project
-	for _, p := range cfg.Projects {
-		desc := ""
-		if r, ok := catalog.Lookup(p.Name); ok {
-			desc = r.Description
-		}
-		projects = append(projects, serve.Project{Name: p.Name, Path: p.URLPath(), Description: desc,
-			Dir: filepath.Join(cfg.DataDir, p.URLPath())})
-	}
-	site := serve.Site{Name: cfg.Name, SponsorName: cfg.Sponsor.Name, SponsorURL: cfg.Sponsor.URL,
-		Contact: cfg.Contact, FleetName: cfg.Fleet.Name, FleetURL: cfg.Fleet.URL, DonateURL: cfg.Fleet.Donate}
-	content, err := serve.New(site, projects, n.lastSync,
-		serve.Options{CacheBytes: cfg.Cache.Memory.Int(), CacheMaxFile: cfg.Cache.MaxFile.Int()}, n.log.With("component", "serve"))
-	if err != nil {
-		return nil, err
-	}
-	var nets []netip.Prefix
-	for _, s := range cfg.Limits.RateLimit.Networks {
-		p, _ := config.ParsePrefix(s) // validated with the config
-		nets = append(nets, p)
-	}
-	rl := cfg.Limits.RateLimit
-	var checkerNets []netip.Prefix
-	for _, s := range cfg.Limits.CheckerNetworks {
-		p, _ := config.ParsePrefix(s)
-		checkerNets = append(checkerNets, p)
-	}
-	var verifier *guard.Verifier
-	if len(cfg.Limits.CheckerDomains) > 0 {
-		verifier = guard.NewVerifier(cfg.Limits.CheckerDomains, nil)
-	}
-	g := guard.New(guard.Config{
-		Blocklist:       n.blocklist,
-		Limiter:         guard.NewRateLimiter(rl.PerSecond, rl.Burst, nets, rl.All),
-		Checkers:        slices.Clone(cfg.Limits.CheckerUserAgents),
-		CheckerNetworks: checkerNets,
-		Verifier:        verifier,
-		Log:             n.log.With("component", "guard"),
-	})
-	return &front{content: content, guard: g, front: g.Middleware(content, content.ErrorPage)}, nil
-}
 
 // AdminSocket is the admin unix socket of a node config.
 func AdminSocket(cfg config.Node) string { return filepath.Join(cfg.StateDir, "admin.sock") }
@@ -528,10 +475,8 @@ func (n *Node) Reload(cfg config.Node) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	old := n.cfg
-	if !slices.Equal(old.Listen.HTTP, cfg.Listen.HTTP) || !slices.Equal(old.Listen.HTTPS, cfg.Listen.HTTPS) ||
-		!slices.Equal(old.Listen.Rsync, cfg.Listen.Rsync) || !slices.Equal(old.Listen.Admin, cfg.Listen.Admin) ||
-		old.DSCP != cfg.DSCP || old.DataDir != cfg.DataDir || old.StateDir != cfg.StateDir {
-		n.log.Warn("reload: listen, dscp, data_dir and state_dir changes take effect at the next restart")
+	if keys := restartOnly(old, cfg); len(keys) > 0 {
+		n.log.Warn("reload: these changes take effect at the next restart", "keys", keys)
 	}
 	var errs []error
 	if _, err := n.blocklist.LoadFile(cfg.Limits.Blocklist); err != nil {
@@ -545,13 +490,16 @@ func (n *Node) Reload(cfg config.Node) error {
 	if err := n.reopenLog(old.AccessLog, cfg.AccessLog); err != nil {
 		errs = append(errs, err)
 	}
-	st, err := n.build(cfg)
+	prev := n.state.Load()
+	st, err := n.build(cfg, prev, old)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	prev := n.state.Swap(st)
-	// Requests in flight may still open files through the old trees.
-	time.AfterFunc(cfg.Limits.ShutdownGrace.D()+time.Minute, prev.content.Close)
+	n.state.Store(st)
+	if st.content != prev.content {
+		// Requests in flight may still open files through the old trees.
+		time.AfterFunc(cfg.Limits.ShutdownGrace.D()+time.Minute, prev.content.Close)
+	}
 	if err := n.setRsyncModules(cfg); err != nil {
 		errs = append(errs, err)
 	}

@@ -1,0 +1,139 @@
+package node
+
+import (
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"slices"
+
+	"micromirror/internal/catalog"
+	"micromirror/internal/config"
+	"micromirror/internal/guard"
+	"micromirror/internal/serve"
+)
+
+// front is what a config produces for serving; swapped whole on reload.
+type front struct {
+	content *serve.Handler
+	guard   *guard.Guard
+	front   http.Handler
+}
+
+// build turns a config into the serving front. On a reload, prev (built
+// from old) gives what the change leaves alone: the content handler with
+// its caches when the pages, projects and cache settings are the same,
+// the rate limiter's buckets when the limit is, the checkers' DNS
+// verdicts when their domains are; the guard's counters always carry on.
+// So a SIGHUP (logrotate sends one every night) costs no warm cache and
+// resets no counter.
+func (n *Node) build(cfg config.Node, prev *front, old config.Node) (*front, error) {
+	content, err := n.buildContent(cfg, prev, old)
+	if err != nil {
+		return nil, err
+	}
+	lim := cfg.Limits
+	var limiter *guard.RateLimiter
+	var verifier *guard.Verifier
+	var counters *guard.Counters
+	if prev != nil {
+		counters = prev.guard.Counters
+		if reflect.DeepEqual(lim.RateLimit, old.Limits.RateLimit) {
+			limiter = prev.guard.Limiter
+		}
+		if slices.Equal(lim.CheckerDomains, old.Limits.CheckerDomains) {
+			verifier = prev.guard.Verifier
+		}
+	}
+	if limiter == nil {
+		rl := lim.RateLimit
+		limiter = guard.NewRateLimiter(rl.PerSecond, rl.Burst, prefixes(rl.Networks), rl.All)
+	}
+	if verifier == nil && len(lim.CheckerDomains) > 0 {
+		verifier = guard.NewVerifier(lim.CheckerDomains, nil)
+	}
+	g := guard.New(guard.Config{
+		Blocklist:       n.blocklist,
+		Limiter:         limiter,
+		Checkers:        slices.Clone(lim.CheckerUserAgents),
+		CheckerNetworks: prefixes(lim.CheckerNetworks),
+		Verifier:        verifier,
+		Counters:        counters,
+		Log:             n.log.With("component", "guard"),
+	})
+	return &front{content: content, guard: g, front: g.Middleware(content, content.ErrorPage)}, nil
+}
+
+// buildContent returns prev's content handler if nothing it serves
+// changed, else a new one.
+func (n *Node) buildContent(cfg config.Node, prev *front, old config.Node) (*serve.Handler, error) {
+	site, projects, opts := contentOf(cfg)
+	if prev != nil {
+		oldSite, oldProjects, oldOpts := contentOf(old)
+		if site == oldSite && slices.Equal(projects, oldProjects) && opts == oldOpts {
+			return prev.content, nil
+		}
+	}
+	return serve.New(site, projects, n.lastSync, opts, n.log.With("component", "serve"))
+}
+
+// contentOf is what of a config the content handler serves.
+func contentOf(cfg config.Node) (serve.Site, []serve.Project, serve.Options) {
+	var projects []serve.Project
+	for _, p := range cfg.Projects {
+		desc := ""
+		if r, ok := catalog.Lookup(p.Name); ok {
+			desc = r.Description
+		}
+		projects = append(projects, serve.Project{Name: p.Name, Path: p.URLPath(), Description: desc,
+			Dir: filepath.Join(cfg.DataDir, p.URLPath())})
+	}
+	site := serve.Site{Name: cfg.Name, SponsorName: cfg.Sponsor.Name, SponsorURL: cfg.Sponsor.URL,
+		Contact: cfg.Contact, FleetName: cfg.Fleet.Name, FleetURL: cfg.Fleet.URL, DonateURL: cfg.Fleet.Donate}
+	opts := serve.Options{CacheBytes: cfg.Cache.Memory.Int(), CacheMaxFile: cfg.Cache.MaxFile.Int()}
+	return site, projects, opts
+}
+
+// prefixes parses prefixes validated with the config.
+func prefixes(ss []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		p, _ := config.ParsePrefix(s)
+		out = append(out, p)
+	}
+	return out
+}
+
+// restartOnly names the keys whose change a reload cannot apply: they
+// are read when the listeners, servers, rsync service or telemetry start.
+func restartOnly(old, cfg config.Node) []string {
+	var keys []string
+	for _, k := range []struct {
+		key      string
+		was, now any
+	}{
+		{"name", old.Name, cfg.Name},
+		{"listen.http", old.Listen.HTTP, cfg.Listen.HTTP},
+		{"listen.https", old.Listen.HTTPS, cfg.Listen.HTTPS},
+		{"listen.rsync", old.Listen.Rsync, cfg.Listen.Rsync},
+		{"listen.admin", old.Listen.Admin, cfg.Listen.Admin},
+		{"dscp", old.DSCP, cfg.DSCP},
+		{"data_dir", old.DataDir, cfg.DataDir},
+		{"state_dir", old.StateDir, cfg.StateDir},
+		{"user", old.User, cfg.User},
+		{"tls", old.TLS, cfg.TLS},
+		{"limits.max_connections", old.Limits.MaxConnections, cfg.Limits.MaxConnections},
+		{"limits.max_rsync_sessions", old.Limits.MaxRsyncSessions, cfg.Limits.MaxRsyncSessions},
+		{"limits.max_rsync_per_client", old.Limits.MaxRsyncPerClient, cfg.Limits.MaxRsyncPerClient},
+		{"limits.header_timeout", old.Limits.HeaderTimeout, cfg.Limits.HeaderTimeout},
+		{"limits.idle_timeout", old.Limits.IdleTimeout, cfg.Limits.IdleTimeout},
+		{"limits.send_timeout", old.Limits.SendTimeout, cfg.Limits.SendTimeout},
+		{"limits.shutdown_grace", old.Limits.ShutdownGrace, cfg.Limits.ShutdownGrace},
+		{"telemetry", old.Telemetry, cfg.Telemetry},
+	} {
+		if !reflect.DeepEqual(k.was, k.now) {
+			keys = append(keys, k.key)
+		}
+	}
+	return keys
+}
