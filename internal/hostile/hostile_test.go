@@ -98,3 +98,15 @@ func body(t *testing.T, resp *http.Response) string {
 	}
 	return string(b)
 }
+
+// metric reads one sample from the node's admin /metrics.
+func metric(t *testing.T, tg *target, sample string) string {
+	t.Helper()
+	out := raw(t, tg.admin, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
