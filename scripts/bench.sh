@@ -4,6 +4,8 @@
 # servers run on the first half of the CPUs, wrk on the other half, so
 # neither steals the other's processor; each figure is the median of
 # ROUNDS alternating runs. Prints each figure and the ratio node/nginx.
+# BEFORE=path/to/an/older/micromirror adds that binary as a third server
+# in the same rounds, for before-and-after figures from one run.
 # Loopback only; bounded in time. ONLY=serving runs this part alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,20 +37,26 @@ head -c 1073741824 /dev/urandom > "$work/data/bench/1g.bin"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.mm.example.net \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 
-NH=$(port); NS=$(port); XH=$(port); XS=$(port); NA=$(port)
-cat > "$work/node.yaml" <<YAML
+NH=$(port); NS=$(port); XH=$(port); XS=$(port); NA=$(port); BH=$(port); BS=$(port); BA=$(port)
+# nodeconf NAME HTTP HTTPS ADMIN [LIMITS]: a serving-only node config.
+nodeconf() {
+  local limits=${5:-"rate_limit: {per_second: 0}, max_connections: 100000, keepalive_requests: 100000"}
+  mkdir -p "$work/$1-state"
+  cat > "$work/$1.yaml" <<YAML
 name: bench.mm.example.net
 sponsor: {name: Bench}
 contact: noc@mm.example.net
 data_dir: $work/data
-state_dir: $work/state
-access_log: $work/node-access.log
-listen: {http: ["127.0.0.1:$NH"], https: ["127.0.0.1:$NS"], rsync: [], admin: ["127.0.0.1:$NA"]}
+state_dir: $work/$1-state
+access_log: $work/$1-access.log
+listen: {http: ["127.0.0.1:$2"], https: ["127.0.0.1:$3"], rsync: [], admin: ["127.0.0.1:$4"]}
 tls: {cert_file: $work/cert.pem, key_file: $work/key.pem}
-limits: {rate_limit: {per_second: 0}, max_connections: 100000}
+limits: {$limits}
 projects:
   - {name: gimp, path: bench}       # no upstream: serving only, nothing leaves the machine
 YAML
+}
+nodeconf node "$NH" "$NS" "$NA"
 cat > "$work/nginx/nginx.conf" <<NGINX
 worker_processes auto;
 worker_rlimit_nofile 20000;
@@ -75,6 +83,14 @@ taskset -c "$SRV" "$BIN" node -config "$work/node.yaml" -log-level warn & pids+=
 NODE_PID=$!
 taskset -c "$SRV" nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
 NGINX_PID=$!
+BEFORE_PID=
+if [ -n "${BEFORE:-}" ]; then
+  # An older node may not know keepalive_requests (and had no such cap).
+  nodeconf before "$BH" "$BS" "$BA" "rate_limit: {per_second: 0}, max_connections: 100000"
+  taskset -c "$SRV" "$BEFORE" node -config "$work/before.yaml" -log-level warn & pids+=($!)
+  BEFORE_PID=$!
+  for i in $(seq 50); do curl -fsk -o /dev/null "http://127.0.0.1:$BH/bench/1k.bin" && break; sleep 0.1; done
+fi
 for i in $(seq 50); do
   curl -fsk -o /dev/null "http://127.0.0.1:$NH/bench/1k.bin" && curl -fsk -o /dev/null "http://127.0.0.1:$XH/bench/1k.bin" && break
   sleep 0.1
@@ -99,8 +115,15 @@ rss() {
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 bytes_read() { awk '/read$/ {v=$(NF-1); u=substr(v,length(v)-1); n=substr(v,1,length(v)-2);
   if (u=="GB") n*=1e9; else if (u=="MB") n*=1e6; else if (u=="KB") n*=1e3; print n}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
-row() { printf "%-40s %12s %12s %10s\n" "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-") print "-"; else printf "%.2f", a/b}'; }
+# row MEASURE NODE NGINX [BEFORE]
+row() {
+  if [ -n "$BEFORE_PID" ]; then
+    printf "%-40s %12s %12s %10s %12s %10s\n" "$1" "$2" "$3" "$(ratio "$2" "$3")" "${4:--}" "$(ratio "${4:--}" "$3")"
+  else
+    printf "%-40s %12s %12s %10s\n" "$1" "$2" "$3" "$(ratio "$2" "$3")"
+  fi
+}
 
 # busy: clock ticks the whole machine spent working (every CPU, every
 # process, interrupts and softirqs included).
@@ -127,16 +150,22 @@ measure() {
              '{printf "%.3f %.3f\n", (t/hz)/($1/1e9), (m/hz)/($1/1e9)}' ;;
   esac
 }
-# both KIND PATH SCHEME: ROUNDS alternating runs, node then nginx; prints
-# the median of each figure: node's two, then nginx's two.
+# both KIND PATH SCHEME: ROUNDS alternating runs, node then nginx (then
+# the BEFORE node); prints the median of each figure: node's two, nginx's
+# two, and the before node's two (or "- -").
 both() {
-  local np=$NH xp=$XH r
-  [ "$3" = https ] && { np=$NS; xp=$XS; }
+  local np=$NH xp=$XH bp=$BH r
+  [ "$3" = https ] && { np=$NS; xp=$XS; bp=$BS; }
   for r in $(seq "$ROUNDS"); do
     echo "n $(measure "$1" "$3://127.0.0.1:$np$2" "$NODE_PID")"
     echo "x $(measure "$1" "$3://127.0.0.1:$xp$2" "$NGINX_PID")"
+    [ -n "$BEFORE_PID" ] && echo "b $(measure "$1" "$3://127.0.0.1:$bp$2" "$BEFORE_PID")"
   done > "$work/runs.txt"
-  echo "$(col n 2) $(col n 3) $(col x 2) $(col x 3)"
+  if [ -n "$BEFORE_PID" ]; then
+    echo "$(col n 2) $(col n 3) $(col x 2) $(col x 3) $(col b 2) $(col b 3)"
+  else
+    echo "$(col n 2) $(col n 3) $(col x 2) $(col x 3) - -"
+  fi
 }
 # col WHO FIELD: the median of one figure in runs.txt.
 col() { awk -v w="$1" -v f="$2" '$1 == w {print $f}' "$work/runs.txt" | median; }
@@ -171,30 +200,55 @@ during_sync() {
 {
   echo "micromirror serving benchmark, $(date -u +%F), $n cores (servers on CPU $SRV, wrk on CPU $LOAD), wrk -c$CONNS -d$DUR, median of $ROUNDS, access logs on"
   echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), micromirror $("$BIN" version | cut -d' ' -f2)"
-  printf "%-40s %12s %12s %10s\n" "measure" "node" "nginx" "node/nginx"
+  if [ -n "$BEFORE_PID" ]; then
+    echo "before: $("$BEFORE" version | cut -d' ' -f2)"
+    printf "%-40s %12s %12s %10s %12s %10s\n" "measure" "node" "nginx" "node/nginx" "before" "before/nginx"
+  else
+    printf "%-40s %12s %12s %10s\n" "measure" "node" "nginx" "node/nginx"
+  fi
   for scheme in http https; do
     for f in 1k 64k; do
-      read -r nr nu xr xu <<<"$(both small "/bench/$f.bin" "$scheme")"
-      row "$scheme requests/s, $f file" "$nr" "$xr"
-      row "$scheme CPU µs per request, $f file" "$nu" "$xu"
+      read -r nr nu xr xu br bu <<<"$(both small "/bench/$f.bin" "$scheme")"
+      row "$scheme requests/s, $f file" "$nr" "$xr" "$br"
+      row "$scheme CPU µs per request, $f file" "$nu" "$xu" "$bu"
     done
-    read -r ns nm xs xm <<<"$(both large /bench/1g.bin "$scheme")"
-    row "$scheme CPU s per GB, 1 GiB file" "$ns" "$xs"
-    row "$scheme machine CPU s per GB, 1 GiB" "$nm" "$xm"
+    read -r ns nm xs xm bs bm <<<"$(both large /bench/1g.bin "$scheme")"
+    row "$scheme CPU s per GB, 1 GiB file" "$ns" "$xs" "$bs"
+    row "$scheme machine CPU s per GB, 1 GiB" "$nm" "$xm" "$bm"
   done
-  row "resident kB, 5,000 keep-alive clients" "$(memory "$NH" "$NODE_PID")" "$(memory "$XH" "$NGINX_PID")"
+  bmem=-; [ -n "$BEFORE_PID" ] && bmem=$(memory "$BH" "$BEFORE_PID")
+  row "resident kB, 5,000 keep-alive clients" "$(memory "$NH" "$NODE_PID")" "$(memory "$XH" "$NGINX_PID")" "$bmem"
   read -r nv nf <<<"$(during_sync "$NH")"; read -r xv xf <<<"$(during_sync "$XH")"
-  row "requests/s, 64k file, files replaced" "$nv" "$xv"
-  printf "%-40s %12s %12s\n" "failed responses, files replaced" "$nf" "$xf"
+  bv=- bf=-; [ -n "$BEFORE_PID" ] && read -r bv bf <<<"$(during_sync "$BH")"
+  row "requests/s, 64k file, files replaced" "$nv" "$xv" "$bv"
+  printf "%-40s %12s %12s %10s %12s\n" "failed responses, files replaced" "$nf" "$xf" "" "$bf"
   echo "(requests/s: higher is better; CPU and memory: lower is better;"
   echo " machine CPU: every CPU's busy time, server, wrk and kernel, per GB)"
 } | tee "$out/serving.txt"
 # ONLY=serving stops here (the rest takes minutes and needs no nginx).
 [ "${ONLY:-}" = serving ] && exit 0
 
+# Soak: a node under every hostile load at once (internal/hostile
+# BenchmarkSoak; SOAK=10s shortens it), its normal clients' failures and
+# latency beside an unloaded run, and its memory.
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+"$GO" test ./internal/hostile -run '^$' -bench Soak -benchtime 1x -timeout 20m > "$work/soak.txt"
+{
+  echo
+  echo "Soak: ${SOAK:-1m} of 2,000 slow-header clients, 500 stalled readers and a distinct-path flood, with 8 normal clients"
+  awk '/BenchmarkSoak/ {for (i=1;i<=NF;i++) v[$(i+1)]=$i}
+       END {
+         printf "%-40s %12s %12s\n", "measure", "unloaded", "under load"
+         printf "%-40s %12s %12s\n", "normal clients: p50 ms", v["ms-p50-unloaded"], v["ms-p50-loaded"]
+         printf "%-40s %12s %12s\n", "normal clients: p99 ms", v["ms-p99-unloaded"], v["ms-p99-loaded"]
+         printf "%-40s %12s\n", "normal clients: requests, failures", sprintf("%d, %d", v["normal-requests"], v["normal-failures"])
+         printf "%-40s %12s\n", "flood requests answered", v["flood-requests"]
+         printf "%-40s %12s\n", "node resident MB: start, peak, after", sprintf("%.0f, %.0f, %.0f", v["MB-rss-start"], v["MB-rss-peak"], v["MB-rss-after"])
+       }' "$work/soak.txt"
+} | tee -a "$out/serving.txt"
+
 # MQTT fan-out: one announcement to 200 subscribed nodes, Mosquitto and the
 # embedded broker in the same run.
-GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 "$GO" test ./internal/mqtt -run '^$' -bench Fanout -benchtime 50x > "$work/fanout.txt"
 {
   echo

@@ -151,6 +151,9 @@ type Limits struct {
 	MaxRsyncPerClient int      `yaml:"max_rsync_per_client"`
 	HeaderTimeout     Duration `yaml:"header_timeout"`
 	IdleTimeout       Duration `yaml:"idle_timeout"`
+	// KeepaliveRequests closes an HTTP/1.1 connection after this many
+	// requests (nginx's keepalive_requests).
+	KeepaliveRequests int `yaml:"keepalive_requests"`
 	// SendTimeout drops a client that takes no bytes of a response for
 	// this long (nginx's send_timeout); also the sockets' TCP_USER_TIMEOUT.
 	SendTimeout       Duration `yaml:"send_timeout"`
@@ -248,6 +251,7 @@ func Default() Node {
 			HeaderTimeout:     Dur(10 * time.Second),
 			IdleTimeout:       Dur(75 * time.Second),
 			SendTimeout:       Dur(60 * time.Second),
+			KeepaliveRequests: 1000,
 			ShutdownGrace:     Dur(30 * time.Second),
 			RateLimit:         Rate{PerSecond: 20, Burst: 100},
 			CheckerUserAgents: []string{

@@ -204,6 +204,9 @@ func (c *Node) validateLimits(bad reporter) {
 	if l.MaxRsyncSessions < 1 {
 		bad("limits.max_rsync_sessions", "must be at least 1")
 	}
+	if l.KeepaliveRequests < 1 {
+		bad("limits.keepalive_requests", "must be at least 1")
+	}
 	if l.MaxRsyncPerClient < 1 {
 		bad("limits.max_rsync_per_client", "must be at least 1")
 	}

@@ -114,11 +114,12 @@ const bufSize = 4 << 10
 // A connection's fair share of a worker: it is served turnRequests
 // requests, then goes to the back of the queue if it has more, so a few
 // clients pipelining without pause cannot keep every worker to
-// themselves. After maxConnRequests a connection is closed, as nginx's
-// keepalive_requests does, so no client holds one forever.
+// themselves. After Server.MaxConnRequests (default defaultConnRequests)
+// a connection is closed, as nginx's keepalive_requests does, so no
+// client holds one forever.
 const (
-	turnRequests    = 16
-	maxConnRequests = 1000
+	turnRequests        = 16
+	defaultConnRequests = 1000
 )
 
 // serveReady serves the requests the connection has ready, then hands it

@@ -236,8 +236,8 @@ func TestMaxRequestsPerConnection(t *testing.T) {
 			break
 		}
 	}
-	if n != maxConnRequests {
-		t.Errorf("%d responses on one connection, want %d", n, maxConnRequests)
+	if n != defaultConnRequests {
+		t.Errorf("%d responses on one connection, want %d", n, defaultConnRequests)
 	}
 }
 

@@ -21,7 +21,7 @@ func (c *conn) serveRequest(req *http.Request, wk *worker) (keep, linger bool) {
 	req.RemoteAddr = c.remote
 	req.TLS = c.tlsState
 	c.requests++
-	closeAfter := wantsClose(req) || c.s.closing.Load() || c.requests >= maxConnRequests
+	closeAfter := wantsClose(req) || c.s.closing.Load() || c.requests >= c.s.maxConnRequests()
 	refuse := func(status int) (bool, bool) {
 		err := c.writeAll([][]byte{plainResponse(status)}, false, wk)
 		return false, err == nil

@@ -43,6 +43,9 @@ type Server struct {
 	// MaxHeaderBytes bounds a request head (default 16 KiB); a longer one
 	// is answered 431.
 	MaxHeaderBytes int
+	// MaxConnRequests closes a connection after this many requests
+	// (default 1,000, as nginx's keepalive_requests).
+	MaxConnRequests int
 	Log            *slog.Logger
 	// TLSConfig makes it an HTTPS server: it offers h2 and http/1.1, and
 	// hands HTTP/2 connections to HTTP2, a listener for a net/http server
@@ -180,6 +183,13 @@ func (s *Server) closeListeners() {
 	for l := range s.listeners {
 		l.Close()
 	}
+}
+
+func (s *Server) maxConnRequests() int {
+	if s.MaxConnRequests > 0 {
+		return s.MaxConnRequests
+	}
+	return defaultConnRequests
 }
 
 func (s *Server) maxHeader() int {

@@ -128,6 +128,7 @@ func restartOnly(old, cfg config.Node) []string {
 		{"limits.header_timeout", old.Limits.HeaderTimeout, cfg.Limits.HeaderTimeout},
 		{"limits.idle_timeout", old.Limits.IdleTimeout, cfg.Limits.IdleTimeout},
 		{"limits.send_timeout", old.Limits.SendTimeout, cfg.Limits.SendTimeout},
+		{"limits.keepalive_requests", old.Limits.KeepaliveRequests, cfg.Limits.KeepaliveRequests},
 		{"limits.shutdown_grace", old.Limits.ShutdownGrace, cfg.Limits.ShutdownGrace},
 		{"telemetry", old.Telemetry, cfg.Telemetry},
 	} {

@@ -223,7 +223,8 @@ func (n *Node) serveOn(ctx context.Context, addr string, lopt listen.Options, h 
 		// Plain HTTP: the lean server, cheap for thousands of keep-alive
 		// clients (internal/httpd).
 		hs := &httpd.Server{Handler: h, ReadHeaderTimeout: lim.HeaderTimeout.D(), IdleTimeout: lim.IdleTimeout.D(),
-			SendTimeout: lim.SendTimeout.D(), MaxHeaderBytes: 16 << 10, Log: n.log.With("component", "httpd")}
+			SendTimeout: lim.SendTimeout.D(), MaxConnRequests: lim.KeepaliveRequests, MaxHeaderBytes: 16 << 10,
+			Log: n.log.With("component", "httpd")}
 		srv, serve = hs, func() error { return hs.Serve(l) }
 	} else {
 		// HTTPS: the same lean server for HTTP/1.1; connections that
@@ -247,8 +248,8 @@ func (n *Node) serveOn(ctx context.Context, addr string, lopt listen.Options, h 
 			ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 		}
 		hs := &httpd.Server{Handler: h, ReadHeaderTimeout: lim.HeaderTimeout.D(), IdleTimeout: lim.IdleTimeout.D(),
-			SendTimeout: lim.SendTimeout.D(), MaxHeaderBytes: 16 << 10, Log: n.log.With("component", "httpd"),
-			TLSConfig: tc, HTTP2: h2l}
+			SendTimeout: lim.SendTimeout.D(), MaxConnRequests: lim.KeepaliveRequests, MaxHeaderBytes: 16 << 10,
+			Log: n.log.With("component", "httpd"), TLSConfig: tc, HTTP2: h2l}
 		srv = both{hs, h2}
 		serve = func() error {
 			go h2.Serve(h2l)
