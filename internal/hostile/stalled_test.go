@@ -19,7 +19,7 @@ import (
 // HTTP and HTTPS. 200 such clients held their connections, goroutines and
 // descriptors for ever (nginx drops them after its send_timeout).
 func TestStalledReadersDropped(t *testing.T) {
-	tg := startTarget(t, func(c *config.Node) { c.Limits.SendTimeout = config.Dur(time.Second) })
+	tg := startTarget(t, func(c *config.Node) { c.Limits.SendTimeout = config.Dur(2 * time.Second) })
 	testenv.WriteFile(t, filepath.Join(tg.deb, "big.iso"), bytes.Repeat([]byte("s"), 32<<20), syncedAt)
 	open := func() int {
 		n, _ := strconv.Atoi(metric(t, tg, "micromirror_open_connections"))
@@ -42,13 +42,14 @@ func TestStalledReadersDropped(t *testing.T) {
 		io.WriteString(c, "GET /debian/big.iso HTTP/1.1\r\nHost: x\r\n\r\n") // and never read
 		conns = append(conns, c)
 	}
-	if n := open(); n < base+90 {
+	// (Under the race detector the first may be dropped already.)
+	if n := open(); n < base+50 {
 		t.Fatalf("%d connections open, want about %d", n, base+100)
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for open() > base+2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of 100 stalled readers still connected 15 s after a 1 s send timeout", open()-base)
+			t.Fatalf("%d of 100 stalled readers still connected 15 s after a 2 s send timeout", open()-base)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
