@@ -22,7 +22,8 @@ import (
 	"micromirror/internal/testenv"
 )
 
-// Soak sizes (make bench runs BenchmarkSoak; SOAK=10s shortens it).
+// Soak sizes (make bench runs BenchmarkSoak; SOAK=10s shortens it,
+// SOAK_BIN=path soaks another build).
 const (
 	soakSlowHeaders    = 2000
 	soakStalledReaders = 500
@@ -41,7 +42,10 @@ func BenchmarkSoak(b *testing.B) {
 	if d, err := time.ParseDuration(os.Getenv("SOAK")); err == nil {
 		dur = d
 	}
-	bin := testenv.Binary(b)
+	bin := os.Getenv("SOAK_BIN") // another build to compare, or this one
+	if bin == "" {
+		bin = testenv.Binary(b)
+	}
 	dir := b.TempDir()
 	data := filepath.Join(dir, "data", "debian")
 	testenv.WriteFile(b, filepath.Join(data, "dists/stable/Release"), bytes.Repeat([]byte("r"), 1024), syncedAt)
