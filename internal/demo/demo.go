@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"micromirror/internal/catalog"
 	"micromirror/internal/config"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/node"
@@ -48,6 +49,11 @@ var sponsors = []struct{ slug, name, url string }{
 	{"sonic", "Sonic", "https://www.sonic.com/"},
 	{"hurricane", "Hurricane Electric", "https://he.net/"},
 }
+
+// projectSets are the sponsors' nodes' projects; "releases" is the
+// demo's own (not a catalog recipe), so the watchtower's node list names
+// it.
+var projectSets = [][]string{{"debian", "releases"}, {"debian"}, {"releases"}}
 
 // Run starts everything, publishes an update, reports, and runs until
 // ctx ends; then it stops everything and removes the work dir.
@@ -106,7 +112,14 @@ func Run(ctx context.Context, o Options) (err error) {
 		b := make([]byte, 16)
 		rand.Read(b)
 		tokens[i] = hex.EncodeToString(b)
-		wcfg.Nodes = append(wcfg.Nodes, watchtower.NodeConfig{Name: sp.slug + ".mm.example.net", Sponsor: sp.name, TokenSHA256: watchtower.HashToken(tokens[i])})
+		var own []string
+		for _, p := range projectSets[i] {
+			if _, ok := catalog.Lookup(p); !ok {
+				own = append(own, p)
+			}
+		}
+		wcfg.Nodes = append(wcfg.Nodes, watchtower.NodeConfig{Name: sp.slug + ".mm.example.net", Sponsor: sp.name,
+			TokenSHA256: watchtower.HashToken(tokens[i]), Projects: own})
 	}
 	wt := watchtower.NewServer(wcfg, store, o.Log.With("component", "watchtower"))
 	if err := wt.Open("127.0.0.1:0"); err != nil {
@@ -125,9 +138,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	go wt.Alerts.Run(wctx)
 
 	// 4. Three nodes with different sponsors and project sets.
-	sets := [][]string{{"debian", "releases"}, {"debian"}, {"releases"}}
 	for i, sp := range sponsors {
-		cfg, err := nodeConfig(o.Dir, sp.slug, sp.name, sp.url, sets[i], up, brokerURL, c.Watchtower, tokens[i])
+		cfg, err := nodeConfig(o.Dir, sp.slug, sp.name, sp.url, projectSets[i], up, brokerURL, c.Watchtower, tokens[i])
 		if err != nil {
 			return err
 		}
