@@ -9,8 +9,9 @@ BIN := micromirror
 deps:
 	@scripts/deps.sh
 
+# CGO_ENABLED=0: one truly static binary (no libc), as the package ships it.
 build:
-	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/micromirror
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/micromirror
 
 # The main job: the whole constellation on loopback (Ctrl-C stops it).
 run: deps build

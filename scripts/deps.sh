@@ -15,6 +15,10 @@ packages=(
   wrk            # benchmark load generator
   openssl        # benchmark certificates
   iproute2       # ss and network namespaces in tests
+  lintian        # checks the Debian package (make deb) in the tests
+  openssh-server # a real sshd on loopback for the fleet rollout tests
+  openssh-client # fleet deploy runs the operator's own ssh
+  systemd        # systemd-analyze checks the packaged units
   ca-certificates
 )
 
@@ -32,14 +36,28 @@ if [ "$(id -u)" -ne 0 ]; then
   as_root=(sudo)
 fi
 echo "deps: installing ${missing[*]}" >&2
+# The servers among them (nginx, mosquitto, postgresql, ssh) start system
+# services when installed; the tests and the benchmark run their own on
+# random loopback ports. A policy-rc.d (Debian's switch for exactly this)
+# keeps the packages installed now from starting theirs, and only those
+# are then disabled: a service the machine already had is never stopped,
+# disabled or killed.
+policy=/usr/sbin/policy-rc.d
+ours=
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# micromirror deps.sh: no service starts during this install\nexit 101\n' | "${as_root[@]}" tee "$policy" >/dev/null
+  "${as_root[@]}" chmod 755 "$policy"
+  ours=1
+fi
+cleanup() { if [ -n "$ours" ]; then "${as_root[@]}" rm -f "$policy"; fi; }
+trap cleanup EXIT
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq >/dev/null
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# nginx-light, mosquitto and postgresql start system services; the benchmark and the
-# tests run their own instances on random loopback ports instead.
 if command -v systemctl >/dev/null; then
-  "${as_root[@]}" systemctl disable --now nginx mosquitto postgresql >/dev/null 2>&1 || true
+  for p in "${missing[@]}"; do
+    for unit in $(dpkg -L "$p" 2>/dev/null | grep -E '^/(usr/)?lib/systemd/system/[^/]+\.service$' | xargs -r -n1 basename); do
+      "${as_root[@]}" systemctl disable "$unit" >/dev/null 2>&1 || true
+    done
+  done
 fi
-"${as_root[@]}" pkill -x mosquitto 2>/dev/null || true
-"${as_root[@]}" pkill -x postgres 2>/dev/null || true
-"${as_root[@]}" pkill -x nginx 2>/dev/null || true
