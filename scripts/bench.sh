@@ -36,11 +36,14 @@ head -c 65536 /dev/urandom > "$work/data/bench/64k.bin"
 head -c 1073741824 /dev/urandom > "$work/data/bench/1g.bin"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.mm.example.net \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+chmod 644 "$work/key.pem" # a throwaway key the node reads as nobody (started as root, it drops to it)
 
 NH=$(port); NS=$(port); XH=$(port); XS=$(port); NA=$(port); BH=$(port); BS=$(port); BA=$(port)
-# nodeconf NAME HTTP HTTPS ADMIN [LIMITS]: a serving-only node config.
+# nodeconf NAME HTTP HTTPS ADMIN [LIMITS [USER]]: a serving-only node
+# config (run as root, the node becomes USER once its ports are bound).
 nodeconf() {
   local limits=${5:-"rate_limit: {per_second: 0}, max_connections: 100000, keepalive_requests: 100000"}
+  local user=${6-"user: nobody"}
   mkdir -p "$work/$1-state"
   cat > "$work/$1.yaml" <<YAML
 name: bench.mm.example.net
@@ -48,6 +51,7 @@ sponsor: {name: Bench}
 contact: noc@mm.example.net
 data_dir: $work/data
 state_dir: $work/$1-state
+$user
 access_log: $work/$1-access.log
 listen: {http: ["127.0.0.1:$2"], https: ["127.0.0.1:$3"], rsync: [], admin: ["127.0.0.1:$4"]}
 tls: {cert_file: $work/cert.pem, key_file: $work/key.pem}
@@ -86,7 +90,7 @@ NGINX_PID=$!
 BEFORE_PID=
 if [ -n "${BEFORE:-}" ]; then
   # An older node may not know keepalive_requests (and had no such cap).
-  nodeconf before "$BH" "$BS" "$BA" "rate_limit: {per_second: 0}, max_connections: 100000"
+  nodeconf before "$BH" "$BS" "$BA" "rate_limit: {per_second: 0}, max_connections: 100000" ""
   taskset -c "$SRV" "$BEFORE" node -config "$work/before.yaml" -log-level warn & pids+=($!)
   BEFORE_PID=$!
   for i in $(seq 50); do curl -fsk -o /dev/null "http://127.0.0.1:$BH/bench/1k.bin" && break; sleep 0.1; done

@@ -26,12 +26,13 @@ func TestThreeNodeProcessesOnePublish(t *testing.T) {
 
 	var sockets []string
 	for i := range 3 {
-		dir := t.TempDir()
+		dir := testenv.PublicTempDir(t) // run as root, the node becomes nobody
 		cfg := fmt.Sprintf(`name: n%d.mm.example.net
 sponsor: {name: Sponsor %d}
 contact: noc@mm.example.net
 data_dir: data
 state_dir: state
+user: nobody
 listen: {http: ["127.0.0.1:%d"], https: [], rsync: [], admin: []}
 mqtt: {broker: "%s", topics: ["rsync/up.example.net/#"]}
 projects: [{name: gimp, source: "%s"}]

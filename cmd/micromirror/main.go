@@ -39,10 +39,15 @@ func main() {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	node.Version = version
-	code := run(ctx, os.Args[1:], hup, os.Stdout, os.Stderr)
+	code := run(context.WithValue(ctx, ownsProcess{}, true), os.Args[1:], hup, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// ownsProcess marks the context of main's own command line: a command may
+// then change the whole process (a node started as root drops to its
+// user), which a command run inside a test's process must not do.
+type ownsProcess struct{}
 
 // run dispatches a command line and returns the exit code: 0 success,
 // 1 failure, 2 usage error or a command not built yet.

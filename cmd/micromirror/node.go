@@ -69,6 +69,17 @@ func runNode(ctx context.Context, args []string, hup <-chan os.Signal, stdout, s
 		return 0
 	}
 	n := node.New(cfg, log.With("node", cfg.Name))
+	var drop func([]string) error
+	if ctx.Value(ownsProcess{}) != nil {
+		if drop, err = rootDrop(cfg); err != nil {
+			log.Error("start", "err", err)
+			return 1
+		}
+	}
+	if drop != nil {
+		n.SetPrivilegeDrop(drop)
+		log.Info("started as root: binding the ports, then running as user " + cfg.User)
+	}
 	if err := n.Open(ctx); err != nil {
 		log.Error("start", "err", err)
 		return 1

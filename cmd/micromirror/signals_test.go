@@ -19,7 +19,7 @@ import (
 // process exits 0. The admin interface serves Prometheus metrics.
 func TestBinarySignals(t *testing.T) {
 	testenv.RequireBinary(t, "curl")
-	dir := t.TempDir()
+	dir := testenv.PublicTempDir(t) // run as root, the node becomes nobody
 	bin := testenv.Binary(t)
 	httpPort, adminPort := testenv.FreePort(t), testenv.FreePort(t)
 	writeConfig := func(sponsor string) {
@@ -28,6 +28,7 @@ sponsor: {name: %s}
 contact: noc@mm.example.net
 data_dir: data
 state_dir: state
+user: nobody
 listen: {http: ["127.0.0.1:%d"], https: [], rsync: [], admin: ["127.0.0.1:%d"]}
 limits: {shutdown_grace: 20s}
 projects: [{name: debian}]

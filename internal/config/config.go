@@ -20,8 +20,9 @@ type Node struct {
 	DataDir string `yaml:"data_dir"`
 	// StateDir holds locks, sync status, generated rsyncd.conf, ACME cache.
 	StateDir string `yaml:"state_dir"`
-	// User is the account rsync sessions run as when the node runs as
-	// root ("": nobody, as rsyncd). No session ever runs as root.
+	// User is the account a node started as root runs as once its ports
+	// are bound (and its rsync sessions with it); the package creates
+	// it. Nothing the node does for clients runs as root.
 	User string `yaml:"user"`
 
 	Listen Listen `yaml:"listen"`
@@ -222,6 +223,7 @@ func Default() Node {
 		DataDir:  "/srv/mirror",
 		StateDir: "/var/lib/micromirror",
 		DSCP:     "cs1",
+		User:     "micromirror",
 		Fleet:    Fleet{Name: "micromirror"},
 		Listen: Listen{
 			HTTP:  []string{":80"},

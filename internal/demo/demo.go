@@ -62,6 +62,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		if o.Dir, err = os.MkdirTemp("", "micromirror-demo-"); err != nil {
 			return err
 		}
+		os.Chmod(o.Dir, 0o755) // rsync sessions (nobody, when run as root) read the trees
 	}
 	if !o.Keep {
 		defer os.RemoveAll(o.Dir)
@@ -223,6 +224,9 @@ func nodeConfig(dir, slug, sponsor, url string, projects []string, up *upstream,
 	cfg.DataDir, cfg.StateDir, cfg.AccessLog = filepath.Join(base, "mirror"), filepath.Join(base, "state"), filepath.Join(base, "access.log")
 	cfg.Listen = config.Listen{HTTP: []string{"127.0.0.1:0"}, HTTPS: []string{"127.0.0.1:0"}, Rsync: []string{"127.0.0.1:0"}}
 	cfg.TLS = config.TLS{SelfSigned: true}
+	// Run as root, the demo's in-process nodes serve rsync sessions as
+	// nobody (the demo does not drop its own privileges).
+	cfg.User = "nobody"
 	cfg.Limits.RateLimit.PerSecond = 0
 	cfg.MQTT = config.MQTT{Broker: broker, Topics: []string{"rsync/upstream.demo/#"}, ClientID: cfg.Name}
 	tokenFile := filepath.Join(base, "telemetry.token")

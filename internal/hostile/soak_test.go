@@ -43,10 +43,13 @@ func BenchmarkSoak(b *testing.B) {
 		dur = d
 	}
 	bin := os.Getenv("SOAK_BIN") // another build to compare, or this one
+	userLine := "user: nobody"     // started as root, the node runs as nobody
 	if bin == "" {
 		bin = testenv.Binary(b)
+	} else {
+		userLine = "" // an older build may not know the key (nor drop root)
 	}
-	dir := b.TempDir()
+	dir := testenv.PublicTempDir(b) // run as root, the node becomes nobody
 	data := filepath.Join(dir, "data", "debian")
 	testenv.WriteFile(b, filepath.Join(data, "dists/stable/Release"), bytes.Repeat([]byte("r"), 1024), syncedAt)
 	testenv.WriteFile(b, filepath.Join(data, "empty"), nil, syncedAt)
@@ -58,10 +61,11 @@ sponsor: {name: Soak}
 contact: noc@mm.example.net
 data_dir: %s
 state_dir: %s
+%s
 listen: {http: ["127.0.0.1:%d"], https: [], rsync: [], admin: ["127.0.0.1:%d"]}
 limits: {max_connections: 20000}
 projects: [{name: debian}]
-`, filepath.Join(dir, "data"), filepath.Join(dir, "state"), port, admin)), 0o644)
+`, filepath.Join(dir, "data"), filepath.Join(dir, "state"), userLine, port, admin)), 0o644)
 	cmd := exec.Command(bin, "node", "-config", conf, "-log-level", "warn")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -18,9 +18,35 @@ import (
 	"micromirror/internal/config"
 )
 
-// openAdmin serves the admin interface on loopback addresses and unix
+// listenAdmin binds the admin interface: loopback addresses and unix
 // sockets only (config validation refuses anything else).
-func (n *Node) openAdmin(ctx context.Context, addrs []string) error {
+func (n *Node) listenAdmin(ctx context.Context, addrs []string) error {
+	for _, a := range addrs {
+		network, address := "tcp", a
+		if config.IsUnixAddr(a) {
+			network, address = "unix", strings.TrimPrefix(a, "unix:")
+			// A socket left by a crashed node would make the bind fail.
+			if fi, err := os.Lstat(address); err == nil && fi.Mode()&os.ModeSocket != 0 {
+				os.Remove(address)
+			}
+		}
+		var lc net.ListenConfig
+		l, err := lc.Listen(ctx, network, address)
+		if err != nil {
+			return fmt.Errorf("listen admin %s: %w", a, err)
+		}
+		if network == "unix" {
+			// Owner and group only: triggering syncs is for operators.
+			os.Chmod(address, 0o660)
+			n.adminSockets = append(n.adminSockets, address)
+		}
+		n.admin = append(n.admin, l)
+	}
+	return nil
+}
+
+// serveAdmin serves the admin interface on its bound listeners.
+func (n *Node) serveAdmin() {
 	mux := http.NewServeMux()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &trafficCollector{n})
@@ -58,25 +84,7 @@ func (n *Node) openAdmin(ctx context.Context, addrs []string) error {
 		writeAdminJSON(w, http.StatusAccepted, map[string]string{"project": r.PathValue("name"), "trigger": reason})
 	})
 	srv := &http.Server{Handler: adminOnly(mux), ReadHeaderTimeout: n.cfg.Limits.HeaderTimeout.D()}
-	for _, a := range addrs {
-		network, address := "tcp", a
-		if config.IsUnixAddr(a) {
-			network, address = "unix", strings.TrimPrefix(a, "unix:")
-			// A socket left by a crashed node would make the bind fail.
-			if fi, err := os.Lstat(address); err == nil && fi.Mode()&os.ModeSocket != 0 {
-				os.Remove(address)
-			}
-		}
-		var lc net.ListenConfig
-		l, err := lc.Listen(ctx, network, address)
-		if err != nil {
-			return fmt.Errorf("listen admin %s: %w", a, err)
-		}
-		if network == "unix" {
-			// Owner and group only: triggering syncs is for operators.
-			os.Chmod(address, 0o660)
-		}
-		n.admin = append(n.admin, l)
+	for _, l := range n.admin {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -85,7 +93,6 @@ func (n *Node) openAdmin(ctx context.Context, addrs []string) error {
 			}
 		}()
 	}
-	return nil
 }
 
 func writeAdminJSON(w http.ResponseWriter, status int, v any) {

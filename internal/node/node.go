@@ -62,6 +62,11 @@ type Node struct {
 	listeners []*listen.Listener
 	isTLS     []bool // parallel to servers
 	admin     []net.Listener
+	// bound are the HTTP(S) listeners, closed on Close even when Open
+	// failed before serving them; adminSockets the unix sockets made.
+	bound        []*listen.Listener
+	adminSockets []string
+	drop         func(sockets []string) error
 	wg        sync.WaitGroup
 	cancel    context.CancelFunc
 	telCancel context.CancelFunc // ends telemetry after the servers stopped
@@ -108,6 +113,41 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	// Every listener first: privileged ports need the privilege, which a
+	// node started as root gives up right after (SetPrivilegeDrop).
+	lopt := listen.Options{MaxConns: cfg.Limits.MaxConnections, UserTimeout: cfg.Limits.SendTimeout.D()}
+	if cfg.DSCP == "cs1" {
+		lopt.TOS = listen.CS1
+	}
+	var httpLs, httpsLs []*listen.Listener
+	for _, l := range []struct {
+		scheme string
+		addrs  []string
+		into   *[]*listen.Listener
+	}{{"http", cfg.Listen.HTTP, &httpLs}, {"https", cfg.Listen.HTTPS, &httpsLs}} {
+		for _, a := range l.addrs {
+			ln, err := listen.Listen(ctx, a, lopt)
+			if err != nil {
+				return fmt.Errorf("listen %s %s: %w", l.scheme, a, err)
+			}
+			n.bound = append(n.bound, ln)
+			*l.into = append(*l.into, ln)
+		}
+	}
+	if err := n.rsync.Listen(ctx, cfg.Listen.Rsync, lopt); err != nil {
+		return err
+	}
+	// The unix socket in state_dir is always there: `micromirror node
+	// status` and `sync` find it from the config alone.
+	if err := n.listenAdmin(ctx, append(slices.Clone(cfg.Listen.Admin), "unix:"+AdminSocket(cfg))); err != nil {
+		return err
+	}
+	if n.drop != nil {
+		if err := n.drop(n.adminSockets); err != nil {
+			return fmt.Errorf("drop privileges: %w", err)
+		}
+	}
+
 	if _, err := n.blocklist.LoadFile(cfg.Limits.Blocklist); err != nil {
 		return err
 	}
@@ -139,8 +179,8 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	// The engine and the subscriber exist before any listener (the admin
-	// API reads them) and are swapped under mu on reload.
+	// The engine and the subscriber exist before any listener serves (the
+	// admin API reads them) and are swapped under mu on reload.
 	n.mu.Lock()
 	n.startEngine(cfg)
 	err = n.startMQTT(cfg)
@@ -149,35 +189,21 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 
-	lopt := listen.Options{MaxConns: cfg.Limits.MaxConnections, UserTimeout: cfg.Limits.SendTimeout.D()}
-	if cfg.DSCP == "cs1" {
-		lopt.TOS = listen.CS1
-	}
 	httpHandler, httpsHandler := n.current(), n.observe(n.current())
 	if n.certs != nil {
 		httpHandler = n.certs.HTTPHandler(httpHandler)
 	}
 	httpHandler = n.observe(httpHandler)
-	for _, a := range cfg.Listen.HTTP {
-		if err := n.serveOn(ctx, a, lopt, httpHandler, nil); err != nil {
-			return err
-		}
+	for _, l := range httpLs {
+		n.serveOn(l, httpHandler, nil)
 	}
-	for _, a := range cfg.Listen.HTTPS {
+	for _, l := range httpsLs {
 		tc := &tls.Config{GetCertificate: n.certs.GetCertificate, MinVersion: tls.VersionTLS12,
 			NextProtos: []string{"h2", "http/1.1"}}
-		if err := n.serveOn(ctx, a, lopt, httpsHandler, tc); err != nil {
-			return err
-		}
+		n.serveOn(l, httpsHandler, tc)
 	}
-	if err := n.rsync.Open(ctx, cfg.Listen.Rsync, lopt); err != nil {
-		return err
-	}
-	// The unix socket in state_dir is always there: `micromirror node
-	// status` and `sync` find it from the config alone.
-	if err := n.openAdmin(ctx, append(slices.Clone(cfg.Listen.Admin), "unix:"+AdminSocket(cfg))); err != nil {
-		return err
-	}
+	n.rsync.Start()
+	n.serveAdmin()
 	telCtx, telCancel := context.WithCancel(context.Background())
 	n.telCancel = telCancel
 	if err := n.startTelemetry(telCtx, cfg); err != nil {
@@ -191,6 +217,13 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		"http", addrs(n.HTTPAddrs()), "https", addrs(n.HTTPSAddrs()), "rsync", addrs(n.rsync.Addrs()))
 	return nil
 }
+
+// SetPrivilegeDrop makes Open call drop once every listener is bound and
+// before anything else runs: how a node started as root gives up root
+// (cmd/micromirror does it as a process; a node in a test's process
+// never does). drop gets the admin unix sockets created, to hand them to
+// the user.
+func (n *Node) SetPrivilegeDrop(drop func(sockets []string) error) { n.drop = drop }
 
 func (n *Node) certSource(cfg config.Node) (certs.Source, error) {
 	switch {
@@ -207,15 +240,7 @@ func (n *Node) certSource(cfg config.Node) (certs.Source, error) {
 	}
 }
 
-func (n *Node) serveOn(ctx context.Context, addr string, lopt listen.Options, h http.Handler, tc *tls.Config) error {
-	l, err := listen.Listen(ctx, addr, lopt)
-	if err != nil {
-		scheme := "http"
-		if tc != nil {
-			scheme = "https"
-		}
-		return fmt.Errorf("listen %s %s: %w", scheme, addr, err)
-	}
+func (n *Node) serveOn(l *listen.Listener, h http.Handler, tc *tls.Config) {
 	lim := n.cfg.Limits
 	var srv server
 	var serve func() error
@@ -266,7 +291,6 @@ func (n *Node) serveOn(ctx context.Context, addr string, lopt listen.Options, h 
 			n.log.Error("serve", "addr", l.Addr(), "err", err)
 		}
 	}()
-	return nil
 }
 
 // h2streams bounds the HTTP/2 streams h answers (see http2Streams); one
@@ -579,6 +603,9 @@ func (n *Node) close(ctx context.Context) error {
 		n.telCancel()
 	}
 	for _, l := range n.admin {
+		l.Close()
+	}
+	for _, l := range n.bound {
 		l.Close()
 	}
 	n.wg.Wait()

@@ -117,8 +117,10 @@ func (s *Server) SetModules(mods []Module, projectOf map[string]string) error {
 	return nil
 }
 
-// Open listens on every address; a busy port fails here, at start.
-func (s *Server) Open(ctx context.Context, addrs []string, lopt listen.Options) error {
+// Listen binds every address (a busy port fails here, at start); Start
+// accepts on them. Split so a node started as root binds, drops its
+// privileges, then serves.
+func (s *Server) Listen(ctx context.Context, addrs []string, lopt listen.Options) error {
 	if _, err := exec.LookPath("rsync"); err != nil && len(addrs) > 0 {
 		return fmt.Errorf("rsync serving needs the rsync binary (Debian package rsync): %w", err)
 	}
@@ -130,11 +132,15 @@ func (s *Server) Open(ctx context.Context, addrs []string, lopt listen.Options) 
 		}
 		s.listeners = append(s.listeners, l)
 	}
+	return nil
+}
+
+// Start accepts connections on the bound addresses.
+func (s *Server) Start() {
 	for _, l := range s.listeners {
 		s.wg.Add(1)
 		go s.acceptLoop(l)
 	}
-	return nil
 }
 
 // Addrs returns the bound addresses (tests listen on port 0).

@@ -40,7 +40,8 @@ type Spawn struct {
 const capSysChroot = 18 // CAP_SYS_CHROOT
 
 // PlanSpawn decides how sessions run. runAs is the account for sessions
-// when the node is root ("" is rsyncd's own default, nobody).
+// when this process is root: a node in a test's process (a node started
+// as root by hand drops to that user itself before it serves).
 func PlanSpawn(runAs string) (Spawn, error) {
 	if os.Geteuid() == 0 {
 		if runAs == "" {
@@ -59,7 +60,7 @@ func PlanSpawn(runAs string) (Spawn, error) {
 			Caps: []uintptr{capSysChroot}, Chroot: true, User: runAs}, nil
 	}
 	self := strconv.Itoa(os.Getuid())
-	if u, err := user.Current(); err == nil {
+	if u, err := user.LookupId(self); err == nil { // not user.Current: it caches, and the node may have dropped root
 		self = u.Username
 	}
 	if hasPermittedCap(capSysChroot) {

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -23,7 +24,9 @@ func FreePort(tb testing.TB) int {
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	bin := filepath.Join(tb.TempDir(), "micromirror")
-	if out, err := exec.Command("go", "build", "-o", bin, "micromirror/cmd/micromirror").CombinedOutput(); err != nil {
+	cmd := exec.Command("go", "build", "-o", bin, "micromirror/cmd/micromirror")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build and the package: static
+	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin

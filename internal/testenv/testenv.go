@@ -62,15 +62,23 @@ func (w tbWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// PublicTempDir is a test's temp dir that other users may enter, as
+// /srv/mirror is: for nodes that run (or run rsync) as nobody while the
+// tests run as root.
+func PublicTempDir(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	return dir
+}
+
 // NodeConfig is a valid config on loopback port 0 with temp dirs and the
 // given projects; tests adjust it before StartNode.
 func NodeConfig(tb testing.TB, projects ...string) config.Node {
 	tb.Helper()
-	dir := tb.TempDir()
-	// rsync sessions run as nobody when the tests run as root: the
-	// node's dirs must be reachable by others, as /srv/mirror is.
-	os.Chmod(dir, 0o755)
-	os.Chmod(filepath.Dir(dir), 0o755)
+	// rsync sessions run as nobody when the tests run as root.
+	dir := PublicTempDir(tb)
 	cfg := config.Default()
 	cfg.Name = "test.mm.example.net"
 	cfg.Sponsor = config.Sponsor{Name: "Example Sponsor", URL: "https://sponsor.example.com/"}
@@ -85,6 +93,7 @@ func NodeConfig(tb testing.TB, projects ...string) config.Node {
 		Admin: []string{"127.0.0.1:0"},
 	}
 	cfg.TLS = config.TLS{SelfSigned: true}
+	cfg.User = "nobody" // rsync sessions of a node in a root test process
 	cfg.Limits.RateLimit.PerSecond = 0
 	for _, p := range projects {
 		cfg.Projects = append(cfg.Projects, config.Project{Name: p})
