@@ -52,8 +52,8 @@ func rootDrop(cfg config.Node) (func(sockets []string) error, error) {
 // handOver gives the user what the node owns: the state dir and all in
 // it, the data dir and each project's dir (not their contents: a tree
 // synced as root must be handed over once by the operator, chown -R),
-// the access log and, when it lies in the state dir, its dir; the admin
-// sockets.
+// the access log (made if missing) and its dir when the node made it or
+// it lies in the state dir; the admin sockets.
 func handOver(cfg config.Node, uid, gid int, sockets []string) error {
 	if err := filepath.WalkDir(cfg.StateDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -72,16 +72,22 @@ func handOver(cfg config.Node, uid, gid int, sockets []string) error {
 		dirs = append(dirs, d)
 	}
 	if cfg.AccessLog != "" {
+		// The file is made here if missing, and handed over; its
+		// directory too when the node made it or it lies in state_dir
+		// (logrotate, as root, makes the next file for the user).
 		dir := filepath.Dir(cfg.AccessLog)
-		if strings.HasPrefix(dir, filepath.Clean(cfg.StateDir)+"/") {
+		if _, err := os.Stat(dir); os.IsNotExist(err) || strings.HasPrefix(dir, filepath.Clean(cfg.StateDir)+"/") {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return fmt.Errorf("access_log: %w", err)
 			}
 			dirs = append(dirs, dir)
 		}
-		if _, err := os.Stat(cfg.AccessLog); err == nil {
-			dirs = append(dirs, cfg.AccessLog)
+		f, err := os.OpenFile(cfg.AccessLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return fmt.Errorf("access_log: %w", err)
 		}
+		f.Close()
+		dirs = append(dirs, cfg.AccessLog)
 	}
 	for _, p := range append(dirs, sockets...) {
 		if err := os.Chown(p, uid, gid); err != nil {
