@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"micromirror/internal/node"
 	"micromirror/internal/store/sqlite"
 	"micromirror/internal/telemetry"
+	"micromirror/internal/testenv"
 	"micromirror/internal/watchtower"
 )
 
@@ -175,8 +179,9 @@ func TestFleetPlanDemandCSV(t *testing.T) {
 // rendered config pushes telemetry that the watchtower, started from the
 // rendered node list, accepts: the token and its hash meet.
 func TestFleetRenderBootsNode(t *testing.T) {
-	dir := t.TempDir()
+	dir := testenv.PublicTempDir(t) // checked as nobody's when the tests run as root
 	nodeKeys := fmt.Sprintf(`node:
+  user: nobody
   data_dir: %s
   state_dir: %s
   listen: {http: ["127.0.0.1:0"], https: [], rsync: [], admin: []}
@@ -214,6 +219,16 @@ func TestFleetRenderBootsNode(t *testing.T) {
 		t.Fatalf("second render: %d %q", code, out)
 	}
 	nodeYAML := filepath.Join(out1, "nodes/a.mm.example.net/node.yaml")
+	if os.Geteuid() == 0 {
+		// The node's user reads its token, as on a node the files are
+		// installed for it.
+		if u, err := user.Lookup("nobody"); err == nil {
+			uid, _ := strconv.Atoi(u.Uid)
+			filepath.WalkDir(filepath.Join(out1, "nodes/a.mm.example.net/secrets"), func(p string, _ fs.DirEntry, _ error) error {
+				return os.Chown(p, uid, -1)
+			})
+		}
+	}
 	if code, out, stderr := runCLI(t, "node", "-check", "-config", nodeYAML); code != 0 {
 		t.Fatalf("node -check: %d %q %q", code, out, stderr)
 	}

@@ -65,6 +65,10 @@ func runNode(ctx context.Context, args []string, hup <-chan os.Signal, stdout, s
 		return 1
 	}
 	if *check {
+		if err := checkFiles(*cfgPath, cfg); err != nil {
+			fmt.Fprintf(stderr, "micromirror node: %v\n", err)
+			return 1
+		}
 		fmt.Fprintf(stdout, "%s: ok (%s, %d projects)\n", *cfgPath, cfg.Name, len(cfg.Projects))
 		return 0
 	}
@@ -135,4 +139,31 @@ func printCatalog(w io.Writer) {
 			r.Stages, r.SizeBytes>>30, r.Checker, r.Description)
 	}
 	tw.Flush()
+}
+
+// checkFiles checks what a valid config points at as the node's user
+// will use it: the config's own user when this is root (the node drops
+// to it), else whoever runs the check. Errors name the key and line.
+func checkFiles(path string, cfg config.Node) error {
+	acct, err := config.CurrentAccount()
+	if err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
+		if acct, err = config.AccountOf(cfg.User); err != nil {
+			src, _ := os.ReadFile(path)
+			return config.Locate(path, src, []*config.FieldError{{Field: "user",
+				Msg: fmt.Sprintf("%s does not exist: the node started as root runs as it (create it; the package does)", cfg.User)}})
+		}
+		acct.RootStart = true
+	}
+	errs := cfg.CheckFiles(acct)
+	if len(errs) == 0 {
+		return nil
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return config.Locate(path, src, errs)
 }
