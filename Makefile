@@ -4,7 +4,7 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN := micromirror
 
-.PHONY: build run node test bench lint fuzz deps clean
+.PHONY: build run node test bench lint fuzz deps deb clean
 
 deps:
 	@scripts/deps.sh
@@ -39,5 +39,10 @@ lint:
 fuzz:
 	@GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
+# The Debian package for amd64 and arm64, in dist/ (docs/deploy.md).
+deb:
+	@GO=$(GO) scripts/deb.sh
+
 clean:
 	rm -f $(BIN)
+	rm -rf dist
