@@ -222,4 +222,3 @@ func prefixed(p string, names []string) []string {
 	}
 	return out
 }
-
