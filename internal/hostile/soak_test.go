@@ -43,7 +43,7 @@ func BenchmarkSoak(b *testing.B) {
 		dur = d
 	}
 	bin := os.Getenv("SOAK_BIN") // another build to compare, or this one
-	userLine := "user: nobody"     // started as root, the node runs as nobody
+	userLine := "user: nobody"   // started as root, the node runs as nobody
 	if bin == "" {
 		bin = testenv.Binary(b)
 	} else {

@@ -46,7 +46,7 @@ type Server struct {
 	// MaxConnRequests closes a connection after this many requests
 	// (default 1,000, as nginx's keepalive_requests).
 	MaxConnRequests int
-	Log            *slog.Logger
+	Log             *slog.Logger
 	// TLSConfig makes it an HTTPS server: it offers h2 and http/1.1, and
 	// hands HTTP/2 connections to HTTP2, a listener for a net/http server
 	// (without one, HTTP/2 is not offered).

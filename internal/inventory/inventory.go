@@ -36,6 +36,8 @@ type Fleet struct {
 	// node config overrides.
 	Projects map[string]*Project `yaml:"projects"`
 	Nodes    []*Node             `yaml:"nodes"`
+	// Deploy is how fleet deploy reaches the hosts (deploy.go).
+	Deploy *Deploy `yaml:"deploy"`
 
 	// path is the file the fleet was loaded from; src its text (for line
 	// numbers and edits).
@@ -158,6 +160,11 @@ type Node struct {
 	Registrations map[string]string `yaml:"registrations"`
 	// Node holds node.yaml keys for this node only.
 	Node ast.Node `yaml:"node"`
+	// SSH is where fleet deploy logs in (default the node's name; a host,
+	// user@host or an alias of ~/.ssh/config); Deploy overrides the
+	// fleet's deploy settings for this node.
+	SSH    string  `yaml:"ssh"`
+	Deploy *Deploy `yaml:"deploy"`
 
 	// index is the node's position in the file, for error paths.
 	index int

@@ -67,11 +67,11 @@ type Node struct {
 	bound        []*listen.Listener
 	adminSockets []string
 	drop         func(sockets []string) error
-	wg        sync.WaitGroup
-	cancel    context.CancelFunc
-	telCancel context.CancelFunc // ends telemetry after the servers stopped
-	closeOnce sync.Once
-	closeErr  error
+	wg           sync.WaitGroup
+	cancel       context.CancelFunc
+	telCancel    context.CancelFunc // ends telemetry after the servers stopped
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // New prepares a node; Open starts it.
@@ -500,7 +500,7 @@ func (n *Node) Reload(cfg config.Node) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	old := n.cfg
-	if keys := restartOnly(old, cfg); len(keys) > 0 {
+	if keys := config.RestartOnly(old, cfg); len(keys) > 0 {
 		n.log.Warn("reload: these changes take effect at the next restart", "keys", keys)
 	}
 	var errs []error

@@ -345,3 +345,30 @@ func ownProjects(cfg config.Node) []string {
 	}
 	return out
 }
+
+// File is one rendered file as fleet deploy sends it.
+type File struct {
+	Data []byte
+	Perm fs.FileMode
+}
+
+// Rendered is the whole render in memory, by output path: nodes/<name>/...,
+// WatchtowerFile, AnnounceFile. Each node's config is checked by the
+// node's own loader here, as Write does before it writes.
+func Rendered(f *inventory.Fleet, s *inventory.Secrets) (map[string]File, error) {
+	files, err := Build(f, s)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]File, len(files))
+	for p, fl := range files {
+		out[p] = File{Data: fl.data, Perm: fl.perm}
+	}
+	for _, n := range f.Live() {
+		p := path.Join(NodesDir, n.Name, "node.yaml")
+		if _, err := config.Parse(p, files[p].data); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
