@@ -22,6 +22,8 @@ The operator's tools, all driven by one inventory file, fleet.yaml
   plan           suggest which projects each auto node should host
   render         write every node's node.yaml, the watchtower's node list
                  and the announcer's module list
+  deploy         roll them out over SSH, node by node, stopping at the first
+                 node that does not come back healthy
   registrations  per project, what each node must be registered with;
                  compare with the projects' public mirror lists
   secrets        generate the telemetry tokens and broker password the
@@ -42,6 +44,8 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return runFleetPlan(ctx, args[1:], stdout, stderr)
 	case "render":
 		return runFleetRender(args[1:], stdout, stderr)
+	case "deploy":
+		return runFleetDeploy(ctx, args[1:], stdout, stderr)
 	case "registrations":
 		return runFleetRegistrations(ctx, args[1:], stdout, stderr)
 	case "secrets":

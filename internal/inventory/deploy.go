@@ -86,3 +86,27 @@ func (n *Node) SSHTarget() string {
 func (d Deploy) Command(c string) string {
 	return strings.ReplaceAll(c, "{config_dir}", d.ConfigDir)
 }
+
+// validateDeploy checks deploy settings found at field (deploy or
+// nodes[i].deploy).
+func validateDeploy(d *Deploy, field string, bad reporter) {
+	if d == nil {
+		return
+	}
+	if d.ConfigDir != "" && !strings.HasPrefix(d.ConfigDir, "/") {
+		bad(field+".config_dir", "%q: an absolute path on the host", d.ConfigDir)
+	}
+	for key, t := range map[string]*DeployFile{"watchtower": d.Watchtower, "announce": d.Announce} {
+		if t == nil {
+			continue
+		}
+		switch {
+		case t.SSH == "":
+			bad(field+"."+key+".ssh", "required: the host that receives the file (a name, user@host or an ~/.ssh/config alias)")
+		case !strings.HasPrefix(t.Path, "/"):
+			bad(field+"."+key+".path", "%q: an absolute path on the host", t.Path)
+		case t.Reload == "":
+			bad(field+"."+key+".reload", "required: the command that makes the service reread the file")
+		}
+	}
+}

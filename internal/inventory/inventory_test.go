@@ -159,3 +159,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDeployValidated(t *testing.T) {
+	src := testdata(t) + `deploy:
+  config_dir: etc/micromirror
+  watchtower: {ssh: wt.example.net, path: nodes.yaml, reload: "systemctl reload micromirror-watchtower"}
+`
+	_, err := Parse("fleet.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "deploy.config_dir") || !strings.Contains(err.Error(), "deploy.watchtower.path") {
+		t.Errorf("bad deploy settings: %v", err)
+	}
+}

@@ -70,9 +70,11 @@ func (f *Fleet) validate() []*config.FieldError {
 	}
 	f.validatePlan(bad)
 	f.validateProjects(bad)
+	validateDeploy(f.Deploy, "deploy", bad)
 	names := map[string]int{}
 	for _, n := range f.Nodes {
 		f.validateNode(n, bad)
+		validateDeploy(n.Deploy, n.Field("deploy"), bad)
 		if n.Name == "" {
 			continue
 		}

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"micromirror/internal/testenv"
+)
+
+// startSSHD runs a real OpenSSH server on a loopback port, from a config
+// and keys of the test's own; it returns an ssh_config file that reaches
+// it as each of the aliases, logged in as root with a key of the test's.
+func startSSHD(t *testing.T, aliases ...string) string {
+	t.Helper()
+	testenv.RequireRoot(t) // sshd logs in as root here; the test's own dirs alone are touched
+	sshd := testenv.RequireBinary(t, "/usr/sbin/sshd")
+	testenv.RequireBinary(t, "ssh-keygen")
+	dir := testenv.PublicTempDir(t)
+	for _, k := range []string{"host", "client"} {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, k)).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v\n%s", err, out)
+		}
+	}
+	pub, _ := os.ReadFile(filepath.Join(dir, "client.pub"))
+	os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600)
+	os.MkdirAll("/run/sshd", 0o755) // the privilege separation directory sshd insists on, as its package makes it
+	port := testenv.FreePort(t)
+	os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(fmt.Sprintf(`Port %d
+ListenAddress 127.0.0.1
+HostKey %[2]s/host
+PidFile %[2]s/sshd.pid
+AuthorizedKeysFile %[2]s/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+`, port, dir)), 0o644)
+	cmd := exec.Command(sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatal("sshd did not listen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var cfg strings.Builder
+	for _, a := range aliases {
+		fmt.Fprintf(&cfg, "Host %s\n  HostName 127.0.0.1\n  Port %d\n  User root\n  IdentityFile %s/client\n  IdentitiesOnly yes\n"+
+			"  UserKnownHostsFile %s/known_hosts\n  StrictHostKeyChecking accept-new\n", a, port, dir, dir)
+	}
+	p := filepath.Join(dir, "ssh_config")
+	os.WriteFile(p, []byte(cfg.String()), 0o600)
+	return p
+}
+
+// deployNode is a node host of the test: a directory standing for its
+// root, and a supervisor that runs the node from {dir}/etc/node.yaml and
+// starts it again when it ends (as systemd would), writing its pid.
+type deployNode struct {
+	dir, http string
+}
+
+func startSupervised(t *testing.T, bin string) *deployNode {
+	t.Helper()
+	n := &deployNode{dir: testenv.PublicTempDir(t)}
+	n.http = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	os.MkdirAll(filepath.Join(n.dir, "etc"), 0o755)
+	script := fmt.Sprintf(`while [ ! -e %[1]s/stop ]; do
+  if [ -f %[1]s/etc/node.yaml ]; then %[2]s node -config %[1]s/etc/node.yaml -log-level warn 2>>%[1]s/node.log & echo $! > %[1]s/node.pid; wait $!; fi
+  sleep 0.2
+done`, n.dir, bin)
+	cmd := exec.Command("sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.WriteFile(filepath.Join(n.dir, "stop"), nil, 0o644)
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		cmd.Wait()
+	})
+	return n
+}
+
+// TestFleetDeploy: fleet deploy over a real sshd to nodes that run from
+// the files it writes. A first rollout brings both nodes up; a dry run
+// shows the next change and changes nothing; a good change reaches both
+// nodes by reload; a broken one (a listen address the node's public
+// address does not reach) fails on the first node's health check, which
+// gets its previous config back and serves it, and the second node is
+// not touched; a config the node's own check refuses never replaces the
+// running one.
+func TestFleetDeploy(t *testing.T) {
+	testenv.RequireBinary(t, "rsync")
+	sshConfig := startSSHD(t, "node-a", "node-b")
+	bin := testenv.Binary(t)
+	a, b := startSupervised(t, bin), startSupervised(t, bin)
+	dir := t.TempDir()
+	// The watchtower, its node list deployed to it like the nodes' configs.
+	wtDir := t.TempDir()
+	wtPort := testenv.FreePort(t)
+	os.WriteFile(filepath.Join(wtDir, "nodes.yaml"), []byte("nodes: []\n"), 0o644)
+	os.WriteFile(filepath.Join(wtDir, "watchtower.yaml"), []byte(fmt.Sprintf("listen: 127.0.0.1:%d\ndb: %s/wt.db\nnodes_file: %s/nodes.yaml\n",
+		wtPort, wtDir, wtDir)), 0o644)
+	wt := exec.Command(bin, "watchtower", "-config", filepath.Join(wtDir, "watchtower.yaml"), "-log-level", "warn")
+	if err := wt.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wt.Process.Kill(); wt.Wait() })
+	wtURL := fmt.Sprintf("http://127.0.0.1:%d", wtPort)
+	modules := filepath.Join(t.TempDir(), "announce-modules.yaml")
+	inventory := func(sponsorA, listenA, blocklist string) string {
+		p := filepath.Join(dir, "fleet.yaml")
+		node := func(n *deployNode, name, listen, ssh string) string {
+			return fmt.Sprintf(`  - sponsor: {slug: %[1]s, name: %[2]s}
+    ipv4: 127.0.0.1
+    asn: %[6]d
+    site: Building %[1]s
+    location: {country: US, lat: 47.6, lon: -122.3}
+    disk: 2TB
+    nic: 1Gbit
+    projects: [debian]
+    ssh: %[5]s
+    deploy:
+      config_dir: %[3]s/etc
+      reload: kill -HUP "$(cat %[3]s/node.pid)"
+      restart: kill "$(cat %[3]s/node.pid)" 2>/dev/null || true
+    node:
+      user: nobody
+      data_dir: %[3]s/srv
+      state_dir: %[3]s/state
+      listen: {http: ["%[4]s"], https: [], rsync: [], admin: []}%[7]s
+`, name, sponsorFor(name, sponsorA), n.dir, listen, ssh, 64500+len(name)+len(ssh), blocklist)
+		}
+		src := `domain: mm.example.net
+operator: {name: Test Mirrors, contact: noc@mm.example.net}
+upstream: {host: mirror.example.net, root: /srv/mirror}
+watchtower: {url: "` + wtURL + `"}
+deploy:
+  micromirror: ` + bin + `
+  watchtower: {ssh: node-a, path: ` + wtDir + `/nodes.yaml, reload: "kill -HUP ` + fmt.Sprint(wt.Process.Pid) + `", health: "` + wtURL + `/healthz"}
+  announce: {ssh: node-b, path: ` + modules + `, reload: "true"}
+node:
+  telemetry: {interval: 200ms}
+projects:
+  debian: {min_nodes: 1}
+nodes:
+` + node(a, "a", listenA, "node-a") + node(b, "b", b.http, "node-b")
+		os.WriteFile(p, []byte(src), 0o644)
+		return p
+	}
+	inv := inventory("Alpha Net", a.http, "")
+	secrets := filepath.Join(dir, "secrets.yaml")
+	if code, _, stderr := runCLI(t, "fleet", "secrets", "-inventory", inv, "-secrets", secrets); code != 0 {
+		t.Fatalf("secrets: %s", stderr)
+	}
+	deployCLI := func(args ...string) (int, string, string) {
+		return runCLI(t, append([]string{"fleet", "deploy", "-inventory", inv, "-secrets", secrets, "-ssh-config", sshConfig,
+			"-health-timeout", "15s"}, args...)...)
+	}
+	serves := func(n *deployNode, sponsor string) bool {
+		out, err := testenv.Curl(t, "-H", "Host: x", "http://"+n.http+"/")
+		return err == nil && strings.Contains(out, sponsor)
+	}
+
+	// First rollout: nothing on the nodes yet.
+	start := time.Now()
+	code, out, stderr := deployCLI()
+	if code != 0 || !strings.Contains(out, "a.mm.example.net: deployed (restart)") || !strings.Contains(out, "b.mm.example.net: deployed (restart)") {
+		t.Fatalf("first rollout: %d\n%s\n%s\nnode a log:\n%s", code, out, stderr, readFile(filepath.Join(a.dir, "node.log")))
+	}
+	t.Logf("first rollout, 2 nodes: %v\n%s", time.Since(start).Round(time.Millisecond), out)
+	if !serves(a, "Alpha Net") || !serves(b, "Beta Net") {
+		t.Fatal("the nodes do not serve their configs")
+	}
+	if !strings.Contains(out, "watchtower: "+wtDir+"/nodes.yaml deployed") || !strings.Contains(out, "announcer: "+modules+" deployed") {
+		t.Errorf("the watchtower's and the announcer's lists not deployed:\n%s", out)
+	}
+	if m, err := os.ReadFile(modules); err != nil || !strings.Contains(string(m), "debian") {
+		t.Errorf("the announcer's module list: %q %v", m, err)
+	}
+	// The watchtower took the deployed node list: both nodes push to it.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, _ := testenv.Curl(t, wtURL+"/api/v1/nodes")
+		if strings.Count(out, `"last_seen":"2`) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the nodes do not push to the watchtower: %s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, out, _ := deployCLI(); code != 0 || !strings.Contains(out, "4 up to date") {
+		t.Errorf("a second rollout of the same: %d\n%s", code, out)
+	}
+
+	// A dry run shows the change and makes none.
+	inv = inventory("Alpha Networks", a.http, "")
+	code, out, _ = deployCLI("-dry-run")
+	if code != 0 || !strings.Contains(out, "a.mm.example.net: would change") || !strings.Contains(out, "Alpha Networks") ||
+		!strings.Contains(out, "b.mm.example.net: up to date") {
+		t.Errorf("dry run: %d\n%s", code, out)
+	}
+	t.Logf("dry run:\n%s", out)
+	if !serves(a, "Alpha Net") || serves(a, "Alpha Networks") {
+		t.Error("the dry run changed node a")
+	}
+
+	// A good change: both nodes by reload.
+	start = time.Now()
+	code, out, stderr = deployCLI("-parallel", "2")
+	if code != 0 || !strings.Contains(out, "a.mm.example.net: deployed (reload)") {
+		t.Fatalf("good rollout: %d\n%s\n%s", code, out, stderr)
+	}
+	t.Logf("good rollout (reload): %v", time.Since(start).Round(time.Millisecond))
+	if !serves(a, "Alpha Networks") {
+		t.Error("node a does not serve the new config")
+	}
+
+	// A config the node's check refuses: never in place.
+	inv = inventory("Alpha Broken", a.http, "\n      limits: {blocklist: /nonexistent/blocklist}")
+	code, out, stderr = deployCLI()
+	if code == 0 || !strings.Contains(out, "node -check on the node refused") {
+		t.Errorf("refused config: %d\n%s\n%s", code, out, stderr)
+	}
+	if !serves(a, "Alpha Networks") {
+		t.Errorf("node a lost its running config to a refused one:\n%s\nnode a log:\n%s", out, readFile(filepath.Join(a.dir, "node.log")))
+	}
+
+	// A broken change: node a is told to listen where its public address
+	// does not reach. It fails its health check, gets its previous config
+	// back and serves it; node b is not touched.
+	before, _ := os.ReadFile(filepath.Join(b.dir, "etc/node.yaml"))
+	inv = inventory("Alpha Moved", "127.0.0.2:"+strings.Split(a.http, ":")[1], "")
+	code, out, stderr = deployCLI("-health-timeout", "3s")
+	if code == 0 || !strings.Contains(out, "a.mm.example.net: FAILED") || !strings.Contains(out, "the previous config is back") {
+		t.Fatalf("broken rollout: %d\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "1 failed, 1 skipped") {
+		t.Errorf("the rollout did not stop at the first failure:\n%s", out)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for !serves(a, "Alpha Networks") {
+		if time.Now().After(deadline) {
+			t.Fatalf("node a does not serve its previous config after the rollback")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if after, _ := os.ReadFile(filepath.Join(b.dir, "etc/node.yaml")); string(after) != string(before) {
+		t.Error("node b was touched after node a failed")
+	}
+
+	// -only names a node the inventory does not have: nothing happens.
+	if code, _, stderr := deployCLI("-only", "c.mm.example.net"); code != 1 || !strings.Contains(stderr, "-only c.mm.example.net: no such live node") {
+		t.Errorf("-only with an unknown node: %d %s", code, stderr)
+	}
+}
+
+func sponsorFor(slug, a string) string {
+	if slug == "a" {
+		return a
+	}
+	return "Beta Net"
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}

@@ -1,0 +1,147 @@
+package deploy
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"micromirror/internal/config"
+	"micromirror/internal/inventory"
+)
+
+// healthy checks a node from the operator's side until it passes or the
+// timeout ends: over HTTP (HTTPS without a plain listener) at the
+// inventory's address, the node answers as its own hostname, names its
+// sponsor and lists every project of the new config; and its admin
+// status, read over SSH, answers with exactly those projects.
+func (r *roller) healthy(ctx context.Context, n *inventory.Node, cfg config.Node, h Host, d inventory.Deploy) error {
+	deadline := time.Now().Add(r.o.HealthTimeout)
+	var last error
+	for {
+		if last = r.checkPage(ctx, n, cfg); last == nil {
+			if last = r.checkAdmin(ctx, cfg, h, d); last == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not healthy after %v: %w", r.o.HealthTimeout, last)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// checkPage fetches the node's root page by its address and hostname.
+func (r *roller) checkPage(ctx context.Context, n *inventory.Node, cfg config.Node) error {
+	scheme, listen := "http", cfg.Listen.HTTP
+	if len(listen) == 0 {
+		scheme, listen = "https", cfg.Listen.HTTPS
+	}
+	if len(listen) == 0 {
+		return nil // serves rsync alone: the admin check tells
+	}
+	_, port, err := net.SplitHostPort(listen[0])
+	if err != nil {
+		return err
+	}
+	host := n.IPv4
+	if host == "" {
+		host = n.IPv6
+	}
+	if host == "" {
+		host = n.Name
+	}
+	url := scheme + "://" + net.JoinHostPort(host, port) + "/"
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Host = cfg.Name
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{ServerName: cfg.Name,
+		InsecureSkipVerify: cfg.TLS.SelfSigned}}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s as %s: %w", url, cfg.Name, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s as %s: %s", url, cfg.Name, resp.Status)
+	}
+	page := string(body)
+	for _, want := range []string{html.EscapeString(cfg.Name), html.EscapeString(cfg.Sponsor.Name)} {
+		if !strings.Contains(page, want) {
+			return fmt.Errorf("%s as %s: the page does not name %q", url, cfg.Name, want)
+		}
+	}
+	for _, p := range cfg.Projects {
+		if !strings.Contains(page, `href="/`+html.EscapeString(p.URLPath())+`/"`) {
+			return fmt.Errorf("%s as %s: project %s not listed", url, cfg.Name, p.Name)
+		}
+	}
+	return nil
+}
+
+// checkAdmin reads `micromirror node status -json` on the node.
+func (r *roller) checkAdmin(ctx context.Context, cfg config.Node, h Host, d inventory.Deploy) error {
+	out, err := h.Run(ctx, d.Micromirror+" node status -json -config "+q(path.Join(d.ConfigDir, "node.yaml")), nil)
+	if err != nil {
+		return fmt.Errorf("admin status: %w", err)
+	}
+	var st []struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return fmt.Errorf("admin status: %v", err)
+	}
+	var got, want []string
+	for _, p := range st {
+		got = append(got, p.Name)
+	}
+	for _, p := range cfg.Projects {
+		want = append(want, p.Name)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("admin status lists %v, the config %v", got, want)
+	}
+	return nil
+}
+
+// getOK fetches a URL until it answers 200 or the timeout ends.
+func getOK(ctx context.Context, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
