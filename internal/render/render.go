@@ -213,12 +213,15 @@ func Write(f *inventory.Fleet, s *inventory.Secrets, dir string) (*Result, error
 	}
 	for rel, fl := range files {
 		p := filepath.Join(tmp, filepath.FromSlash(rel))
-		dirPerm := fs.FileMode(0o755)
-		if fl.perm&0o077 == 0 {
-			dirPerm = 0o700 // secrets/ is its owner's alone
-		}
-		if err := os.MkdirAll(filepath.Dir(p), dirPerm); err != nil {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return nil, err
+		}
+		if fl.perm&0o077 == 0 {
+			// secrets/ is its owner's alone; the directories above it
+			// stay open to the programs that read the configs.
+			if err := os.Chmod(filepath.Dir(p), 0o700); err != nil {
+				return nil, err
+			}
 		}
 		if err := os.WriteFile(p, fl.data, fl.perm); err != nil {
 			return nil, err

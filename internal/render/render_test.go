@@ -2,6 +2,7 @@ package render
 
 import (
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -168,5 +169,32 @@ func TestBuildNeedsSecrets(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "mqtt_password, telemetry_tokens.sonic.mm.example.net") ||
 		!strings.Contains(err.Error(), "micromirror fleet secrets") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Only secrets/ is closed: a node's directory and the lists stay open to
+// the programs that read them as their own users, whichever file the
+// render happens to write first.
+func TestWriteOpensAllButSecrets(t *testing.T) {
+	f, s := fixture(t)
+	for i := 0; i < 20; i++ {
+		out := filepath.Join(t.TempDir(), "out")
+		if _, err := Write(f, s, out); err != nil {
+			t.Fatal(err)
+		}
+		filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return err
+			}
+			fi, _ := d.Info()
+			want := fs.FileMode(0o755)
+			if d.Name() == "secrets" {
+				want = 0o700
+			}
+			if fi.Mode().Perm() != want {
+				t.Fatalf("render %d: %s is %v, want %v", i, p, fi.Mode().Perm(), want)
+			}
+			return nil
+		})
 	}
 }
