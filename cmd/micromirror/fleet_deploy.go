@@ -20,8 +20,9 @@ node, then the announcer's module list (deploy: in the inventory says
 where they go). Per node: the files are uploaded beside its config, the
 node checks them (node -check), they replace the old ones (kept in
 .previous/), the node reloads (or restarts, for what a reload cannot
-apply), and it must then answer healthy from here: its page as its own
-hostname, naming its sponsor and projects, and its admin status. A node
+apply), and it must then answer healthy from here, and stay so for
+-settle: its page as its own hostname, naming its sponsor and projects,
+and its admin status with those projects, none failed since. A node
 that does not gets its previous config back, and the rollout stops there:
 the nodes after it are left alone. -deb installs a package on each node
 first. -dry-run prints each node's diff and changes nothing.
@@ -47,6 +48,7 @@ func runFleetDeploy(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would change on each node; change nothing")
 	fs.StringVar(&o.SSHConfig, "ssh-config", "", "an ssh_config file for every connection (ssh -F)")
 	fs.DurationVar(&o.HealthTimeout, "health-timeout", 30*time.Second, "how long a node may take to answer healthy")
+	fs.DurationVar(&o.Settle, "settle", 3*time.Second, "how long a node must then stay healthy")
 	f, code, done := ff.parse(fs, args, stderr)
 	if done {
 		return code

@@ -111,6 +111,9 @@ func TestFleetDeploy(t *testing.T) {
 	bin := testenv.Binary(t)
 	a, b := startSupervised(t, bin), startSupervised(t, bin)
 	dir := t.TempDir()
+	src := t.TempDir()
+	testenv.WriteFile(t, filepath.Join(src, "gimp-3.0.tar.xz"), []byte("gimp"), time.Time{})
+	up := testenv.StartUpstream(t, map[string]string{"gimp": src})
 	// The watchtower, its node list deployed to it like the nodes' configs.
 	wtDir := t.TempDir()
 	wtPort := testenv.FreePort(t)
@@ -124,9 +127,9 @@ func TestFleetDeploy(t *testing.T) {
 	t.Cleanup(func() { wt.Process.Kill(); wt.Wait() })
 	wtURL := fmt.Sprintf("http://127.0.0.1:%d", wtPort)
 	modules := filepath.Join(t.TempDir(), "announce-modules.yaml")
-	inventory := func(sponsorA, listenA, blocklist string) string {
+	inventory := func(sponsorA, listenA, extraA, module string) string {
 		p := filepath.Join(dir, "fleet.yaml")
-		node := func(n *deployNode, name, listen, ssh string) string {
+		node := func(n *deployNode, name, listen, ssh, extra string) string {
 			return fmt.Sprintf(`  - sponsor: {slug: %[1]s, name: %[2]s}
     ipv4: 127.0.0.1
     asn: %[6]d
@@ -134,7 +137,7 @@ func TestFleetDeploy(t *testing.T) {
     location: {country: US, lat: 47.6, lon: -122.3}
     disk: 2TB
     nic: 1Gbit
-    projects: [debian]
+    projects: [gimp]
     ssh: %[5]s
     deploy:
       config_dir: %[3]s/etc
@@ -145,7 +148,7 @@ func TestFleetDeploy(t *testing.T) {
       data_dir: %[3]s/srv
       state_dir: %[3]s/state
       listen: {http: ["%[4]s"], https: [], rsync: [], admin: []}%[7]s
-`, name, sponsorFor(name, sponsorA), n.dir, listen, ssh, 64500+len(name)+len(ssh), blocklist)
+`, name, sponsorFor(name, sponsorA), n.dir, listen, ssh, 64500+len(name)+len(ssh), extra)
 		}
 		src := `domain: mm.example.net
 operator: {name: Test Mirrors, contact: noc@mm.example.net}
@@ -158,20 +161,20 @@ deploy:
 node:
   telemetry: {interval: 200ms}
 projects:
-  debian: {min_nodes: 1}
+  gimp: {min_nodes: 1, source: "` + up.URL(module) + `"}
 nodes:
-` + node(a, "a", listenA, "node-a") + node(b, "b", b.http, "node-b")
+` + node(a, "a", listenA, "node-a", extraA) + node(b, "b", b.http, "node-b", "")
 		os.WriteFile(p, []byte(src), 0o644)
 		return p
 	}
-	inv := inventory("Alpha Net", a.http, "")
+	inv := inventory("Alpha Net", a.http, "", "gimp")
 	secrets := filepath.Join(dir, "secrets.yaml")
 	if code, _, stderr := runCLI(t, "fleet", "secrets", "-inventory", inv, "-secrets", secrets); code != 0 {
 		t.Fatalf("secrets: %s", stderr)
 	}
 	deployCLI := func(args ...string) (int, string, string) {
 		return runCLI(t, append([]string{"fleet", "deploy", "-inventory", inv, "-secrets", secrets, "-ssh-config", sshConfig,
-			"-health-timeout", "15s"}, args...)...)
+			"-health-timeout", "15s", "-settle", "1s"}, args...)...)
 	}
 	serves := func(n *deployNode, sponsor string) bool {
 		out, err := testenv.Curl(t, "-H", "Host: x", "http://"+n.http+"/")
@@ -191,8 +194,16 @@ nodes:
 	if !strings.Contains(out, "watchtower: "+wtDir+"/nodes.yaml deployed") || !strings.Contains(out, "announcer: "+modules+" deployed") {
 		t.Errorf("the watchtower's and the announcer's lists not deployed:\n%s", out)
 	}
-	if m, err := os.ReadFile(modules); err != nil || !strings.Contains(string(m), "debian") {
-		t.Errorf("the announcer's module list: %q %v", m, err)
+	// Each host has what fleet render writes for it.
+	rendered := filepath.Join(dir, "rendered")
+	if code, _, stderr := runCLI(t, "fleet", "render", "-inventory", inv, "-secrets", secrets, "-o", rendered); code != 0 {
+		t.Fatalf("render: %s", stderr)
+	}
+	for deployed, want := range map[string]string{modules: "announce/modules.yaml", filepath.Join(wtDir, "nodes.yaml"): "watchtower/nodes.yaml",
+		filepath.Join(a.dir, "etc/node.yaml"): "nodes/a.mm.example.net/node.yaml"} {
+		if got := readFile(deployed); got == "" || got != readFile(filepath.Join(rendered, want)) {
+			t.Errorf("%s is not the rendered %s:\n%s", deployed, want, got)
+		}
 	}
 	// The watchtower took the deployed node list: both nodes push to it.
 	deadline := time.Now().Add(20 * time.Second)
@@ -211,7 +222,7 @@ nodes:
 	}
 
 	// A dry run shows the change and makes none.
-	inv = inventory("Alpha Networks", a.http, "")
+	inv = inventory("Alpha Networks", a.http, "", "gimp")
 	code, out, _ = deployCLI("-dry-run")
 	if code != 0 || !strings.Contains(out, "a.mm.example.net: would change") || !strings.Contains(out, "Alpha Networks") ||
 		!strings.Contains(out, "b.mm.example.net: up to date") {
@@ -234,7 +245,7 @@ nodes:
 	}
 
 	// A config the node's check refuses: never in place.
-	inv = inventory("Alpha Broken", a.http, "\n      limits: {blocklist: /nonexistent/blocklist}")
+	inv = inventory("Alpha Broken", a.http, "\n      limits: {blocklist: /nonexistent/blocklist}", "gimp")
 	code, out, stderr = deployCLI()
 	if code == 0 || !strings.Contains(out, "node -check on the node refused") {
 		t.Errorf("refused config: %d\n%s\n%s", code, out, stderr)
@@ -247,7 +258,7 @@ nodes:
 	// does not reach. It fails its health check, gets its previous config
 	// back and serves it; node b is not touched.
 	before, _ := os.ReadFile(filepath.Join(b.dir, "etc/node.yaml"))
-	inv = inventory("Alpha Moved", "127.0.0.2:"+strings.Split(a.http, ":")[1], "")
+	inv = inventory("Alpha Moved", "127.0.0.2:"+strings.Split(a.http, ":")[1], "", "gimp")
 	code, out, stderr = deployCLI("-health-timeout", "3s")
 	if code == 0 || !strings.Contains(out, "a.mm.example.net: FAILED") || !strings.Contains(out, "the previous config is back") {
 		t.Fatalf("broken rollout: %d\n%s\n%s", code, out, stderr)
@@ -264,6 +275,19 @@ nodes:
 	}
 	if after, _ := os.ReadFile(filepath.Join(b.dir, "etc/node.yaml")); string(after) != string(before) {
 		t.Error("node b was touched after node a failed")
+	}
+
+	// A change the node takes but cannot sync with: the portfolio names a
+	// module the upstream does not have. Node a comes up, its sync fails
+	// within the settle time, and it gets the previous config back.
+	inv = inventory("Alpha Networks", a.http, "", "nosuch")
+	code, out, stderr = deployCLI()
+	if code == 0 || !strings.Contains(out, "a.mm.example.net: FAILED") || !strings.Contains(out, "gimp failed") ||
+		!strings.Contains(out, "the previous config is back") || !strings.Contains(out, "1 failed, 1 skipped") {
+		t.Errorf("a source the upstream does not have: %d\n%s\n%s", code, out, stderr)
+	}
+	if cfg := readFile(filepath.Join(a.dir, "etc/node.yaml")); !strings.Contains(cfg, up.URL("gimp")) {
+		t.Errorf("node a's config after the rollback:\n%s", cfg)
 	}
 
 	// -only names a node the inventory does not have: nothing happens.

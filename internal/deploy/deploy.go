@@ -41,7 +41,9 @@ type Options struct {
 	// HealthTimeout bounds the wait for a node to answer healthy after
 	// its reload or restart (default 30 s).
 	HealthTimeout time.Duration
-	Out           io.Writer
+	// Settle is how long a node must then stay healthy (default 0: once).
+	Settle time.Duration
+	Out    io.Writer
 }
 
 // Result is what happened to one host.
@@ -253,9 +255,10 @@ func (r *roller) node(ctx context.Context, n *inventory.Node) Result {
 	if keys := config.RestartOnly(old, next); perr != nil || len(keys) > 0 || r.o.Deb != "" {
 		res.How, cmd = "restart", d.Restart
 	}
+	before, _ := adminStatus(ctx, h, d) // none on a first rollout
 	err = r.apply(ctx, h, d, cmd)
 	if err == nil {
-		err = r.healthy(ctx, n, next, h, d)
+		err = r.healthy(ctx, n, next, h, d, before)
 	}
 	if err != nil {
 		if rerr := r.restore(ctx, h, d, res.How); rerr != nil {

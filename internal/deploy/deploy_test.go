@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"micromirror/internal/config"
 	"micromirror/internal/render"
 )
 
@@ -39,4 +41,39 @@ func contains(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestCheckAdmin: the projects must be the config's; a project failed or
+// refused since the apply fails the check, one that was failing before
+// and has not run since does not.
+func TestCheckAdmin(t *testing.T) {
+	cfg := config.Node{Projects: []config.Project{{Name: "debian"}, {Name: "ubuntu"}}}
+	t0, t1 := time.Unix(1000, 0), time.Unix(2000, 0)
+	ok := func(name string) projectState { return projectState{Name: name, State: "idle", LastAttempt: t0} }
+	failedAt := func(name string, at time.Time) projectState {
+		return projectState{Name: name, State: "failed", LastAttempt: at, LastError: "rsync: unknown module"}
+	}
+	for _, c := range []struct {
+		name        string
+		before, now []projectState
+		want        string // in the error; empty: no error
+	}{
+		{"healthy", nil, []projectState{ok("debian"), ok("ubuntu")}, ""},
+		{"a project missing", nil, []projectState{ok("debian")}, "admin status lists [debian], the config [debian ubuntu]"},
+		{"an extra project", nil, []projectState{ok("debian"), ok("ubuntu"), ok("arch")}, "lists [arch debian ubuntu]"},
+		{"failed since the apply", []projectState{ok("debian"), ok("ubuntu")}, []projectState{ok("debian"), failedAt("ubuntu", t1)},
+			"ubuntu failed: rsync: unknown module"},
+		{"failed on a first rollout", nil, []projectState{ok("debian"), failedAt("ubuntu", t1)}, "ubuntu failed"},
+		{"failing before, not run since", []projectState{ok("debian"), failedAt("ubuntu", t0)},
+			[]projectState{ok("debian"), failedAt("ubuntu", t0)}, ""},
+		{"failing before, failed again", []projectState{ok("debian"), failedAt("ubuntu", t0)},
+			[]projectState{ok("debian"), failedAt("ubuntu", t1)}, "ubuntu failed"},
+		{"refused since", nil, []projectState{ok("debian"), {Name: "ubuntu", State: "refused", LastAttempt: t1, LastError: "would delete 40%"}},
+			"ubuntu refused: would delete 40%"},
+	} {
+		err := checkAdmin(cfg, c.before, c.now)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -19,21 +20,42 @@ import (
 )
 
 // healthy checks a node from the operator's side until it passes or the
-// timeout ends: over HTTP (HTTPS without a plain listener) at the
-// inventory's address, the node answers as its own hostname, names its
-// sponsor and lists every project of the new config; and its admin
-// status, read over SSH, answers with exactly those projects.
-func (r *roller) healthy(ctx context.Context, n *inventory.Node, cfg config.Node, h Host, d inventory.Deploy) error {
-	deadline := time.Now().Add(r.o.HealthTimeout)
-	var last error
-	for {
-		if last = r.checkPage(ctx, n, cfg); last == nil {
-			if last = r.checkAdmin(ctx, cfg, h, d); last == nil {
-				return nil
-			}
+// timeout ends, and then that it stays healthy for the settle time (what
+// the new config does wrong may show a moment after it is applied: a
+// sync from a source that is not there fails once the engine restarts).
+// Healthy: over HTTP (HTTPS without a plain listener) at the inventory's
+// address, the node answers as its own hostname, names its sponsor and
+// lists every project of the new config; and its admin status, read over
+// SSH, answers with exactly those projects, none of them failed since
+// the config was applied.
+func (r *roller) healthy(ctx context.Context, n *inventory.Node, cfg config.Node, h Host, d inventory.Deploy, before []projectState) error {
+	check := func() error {
+		if err := r.checkPage(ctx, n, cfg); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not healthy after %v: %w", r.o.HealthTimeout, last)
+		now, err := adminStatus(ctx, h, d)
+		if err != nil {
+			return err
+		}
+		return checkAdmin(cfg, before, now)
+	}
+	deadline := time.Now().Add(r.o.HealthTimeout)
+	var up time.Time // when it first passed
+	for {
+		err := check()
+		var failed *syncFailed
+		switch {
+		case errors.As(err, &failed):
+			return err
+		case err != nil && !up.IsZero():
+			return fmt.Errorf("healthy at first, then: %w", err)
+		case err != nil && time.Now().After(deadline):
+			return fmt.Errorf("not healthy after %v: %w", r.o.HealthTimeout, err)
+		case err == nil && up.IsZero():
+			up = time.Now()
+		}
+		if !up.IsZero() && time.Since(up) >= r.o.Settle {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -96,20 +118,36 @@ func (r *roller) checkPage(ctx context.Context, n *inventory.Node, cfg config.No
 	return nil
 }
 
-// checkAdmin reads `micromirror node status -json` on the node.
-func (r *roller) checkAdmin(ctx context.Context, cfg config.Node, h Host, d inventory.Deploy) error {
+// projectState is what the health check reads of a project in the
+// node's admin status.
+type projectState struct {
+	Name        string    `json:"name"`
+	State       string    `json:"state"`
+	LastAttempt time.Time `json:"last_attempt"`
+	LastError   string    `json:"last_error"`
+}
+
+// adminStatus reads `micromirror node status -json` on the node.
+func adminStatus(ctx context.Context, h Host, d inventory.Deploy) ([]projectState, error) {
 	out, err := h.Run(ctx, d.Micromirror+" node status -json -config "+q(path.Join(d.ConfigDir, "node.yaml")), nil)
 	if err != nil {
-		return fmt.Errorf("admin status: %w", err)
+		return nil, fmt.Errorf("admin status: %w", err)
 	}
-	var st []struct {
-		Name string `json:"name"`
-	}
+	var st []projectState
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return fmt.Errorf("admin status: %v", err)
+		return nil, fmt.Errorf("admin status: %v", err)
 	}
+	return st, nil
+}
+
+// checkAdmin: the node's admin status lists exactly the config's
+// projects, and none has failed or been refused since the config was
+// applied (before is the status read then; a failure from earlier is
+// not the new config's doing). Attempts are told apart by the node's
+// own clock, so the operator's does not matter.
+func checkAdmin(cfg config.Node, before, now []projectState) error {
 	var got, want []string
-	for _, p := range st {
+	for _, p := range now {
 		got = append(got, p.Name)
 	}
 	for _, p := range cfg.Projects {
@@ -120,8 +158,24 @@ func (r *roller) checkAdmin(ctx context.Context, cfg config.Node, h Host, d inve
 	if !slices.Equal(got, want) {
 		return fmt.Errorf("admin status lists %v, the config %v", got, want)
 	}
+	for _, p := range now {
+		if p.State != "failed" && p.State != "refused" && p.State != "unknown" {
+			continue
+		}
+		i := slices.IndexFunc(before, func(b projectState) bool { return b.Name == p.Name })
+		if i >= 0 && before[i].LastAttempt.Equal(p.LastAttempt) && before[i].State == p.State {
+			continue
+		}
+		return &syncFailed{fmt.Sprintf("admin status: %s %s: %s", p.Name, p.State, p.LastError)}
+	}
 	return nil
 }
+
+// syncFailed is a project's run that failed under the new config: a
+// verdict, not a node still starting, so the check ends at once.
+type syncFailed struct{ msg string }
+
+func (e *syncFailed) Error() string { return e.msg }
 
 // getOK fetches a URL until it answers 200 or the timeout ends.
 func getOK(ctx context.Context, url string, timeout time.Duration) error {

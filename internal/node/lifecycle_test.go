@@ -330,3 +330,49 @@ func TestReloadKeepsRuntimeState(t *testing.T) {
 		t.Errorf("the changes a reload cannot apply are not named:\n%s", l)
 	}
 }
+
+// TestReloadSyncsAChangedSource: a project whose source (or any other
+// part of its sync plan) changes in a reload syncs from the new one at
+// once, not at its next scheduled slot, hours later; so a rollout sees a
+// source that does not work while it still watches the node. An
+// unchanged project is not run again.
+func TestReloadSyncsAChangedSource(t *testing.T) {
+	srcA, srcB, other := t.TempDir(), t.TempDir(), t.TempDir()
+	testenv.WriteFile(t, filepath.Join(srcA, "from-a"), []byte("a"), syncedAt)
+	testenv.WriteFile(t, filepath.Join(srcB, "from-b"), []byte("b"), syncedAt)
+	testenv.WriteFile(t, filepath.Join(other, "file"), []byte("o"), syncedAt)
+	up := testenv.StartUpstream(t, map[string]string{"a": srcA, "b": srcB, "other": other})
+	cfg := testenv.NodeConfig(t)
+	cfg.Projects = []config.Project{{Name: "gimp", Source: up.URL("a"), Schedule: config.Dur(24 * time.Hour)},
+		{Name: "videolan", Source: up.URL("other"), Schedule: config.Dur(24 * time.Hour)}}
+	n := testenv.StartNode(t, cfg)
+	runs := func() (gimp, videolan uint64) {
+		st := n.Engine().Status()
+		return st[0].Runs, st[1].Runs
+	}
+	waitFor(t, "the catch-up runs", func() bool { g, v := runs(); return g == 1 && v == 1 })
+	next := cfg
+	next.Projects = slices.Clone(cfg.Projects)
+	next.Projects[0].Source = up.URL("b")
+	if err := n.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "gimp synced from its new source", func() bool {
+		_, err := os.Stat(filepath.Join(cfg.DataDir, "gimp/from-b"))
+		return err == nil
+	})
+	if _, v := runs(); v != 1 {
+		t.Errorf("videolan, unchanged, ran again: %d runs", v)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

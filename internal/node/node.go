@@ -529,11 +529,20 @@ func (n *Node) Reload(cfg config.Node) error {
 		errs = append(errs, err)
 	}
 	if plans, _ := syncer.Plans(cfg); !reflect.DeepEqual(plans, n.plans) || !reflect.DeepEqual(cfg.Sync, old.Sync) {
-		// Stopping a run is safe (delay-updates keeps the tree whole);
-		// the new engine catches up at once.
+		// Stopping a run is safe (delay-updates keeps the tree whole).
+		// A project whose plan changed syncs by the new one at once (a
+		// new source must show it works now, not at the next slot);
+		// the others keep their schedules.
 		n.log.Info("reload: sync plans changed, restarting the sync engine")
+		before := n.plans
 		n.engine.Close()
 		n.startEngine(cfg)
+		for _, p := range n.plans {
+			i := slices.IndexFunc(before, func(b syncer.Plan) bool { return b.Name == p.Name })
+			if i >= 0 && !reflect.DeepEqual(before[i], p) {
+				n.engine.Trigger(p.Name, "reload")
+			}
+		}
 	}
 	if !reflect.DeepEqual(cfg.MQTT, old.MQTT) {
 		if n.sub != nil {
