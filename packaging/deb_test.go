@@ -18,7 +18,11 @@ import (
 	"micromirror/internal/testenv"
 )
 
-var units = []string{"micromirror-node.service", "micromirror-watchtower.service", "micromirror-announce.service"}
+// backupTimer starts the backup service; verified, it has no sandbox
+// of its own to score.
+const backupTimer = "micromirror-watchtower-backup.timer"
+
+var units = []string{"micromirror-node.service", "micromirror-watchtower.service", "micromirror-announce.service", "micromirror-watchtower-backup.service"}
 
 // build makes the amd64 package of a version into dir.
 func build(t *testing.T, dir, version string) string {
@@ -130,7 +134,7 @@ func TestDebianPackage(t *testing.T) {
 		}
 	}
 	for _, f := range append([]string{"usr/bin/micromirror", "etc/logrotate.d/micromirror", "etc/micromirror/node.yaml",
-		"etc/micromirror/blocklist", "usr/share/man/man1/micromirror.1.gz"}, prefixed("usr/lib/systemd/system/", units)...) {
+		"etc/micromirror/blocklist", "usr/share/man/man1/micromirror.1.gz", "usr/lib/systemd/system/" + backupTimer}, prefixed("usr/lib/systemd/system/", units)...) {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			t.Errorf("/%s not installed: %v", f, err)
 		}
@@ -157,6 +161,9 @@ func TestDebianPackage(t *testing.T) {
 		os.MkdirAll(filepath.Join(root, "bin"), 0o755)
 		if b, err := os.ReadFile("/bin/kill"); err == nil {
 			os.WriteFile(filepath.Join(root, "bin/kill"), b, 0o755)
+		}
+		if out, err := exec.Command("systemd-analyze", "verify", "--root="+root, backupTimer).CombinedOutput(); err != nil || len(out) > 0 {
+			t.Errorf("systemd-analyze verify %s: %v\n%s", backupTimer, err, out)
 		}
 		score := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`)
 		for _, u := range units {

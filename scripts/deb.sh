@@ -25,7 +25,7 @@ for arch in "${archs[@]}"; do
     "$stage/usr/share/man/man1"
   CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build -trimpath -ldflags "-s -w -X main.version=$VERSION" \
     -o "$stage/usr/bin/micromirror" ./cmd/micromirror
-  install -m 0644 packaging/systemd/*.service "$stage/usr/lib/systemd/system/"
+  install -m 0644 packaging/systemd/*.service packaging/systemd/*.timer "$stage/usr/lib/systemd/system/"
   for f in node watchtower announce; do install -m 0644 "packaging/etc/$f.yaml" "$stage/etc/micromirror/$f.yaml"; done
   install -m 0644 packaging/etc/blocklist "$stage/etc/micromirror/blocklist"
   install -m 0644 packaging/etc/logrotate "$stage/etc/logrotate.d/micromirror"

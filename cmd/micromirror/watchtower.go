@@ -17,10 +17,13 @@ import (
 
 const watchtowerUsage = `Usage: micromirror watchtower -config watchtower.yaml
        micromirror watchtower -hash-token < token-file
+       micromirror watchtower backup -config watchtower.yaml -o FILE
 
 Collects the nodes' telemetry (authenticated per node), stores it in SQLite
 or PostgreSQL and answers the JSON API (docs/api.md). -hash-token prints
-the token_sha256 value for a node's token. SIGHUP rereads the config's
+the token_sha256 value for a node's token. backup writes a consistent copy
+of the store while the watchtower runs (SQLite: a database file to put in
+place of db; PostgreSQL: a pg_dump archive for pg_restore). SIGHUP rereads the config's
 nodes and its nodes_file (after 'micromirror fleet render'); a config
 with errors is reported and the running list kept. Other settings take
 a restart.
@@ -29,6 +32,9 @@ Flags:
 `
 
 func runWatchtower(ctx context.Context, args []string, hup <-chan os.Signal, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "backup" {
+		return runWatchtowerBackup(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("watchtower", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "/etc/micromirror/watchtower.yaml", "watchtower config file")

@@ -47,6 +47,12 @@ func TestWatchtowerCommand(t *testing.T) {
 				t.Fatalf("nodes API: %v\n%s", err, stderr.String())
 			}
 			resp.Body.Close()
+			// A backup while it runs.
+			backup := filepath.Join(dir, "backup")
+			code, out, errOut := runWatchtowerCLI(t, nil, "backup", "-config", filepath.Join(dir, "wt.yaml"), "-o", backup)
+			if fi, err := os.Stat(backup); code != 0 || !strings.HasPrefix(out, "backed up to "+backup) || err != nil || fi.Size() == 0 {
+				t.Errorf("backup: %d %q %q %v", code, out, errOut, err)
+			}
 			cancel()
 			if code := <-done; code != 0 {
 				t.Errorf("exit %d\n%s", code, stderr.String())

@@ -2,6 +2,10 @@ package postgres
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"micromirror/internal/testenv"
@@ -18,4 +22,42 @@ func TestConformance(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// A pg_dump backup taken while the watchtower writes restores with
+// pg_restore into a new database the watchtower opens.
+func TestBackup(t *testing.T) {
+	url := testenv.StartPostgres(t)
+	ctx := context.Background()
+	s, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// The backup passes a password by environment: give the server's
+	// user one and connect with it (trust ignores it, pg_dump must not
+	// choke on it).
+	withPassword := strings.Replace(url, "postgres@", "postgres:s3cret@", 1)
+	out := filepath.Join(t.TempDir(), "watchtower.dump")
+	restored := strings.Replace(url, "/postgres?", "/restored?", 1)
+	storetest.Backup(t, s, func() error { return Backup(ctx, withPassword, out) },
+		func(t *testing.T) watchtower.Store {
+			if _, err := s.pool.Exec(ctx, `CREATE DATABASE restored`); err != nil {
+				t.Fatal(err)
+			}
+			if b, err := exec.Command("pg_restore", "--no-owner", "--dbname="+restored, out).CombinedOutput(); err != nil {
+				t.Fatalf("pg_restore: %v: %s", err, b)
+			}
+			r, err := Open(ctx, restored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		})
+	if err := Backup(ctx, strings.Replace(withPassword, "/postgres?", "/nosuch?", 1), out+".2"); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("backup of a missing database: %v", err)
+	}
+	if _, err := os.Stat(out + ".2"); err == nil {
+		t.Error("a failed backup left a file")
+	}
 }
