@@ -11,7 +11,7 @@ import (
 	"micromirror/internal/inventory"
 )
 
-const fleetDeployUsage = `Usage: micromirror fleet deploy [-inventory fleet.yaml] [-secrets FILE] [-deb FILE.deb]
+const fleetDeployUsage = `Usage: micromirror fleet deploy [-inventory fleet.yaml] [-secrets FILE] [-deb FILE.deb]...
                                [-parallel N] [-only NODE]... [-dry-run] [-ssh-config FILE]
 
 Rolls the rendered configs out over SSH (the system ssh and rsync, your
@@ -25,7 +25,8 @@ apply), and it must then answer healthy from here, and stay so for
 and its admin status with those projects, none failed since. A node
 that does not gets its previous config back, and the rollout stops there:
 the nodes after it are left alone. -deb installs a package on each node
-first. -dry-run prints each node's diff and changes nothing.
+first (the one for the host's architecture, of those given), then
+restarts it. -dry-run prints each node's diff and changes nothing.
 
 Flags:
 `
@@ -35,7 +36,14 @@ func runFleetDeploy(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := newFlagSet("deploy", fleetDeployUsage, stderr)
 	ff.register(fs, false, true)
 	var o deploy.Options
-	fs.StringVar(&o.Deb, "deb", "", "a micromirror .deb to install on each node first")
+	fs.Func("deb", "a micromirror .deb to install on each node first (one per architecture: repeat, or comma-separated)", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				o.Debs = append(o.Debs, f)
+			}
+		}
+		return nil
+	})
 	fs.IntVar(&o.Parallel, "parallel", 1, "nodes rolled out at once")
 	fs.Func("only", "deploy this node alone (repeat, or comma-separated)", func(v string) error {
 		for _, n := range strings.Split(v, ",") {

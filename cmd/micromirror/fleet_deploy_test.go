@@ -143,6 +143,7 @@ func TestFleetDeploy(t *testing.T) {
       config_dir: %[3]s/etc
       reload: kill -HUP "$(cat %[3]s/node.pid)"
       restart: kill "$(cat %[3]s/node.pid)" 2>/dev/null || true
+      install: dpkg --root=%[3]s/root --force-script-chrootless -i
     node:
       user: nobody
       data_dir: %[3]s/srv
@@ -221,6 +222,35 @@ nodes:
 		t.Errorf("a second rollout of the same: %d\n%s", code, out)
 	}
 
+	// -deb: the package for the host's architecture goes in first (on
+	// the hosts' own dpkg databases), then the node restarts into it; a
+	// host no package is for is a failure that changes nothing there.
+	arch, other := hostArch(t), "arm64"
+	if arch == "arm64" {
+		other = "amd64"
+	}
+	native, foreign := testDeb(t, "mm-deploy-test", "1.1", arch), testDeb(t, "mm-deploy-test", "1.1", other)
+	for _, n := range []*deployNode{a, b} {
+		dpkgRoot(t, filepath.Join(n.dir, "root"))
+	}
+	code, out, stderr = deployCLI("-deb", foreign, "-only", "a.mm.example.net")
+	if code == 0 || !strings.Contains(out, "a.mm.example.net: FAILED: the host is "+arch+" and -deb has packages for "+other+" only") {
+		t.Errorf("-deb for another architecture: %d\n%s\n%s", code, out, stderr)
+	}
+	code, out, stderr = deployCLI("-deb", foreign+","+native, "-only", "a.mm.example.net")
+	if code != 0 || !strings.Contains(out, "a.mm.example.net: deployed (restart)") || strings.Contains(out, "b.mm.example.net") {
+		t.Fatalf("-deb rollout: %d\n%s\n%s", code, out, stderr)
+	}
+	if got := readFile(filepath.Join(a.dir, "root/usr/share/mm-deploy-test/version")); got != "1.1 "+arch+"\n" {
+		t.Errorf("-deb installed on node a: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(b.dir, "root/usr/share/mm-deploy-test")); err == nil {
+		t.Error("-only a.mm.example.net installed the package on node b")
+	}
+	if !serves(a, "Alpha Net") {
+		t.Error("node a does not serve after the package rollout")
+	}
+
 	// A dry run shows the change and makes none.
 	inv = inventory("Alpha Networks", a.http, "", "gimp")
 	code, out, _ = deployCLI("-dry-run")
@@ -293,6 +323,41 @@ nodes:
 	// -only names a node the inventory does not have: nothing happens.
 	if code, _, stderr := deployCLI("-only", "c.mm.example.net"); code != 1 || !strings.Contains(stderr, "-only c.mm.example.net: no such live node") {
 		t.Errorf("-only with an unknown node: %d %s", code, stderr)
+	}
+}
+
+// testDeb builds a package of one file, /usr/share/<name>/version.
+func testDeb(t *testing.T, name, version, arch string) string {
+	t.Helper()
+	testenv.RequireBinary(t, "dpkg-deb")
+	stage := t.TempDir()
+	os.MkdirAll(filepath.Join(stage, "DEBIAN"), 0o755)
+	os.MkdirAll(filepath.Join(stage, "usr/share", name), 0o755)
+	os.WriteFile(filepath.Join(stage, "DEBIAN/control"), []byte(fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\n"+
+		"Maintainer: test <t@example.net>\nDescription: fleet deploy test package\n", name, version, arch)), 0o644)
+	os.WriteFile(filepath.Join(stage, "usr/share", name, "version"), []byte(version+" "+arch+"\n"), 0o644)
+	deb := filepath.Join(t.TempDir(), name+"_"+version+"_"+arch+".deb")
+	if out, err := exec.Command("dpkg-deb", "--root-owner-group", "--build", stage, deb).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb: %v\n%s", err, out)
+	}
+	return deb
+}
+
+func hostArch(t *testing.T) string {
+	out, err := exec.Command("dpkg", "--print-architecture").Output()
+	if err != nil {
+		t.Skipf("dpkg: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// dpkgRoot makes an empty dpkg database under root, for dpkg --root.
+func dpkgRoot(t *testing.T, root string) {
+	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	for _, f := range []string{"var/lib/dpkg/status", "var/lib/dpkg/available"} {
+		os.WriteFile(filepath.Join(root, f), nil, 0o644)
 	}
 }
 

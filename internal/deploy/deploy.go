@@ -35,7 +35,9 @@ type Options struct {
 	Parallel int      // nodes at once (default 1)
 	Only     []string // these nodes alone (by name); empty: every live node
 	DryRun   bool     // print what would change, change nothing
-	Deb      string   // a package file to install on each node first
+	// Debs are package files (one per architecture) to install on each
+	// node first.
+	Debs []string
 	// SSHConfig is an ssh_config file for every connection (ssh -F).
 	SSHConfig string
 	// HealthTimeout bounds the wait for a node to answer healthy after
@@ -62,6 +64,7 @@ type roller struct {
 	f       *inventory.Fleet
 	files   map[string]render.File
 	o       Options
+	debs    packages
 	control string          // ssh master sockets
 	mu      sync.Mutex      // guards out, used
 	used    map[string]Host // by target, to close their masters
@@ -97,11 +100,15 @@ func Run(ctx context.Context, f *inventory.Fleet, s *inventory.Secrets, o Option
 	if err != nil {
 		return nil, err
 	}
+	debs, err := loadPackages(o.Debs)
+	if err != nil {
+		return nil, err
+	}
 	control, err := os.MkdirTemp("", "mm-ssh-") // short: a socket path has a small limit
 	if err != nil {
 		return nil, err
 	}
-	r := &roller{f: f, files: files, o: o, control: control, used: map[string]Host{}}
+	r := &roller{f: f, files: files, o: o, debs: debs, control: control, used: map[string]Host{}}
 	defer func() {
 		// End the master connections, then their sockets' directory.
 		for _, h := range r.used {
@@ -218,23 +225,33 @@ func (r *roller) node(ctx context.Context, n *inventory.Node) Result {
 	}
 	changedSecrets := secretChanges(local, secretsNow)
 	changed := current != string(local["node.yaml"].Data) || len(changedSecrets) > 0
+	deb := ""
+	if len(r.debs) > 0 {
+		arch, err := h.Run(ctx, "dpkg --print-architecture", nil)
+		if err != nil {
+			return fail(fmt.Errorf("the host's architecture: %v", err))
+		}
+		if deb, err = r.debs.forArch(strings.TrimSpace(arch)); err != nil {
+			return fail(err)
+		}
+	}
 	if r.o.DryRun {
 		res.Outcome, res.Took = "up to date", time.Since(start)
-		if changed || r.o.Deb != "" {
+		if changed || deb != "" {
 			res.Outcome = "would change"
-			r.say("%s: would change%s\n%s", n.Name, debNote(r.o.Deb), diff(live, current, string(local["node.yaml"].Data), changedSecrets))
+			r.say("%s: would change%s\n%s", n.Name, debNote(deb), diff(live, current, string(local["node.yaml"].Data), changedSecrets))
 		} else {
 			r.say("%s: up to date", n.Name)
 		}
 		return res
 	}
-	if !changed && r.o.Deb == "" {
+	if !changed && deb == "" {
 		res.Outcome, res.Took = "up to date", time.Since(start)
 		r.say("%s: up to date", n.Name)
 		return res
 	}
-	if r.o.Deb != "" {
-		if err := r.install(ctx, h, d); err != nil {
+	if deb != "" {
+		if err := r.install(ctx, h, d, deb); err != nil {
 			return fail(err)
 		}
 	}
@@ -252,7 +269,7 @@ func (r *roller) node(ctx context.Context, n *inventory.Node) Result {
 	res.How = "reload"
 	cmd := d.Reload
 	old, perr := config.Parse(live, []byte(current))
-	if keys := config.RestartOnly(old, next); perr != nil || len(keys) > 0 || r.o.Deb != "" {
+	if keys := config.RestartOnly(old, next); perr != nil || len(keys) > 0 || deb != "" {
 		res.How, cmd = "restart", d.Restart
 	}
 	before, _ := adminStatus(ctx, h, d) // none on a first rollout
@@ -284,8 +301,9 @@ func (r *roller) nodeFiles(n *inventory.Node) map[string]render.File {
 }
 
 // install copies the package to the host and installs it.
-func (r *roller) install(ctx context.Context, h Host, d inventory.Deploy) error {
-	tmp, err := h.Run(ctx, "mktemp -d /tmp/micromirror-deploy.XXXXXX", nil)
+func (r *roller) install(ctx context.Context, h Host, d inventory.Deploy, deb string) error {
+	// Readable by others: apt-get reads a local package as its _apt user.
+	tmp, err := h.Run(ctx, "d=$(mktemp -d /tmp/micromirror-deploy.XXXXXX) && chmod 755 \"$d\" && echo \"$d\"", nil)
 	if err != nil {
 		return err
 	}
@@ -296,11 +314,11 @@ func (r *roller) install(ctx context.Context, h Host, d inventory.Deploy) error 
 		return err
 	}
 	defer os.RemoveAll(stage)
-	b, err := os.ReadFile(r.o.Deb)
+	b, err := os.ReadFile(deb)
 	if err != nil {
 		return err
 	}
-	name := filepath.Base(r.o.Deb)
+	name := filepath.Base(deb)
 	if err := os.WriteFile(filepath.Join(stage, name), b, 0o644); err != nil {
 		return err
 	}

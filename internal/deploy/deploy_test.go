@@ -3,6 +3,8 @@ package deploy
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -74,6 +76,39 @@ func TestCheckAdmin(t *testing.T) {
 		err := checkAdmin(cfg, c.before, c.now)
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestLoadPackages(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"micromirror_1.2_amd64.deb", "micromirror_1.2_arm64.deb", "micromirror_1.1_amd64.deb", "micromirror.deb", "tool_1_all.deb"} {
+		os.WriteFile(filepath.Join(dir, n), []byte("!<arch>\n"), 0o644)
+	}
+	at := func(n string) string { return filepath.Join(dir, n) }
+	p, err := loadPackages([]string{at("micromirror_1.2_amd64.deb"), at("micromirror_1.2_arm64.deb")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := p.forArch("arm64"); err != nil || f != at("micromirror_1.2_arm64.deb") {
+		t.Errorf("arm64: %s %v", f, err)
+	}
+	if _, err := p.forArch("riscv64"); err == nil || !strings.Contains(err.Error(), "the host is riscv64 and -deb has packages for amd64, arm64 only") {
+		t.Errorf("riscv64: %v", err)
+	}
+	if p, _ := loadPackages([]string{at("tool_1_all.deb")}); p == nil {
+		t.Error("an all package refused")
+	} else if f, err := p.forArch("riscv64"); err != nil || f != at("tool_1_all.deb") {
+		t.Errorf("all: %s %v", f, err)
+	}
+	for _, bad := range [][]string{
+		{at("micromirror.deb")},
+		{at("micromirror_1.2_amd64.deb"), at("micromirror_1.1_amd64.deb")},
+		{at("micromirror_9_amd64.deb")},
+		{at("micromirror_1.2_amd64.tar")},
+	} {
+		if _, err := loadPackages(bad); err == nil {
+			t.Errorf("%v accepted", bad)
 		}
 	}
 }

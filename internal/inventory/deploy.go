@@ -45,7 +45,10 @@ func DefaultDeploy() Deploy {
 		Micromirror: "micromirror",
 		Reload:      "systemctl reload micromirror-node",
 		Restart:     "systemctl restart micromirror-node",
-		Install:     "DEBIAN_FRONTEND=noninteractive dpkg --force-confold -i",
+		// apt-get takes the package's dependencies (rsync) from the
+		// host's sources, so a bare host installs as well as an upgrade;
+		// confold keeps the operator's edits of the conffiles.
+		Install: "DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confold",
 	}
 }
 
