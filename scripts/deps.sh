@@ -15,6 +15,7 @@ packages=(
   wrk            # benchmark load generator
   openssl        # benchmark certificates
   iproute2       # ss and network namespaces in tests
+  nftables       # docs/deploy.md's firewall, applied in a test's network namespace
   lintian        # checks the Debian package (make deb) in the tests
   openssh-server # a real sshd on loopback for the fleet rollout tests
   openssh-client # fleet deploy runs the operator's own ssh

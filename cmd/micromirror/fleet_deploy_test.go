@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,60 +12,6 @@ import (
 
 	"micromirror/internal/testenv"
 )
-
-// startSSHD runs a real OpenSSH server on a loopback port, from a config
-// and keys of the test's own; it returns an ssh_config file that reaches
-// it as each of the aliases, logged in as root with a key of the test's.
-func startSSHD(t *testing.T, aliases ...string) string {
-	t.Helper()
-	testenv.RequireRoot(t) // sshd logs in as root here; the test's own dirs alone are touched
-	sshd := testenv.RequireBinary(t, "/usr/sbin/sshd")
-	testenv.RequireBinary(t, "ssh-keygen")
-	dir := testenv.PublicTempDir(t)
-	for _, k := range []string{"host", "client"} {
-		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, k)).CombinedOutput(); err != nil {
-			t.Fatalf("ssh-keygen: %v\n%s", err, out)
-		}
-	}
-	pub, _ := os.ReadFile(filepath.Join(dir, "client.pub"))
-	os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600)
-	os.MkdirAll("/run/sshd", 0o755) // the privilege separation directory sshd insists on, as its package makes it
-	port := testenv.FreePort(t)
-	os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
-HostKey %[2]s/host
-PidFile %[2]s/sshd.pid
-AuthorizedKeysFile %[2]s/authorized_keys
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-`, port, dir)), 0o644)
-	cmd := exec.Command(sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatal("sshd did not listen")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	var cfg strings.Builder
-	for _, a := range aliases {
-		fmt.Fprintf(&cfg, "Host %s\n  HostName 127.0.0.1\n  Port %d\n  User root\n  IdentityFile %s/client\n  IdentitiesOnly yes\n"+
-			"  UserKnownHostsFile %s/known_hosts\n  StrictHostKeyChecking accept-new\n", a, port, dir, dir)
-	}
-	p := filepath.Join(dir, "ssh_config")
-	os.WriteFile(p, []byte(cfg.String()), 0o600)
-	return p
-}
 
 // deployNode is a node host of the test: a directory standing for its
 // root, and a supervisor that runs the node from {dir}/etc/node.yaml and
@@ -107,7 +52,7 @@ done`, n.dir, bin)
 // running one.
 func TestFleetDeploy(t *testing.T) {
 	testenv.RequireBinary(t, "rsync")
-	sshConfig := startSSHD(t, "node-a", "node-b")
+	sshConfig := testenv.StartSSHD(t, "", "node-a", "node-b").Config
 	bin := testenv.Binary(t)
 	a, b := startSupervised(t, bin), startSupervised(t, bin)
 	dir := t.TempDir()

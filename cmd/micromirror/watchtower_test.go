@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,12 @@ func TestWatchtowerCommand(t *testing.T) {
 	if code != 0 || strings.TrimSpace(out) != "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0" {
 		t.Errorf("hash-token: %d %q", code, out)
 	}
-	for name, db := range map[string]string{"sqlite": "wt.db", "postgres": testenv.StartPostgres(t)} {
+	pgURL, socketDir := testenv.StartPostgresServer(t)
+	u, _ := url.Parse(pgURL)
+	// A watchtower beside its database: the Unix socket, no password
+	// anywhere (docs/deploy.md; peer authentication on a real host).
+	socketURL := fmt.Sprintf("postgres:///postgres?host=%s&port=%s&user=postgres", socketDir, u.Port())
+	for name, db := range map[string]string{"sqlite": "wt.db", "postgres": pgURL, "postgres-socket": socketURL} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			port := testenv.FreePort(t)

@@ -15,6 +15,14 @@ import (
 // the server as the postgres user, since PostgreSQL refuses root.
 func StartPostgres(tb testing.TB) string {
 	tb.Helper()
+	url, _ := StartPostgresServer(tb)
+	return url
+}
+
+// StartPostgresServer is StartPostgres, and also returns the directory of
+// the server's Unix socket (what a watchtower beside its database uses).
+func StartPostgresServer(tb testing.TB) (url, socketDir string) {
+	tb.Helper()
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	sort.Strings(bins)
 	if len(bins) == 0 {
@@ -52,5 +60,5 @@ func StartPostgres(tb testing.TB) string {
 		full := append(append([]string{}, as...), filepath.Join(bindir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop")
 		exec.Command(full[0], full[1:]...).Run()
 	})
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), dir
 }
