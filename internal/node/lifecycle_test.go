@@ -376,3 +376,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A node makes what it owns: an access log in a directory of its state
+// tree that is not there yet (a fresh state_dir) is created, not a
+// failed start.
+func TestAccessLogDirInStateDirIsMade(t *testing.T) {
+	cfg := testenv.NodeConfig(t, "debian")
+	cfg.AccessLog = filepath.Join(cfg.StateDir, "log", "access.log")
+	n := testenv.StartNode(t, cfg)
+	statusOf(t, testenv.URL("http", n.HTTPAddrs()[0])+"/")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n.Close(ctx)
+	if b, err := os.ReadFile(cfg.AccessLog); err != nil || !strings.Contains(string(b), `"GET / HTTP/1.1" 200`) {
+		t.Errorf("access log: %q %v", b, err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,7 +109,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			n.Close(context.Background())
 		}
 	}()
-	for _, d := range []string{cfg.DataDir, cfg.StateDir} {
+	for _, d := range append([]string{cfg.DataDir, cfg.StateDir}, ownLogDir(cfg)...) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
@@ -512,7 +513,7 @@ func (n *Node) Reload(cfg config.Node) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := n.reopenLog(old.AccessLog, cfg.AccessLog); err != nil {
+	if err := n.reopenLog(old.AccessLog, cfg); err != nil {
 		errs = append(errs, err)
 	}
 	prev := n.state.Load()
@@ -558,9 +559,29 @@ func (n *Node) Reload(cfg config.Node) error {
 	return errors.Join(errs...)
 }
 
-func (n *Node) reopenLog(oldPath, newPath string) error {
+// ownLogDir is the access log's directory when it lies in the node's
+// own state tree: the node makes it, as it makes state_dir. A directory
+// elsewhere (/var/log/...) is the host's to make (the package does).
+func ownLogDir(cfg config.Node) []string {
+	if cfg.AccessLog == "" {
+		return nil
+	}
+	dir := filepath.Dir(cfg.AccessLog)
+	if strings.HasPrefix(dir, filepath.Clean(cfg.StateDir)+string(filepath.Separator)) {
+		return []string{dir}
+	}
+	return nil
+}
+
+func (n *Node) reopenLog(oldPath string, cfg config.Node) error {
+	newPath := cfg.AccessLog
 	if oldPath == newPath {
 		return n.alog.Load().Reopen()
+	}
+	for _, d := range ownLogDir(cfg) {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
 	}
 	l, err := accesslog.Open(newPath)
 	if err != nil {
