@@ -47,8 +47,9 @@ func DefaultDeploy() Deploy {
 		Restart:     "systemctl restart micromirror-node",
 		// apt-get takes the package's dependencies (rsync) from the
 		// host's sources, so a bare host installs as well as an upgrade;
-		// confold keeps the operator's edits of the conffiles.
-		Install: "DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confold",
+		// not what they recommend (logrotate's would bring a mail
+		// server); confold keeps the operator's edits of the conffiles.
+		Install: "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold",
 	}
 }
 
