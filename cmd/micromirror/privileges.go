@@ -69,7 +69,11 @@ func handOver(cfg config.Node, uid, gid int, sockets []string) error {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("data_dir: %w", err)
 		}
-		dirs = append(dirs, d)
+		// The tree and every directory down to it from data_dir: the
+		// project's own directory holds its extra files.
+		for rel := p.URLPath(); rel != "."; rel = filepath.Dir(rel) {
+			dirs = append(dirs, filepath.Join(cfg.DataDir, rel))
+		}
 	}
 	if cfg.AccessLog != "" {
 		// The file is made here if missing, and handed over; its

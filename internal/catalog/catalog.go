@@ -127,7 +127,7 @@ var recipes = []Recipe{
 	{Name: "opensuse", Description: "openSUSE", Module: "opensuse", SizeBytes: 1000 * gb, Checker: "mirrorcache"},
 	{Name: "fdroid", Description: "F-Droid repository", Module: "fdroid", Path: "repo/", SizeBytes: 120 * gb, Checker: "fdroid"},
 	{Name: "raspbian", Description: "Raspbian", Module: "raspbian", Stages: TwoStage, FirstStageExclude: aptIndices, SizeBytes: 250 * gb, Checker: "raspbian"},
-	{Name: "kde", Description: "KDE (stable releases)", Module: "kdeftp", Path: "stable/", ChangeMarker: "last-updated", SizeBytes: 60 * gb, Checker: "mirrorbrain"},
+	{Name: "kde", Description: "KDE (stable releases)", Module: "kdeftp", Path: "stable/", ChangeMarker: "/kdeftp/last-updated", SizeBytes: 60 * gb, Checker: "mirrorbrain"},
 }
 
 // Lookup returns the recipe of a project by catalog name, with defaults

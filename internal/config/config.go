@@ -197,13 +197,24 @@ type Rate struct {
 // Project is one hosted project: a catalog name plus overrides.
 type Project struct {
 	Name string `yaml:"name"`
-	// Path is the directory under data_dir and the URL prefix (default Name).
-	Path     string   `yaml:"path"`
-	Source   string   `yaml:"source"`
-	Triggers []string `yaml:"triggers"`
-	Exclude  []string `yaml:"exclude"`
-	Bwlimit  Bitrate  `yaml:"bwlimit"`
-	Schedule Duration `yaml:"schedule"`
+	// Path is the synced tree under data_dir and the URL prefix (default
+	// Name); it may have several segments (layout.go).
+	Path string `yaml:"path"`
+	// Module and ModuleDir are the rsync module's name and the directory
+	// it exposes (default: the path's first directory, for both).
+	Module    string `yaml:"module"`
+	ModuleDir string `yaml:"module_dir"`
+	// UpstreamPath is the module and path on the upstream host (default
+	// the catalog's); Source, a whole rsync URL, replaces host and path.
+	UpstreamPath string `yaml:"upstream_path"`
+	// ExtraFiles are single files pulled besides the tree after each
+	// sync, each at the same path on the upstream and under data_dir.
+	ExtraFiles []string `yaml:"extra_files"`
+	Source     string   `yaml:"source"`
+	Triggers   []string `yaml:"triggers"`
+	Exclude    []string `yaml:"exclude"`
+	Bwlimit    Bitrate  `yaml:"bwlimit"`
+	Schedule   Duration `yaml:"schedule"`
 
 	// Recipe overrides; unset keeps the catalog's value.
 	Stages            int      `yaml:"stages"` // 1 or 2

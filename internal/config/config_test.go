@@ -82,8 +82,14 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"wrong type", [2]string{"data_dir: /srv/mirror", "data_dir: [a, b]"}, []string{"node.yaml:6:"}},
 		{"missing sponsor", [2]string{"  name: Ziply Fiber\n", ""}, []string{"sponsor.name", "required"}},
 		{"public admin", [2]string{"data_dir:", "listen:\n  admin: [\"0.0.0.0:9873\"]\ndata_dir:"}, []string{"node.yaml:7:", "listen.admin[0]", "never public"}},
-		{"duplicate path", [2]string{"path: epel", "path: debian"}, []string{"node.yaml:14:", `"debian" is already used`}},
-		{"path traversal", [2]string{"path: epel", "path: ../etc"}, []string{"projects[1].path", "one plain directory name"}},
+		{"duplicate path", [2]string{"path: epel", "path: debian"}, []string{"node.yaml:14:", `"debian" overlaps projects[0]`}},
+		{"path traversal", [2]string{"path: epel", "path: ../etc"}, []string{"projects[1].path", "no '..'"}},
+		{"nested path", [2]string{"path: epel", "path: debian/epel"}, []string{"node.yaml:14:", `"debian/epel" overlaps projects[0]`}},
+		{"module dir outside", [2]string{"path: epel", "path: epel\n    module_dir: debian"}, []string{"projects[1].module_dir", "or a directory above it"}},
+		{"extra file in the tree", [2]string{"path: epel", "path: epel/x\n    extra_files: [epel/x/y]"}, []string{"projects[1].extra_files[0]", "the sync would delete it"}},
+		{"extra file elsewhere", [2]string{"path: epel", "path: epel/x\n    extra_files: [debian/y]"}, []string{"projects[1].extra_files[0]", "inside the project's directory"}},
+		{"duplicate module", [2]string{"path: epel", "path: epel\n    module: debian"}, []string{"projects[1].module", `"debian" is already projects[0]'s`}},
+		{"upstream path and source", [2]string{"path: epel", "path: epel\n    source: rsync://x/y\n    upstream_path: y"}, []string{"projects[1].upstream_path", "not both"}},
 		{"bad dscp", [2]string{"data_dir:", "dscp: ef\ndata_dir:"}, []string{"node.yaml:6:", "dscp", "cs1 or none"}},
 		{"https without tls", [2]string{"tls:\n  cert_file: /etc/tls/cert.pem\n  key_file: /etc/tls/key.pem\n", ""}, []string{"tls", "listen.https is set"}},
 		{"bad contact", [2]string{"contact: noc@mm.example.net", "contact: call us"}, []string{"node.yaml:5:", "contact"}},
@@ -159,4 +165,25 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An upstream on another port: the rsync URLs take host:port, the MQTT
+// topics the host alone (the announcer names the host).
+func TestUpstreamWithPort(t *testing.T) {
+	for s, ok := range map[string]bool{"mirror.example.net": true, "mirror.example.net:8873": true, "192.0.2.1": true,
+		"192.0.2.1:873": true, "[2001:db8::1]:873": true, "2001:db8::1": true, "mirror:0": false, "mirror:http": false,
+		"mirror:99999": false, "Mirror.Example": false, "a b": false} {
+		if got := validUpstream(s); got != ok {
+			t.Errorf("validUpstream(%q) = %v", s, got)
+		}
+	}
+	src := "name: a.mm.example.net\nsponsor: {name: A}\ncontact: noc@mm.example.net\nupstream: mirror.example.net:8873\n" +
+		"tls: {self_signed: true}\nmqtt: {broker: tcp://127.0.0.1:1883}\nprojects: [{name: gimp}]\n"
+	cfg, err := Parse("node.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.MQTT.Topics) != 1 || cfg.MQTT.Topics[0] != "rsync/mirror.example.net/#" {
+		t.Errorf("topics %v", cfg.MQTT.Topics)
+	}
 }

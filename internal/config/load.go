@@ -150,7 +150,7 @@ func (c *Node) mqttDefaults() {
 	if len(c.MQTT.Topics) == 0 {
 		host := "+"
 		if c.Upstream != "" {
-			host = c.Upstream
+			host = UpstreamHost(c.Upstream)
 		}
 		c.MQTT.Topics = []string{"rsync/" + host + "/#"}
 	}

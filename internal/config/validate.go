@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,10 +75,8 @@ func (c *Node) Validate() []*FieldError {
 			bad(s.key, "%v", err)
 		}
 	}
-	if c.Upstream != "" && !hostnameRE.MatchString(c.Upstream) {
-		if _, err := netip.ParseAddr(c.Upstream); err != nil {
-			bad("upstream", "%q is not a hostname", c.Upstream)
-		}
+	if c.Upstream != "" && !validUpstream(c.Upstream) {
+		bad("upstream", "%q is not a hostname (or host:port)", c.Upstream)
 	}
 	c.validateSync(bad)
 	c.validateMQTT(bad)
@@ -333,7 +332,7 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 }
 
 func (c *Node) validateProjects(bad reporter) {
-	seen := map[string]int{}
+	c.validateOverlaps(bad)
 	for i := range c.Projects {
 		p := &c.Projects[i]
 		key := fmt.Sprintf("projects[%d]", i)
@@ -346,13 +345,7 @@ func (c *Node) validateProjects(bad reporter) {
 		case !known && p.Source == "":
 			bad(key+".name", "%q is not in the catalog (micromirror node catalog); give a source to host it anyway", p.Name)
 		}
-		path := p.URLPath()
-		if p.Path != "" && (!segmentRE.MatchString(p.Path) || reservedPaths[p.Path]) {
-			bad(key+".path", "%q must be one plain directory name", p.Path)
-		} else if j, dup := seen[path]; dup && path != "" {
-			bad(key+".path", "%q is already used by projects[%d]", path, j)
-		}
-		seen[path] = i
+		validateLayout(p, key, bad)
 		if p.Source != "" && !isRsyncSource(p.Source) {
 			bad(key+".source", "%q: want rsync://host/module[/path] or host::module[/path]", p.Source)
 		}
@@ -378,7 +371,14 @@ func (c *Node) validateProjects(bad reporter) {
 			name string
 			v    *string
 		}{{"change_marker", p.ChangeMarker}, {"trace_dir", p.TraceDir}} {
-			if f.v != nil && *f.v != "" && !isTreePath(*f.v) {
+			v := ""
+			if f.v != nil {
+				v = *f.v
+			}
+			if f.name == "change_marker" && strings.HasPrefix(v, "/") {
+				v = v[1:] // from the upstream's root (KDE's /kdeftp/last-updated)
+			}
+			if f.v != nil && *f.v != "" && !isTreePath(v) {
 				bad(key+"."+f.name, "%q must be a relative path inside the tree", *f.v)
 			}
 		}
@@ -400,14 +400,6 @@ func (c *Node) validateProjects(bad reporter) {
 	}
 }
 
-// URLPath is the project's directory under data_dir and its URL prefix.
-func (p Project) URLPath() string {
-	if p.Path != "" {
-		return p.Path
-	}
-	return p.Name
-}
-
 // isTreePath accepts a relative slash path with no ".." component.
 func isTreePath(p string) bool {
 	if p == "" || strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\x00\n") {
@@ -419,6 +411,39 @@ func isTreePath(p string) bool {
 		}
 	}
 	return true
+}
+
+// validUpstream accepts a hostname or address, with an optional port
+// (an rsync daemon off port 873).
+func validUpstream(s string) bool {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Port() != 0
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	host, port, hasPort := strings.Cut(s, ":")
+	if hasPort {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	}
+	return hostnameRE.MatchString(host)
+}
+
+// UpstreamHost is the host of an upstream given as host or host:port: the
+// <upstream-host> of the MQTT topics.
+func UpstreamHost(s string) string {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().String()
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return s
+	}
+	if host, port, ok := strings.Cut(s, ":"); ok && !strings.Contains(port, ":") {
+		return host
+	}
+	return s
 }
 
 // IsHostname reports whether s is a lowercase DNS hostname.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 
 	"micromirror/internal/catalog"
 	"micromirror/internal/config"
@@ -85,8 +86,9 @@ func contentOf(cfg config.Node) (serve.Site, []serve.Project, serve.Options) {
 		if r, ok := catalog.Lookup(p.Name); ok {
 			desc = r.Description
 		}
-		projects = append(projects, serve.Project{Name: p.Name, Path: p.URLPath(), Description: desc,
-			Dir: filepath.Join(cfg.DataDir, p.URLPath())})
+		projects = append(projects, serve.Project{Name: p.Name, Path: p.Top(), Description: desc,
+			Dir: filepath.Join(cfg.DataDir, p.Top()), Link: p.URLPath(),
+			Rsync: p.RsyncModule() + strings.TrimPrefix(p.URLPath(), p.RsyncDir())})
 	}
 	site := serve.Site{Name: cfg.Name, SponsorName: cfg.Sponsor.Name, SponsorURL: cfg.Sponsor.URL,
 		Contact: cfg.Contact, FleetName: cfg.Fleet.Name, FleetURL: cfg.Fleet.URL, DonateURL: cfg.Fleet.Donate}

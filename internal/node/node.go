@@ -487,9 +487,9 @@ func (n *Node) setRsyncModules(cfg config.Node) error {
 		if r, ok := catalog.Lookup(p.Name); ok {
 			desc = r.Description
 		}
-		mods = append(mods, rsyncd.Module{Name: p.URLPath(), Path: filepath.Join(cfg.DataDir, p.URLPath()),
+		mods = append(mods, rsyncd.Module{Name: p.RsyncModule(), Path: filepath.Join(cfg.DataDir, p.RsyncDir()),
 			Comment: fmt.Sprintf("%s (%s, hosted by %s)", desc, cfg.Name, cfg.Sponsor.Name)})
-		projectOf[p.URLPath()] = p.Name
+		projectOf[p.RsyncModule()] = p.Name
 	}
 	return n.rsync.SetModules(mods, projectOf)
 }

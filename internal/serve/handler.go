@@ -37,9 +37,29 @@ type Site struct {
 // Project is one served tree.
 type Project struct {
 	Name        string // catalog name
-	Path        string // URL prefix and directory name
+	Path        string // the first URL segment and the directory served under it
 	Description string
 	Dir         string // absolute directory
+	// Link is the project's URL path below the site root when its tree
+	// is deeper than Path (kdeftp/stable in kdeftp); default Path.
+	Link string
+	// Rsync is its path on the node's rsync daemon (module/sub/path);
+	// default Path.
+	Rsync string
+}
+
+func (p Project) link() string {
+	if p.Link != "" {
+		return p.Link
+	}
+	return p.Path
+}
+
+func (p Project) rsync() string {
+	if p.Rsync != "" {
+		return p.Rsync
+	}
+	return p.Path
 }
 
 // StatusFunc returns the last successful sync of a project (zero if never).

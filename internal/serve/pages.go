@@ -26,6 +26,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"ago":     ago,
 	"esc":     url.PathEscape,
+	"escpath": escapePath,
 	"mailto":  func(s string) bool { return !strings.Contains(s, "://") },
 	"sortq":   sortQuery,
 }).ParseFS(templateFS, "templates/*.html"))
@@ -61,9 +62,19 @@ type rootData struct {
 
 type rootProject struct {
 	Name        string    `json:"name"`
-	Path        string    `json:"path"`
+	Path        string    `json:"path"`  // URL path below the root
+	Rsync       string    `json:"rsync"` // module/path on the node's rsync daemon
 	Description string    `json:"description"`
 	LastSync    time.Time `json:"last_sync,omitzero"`
+}
+
+// escapePath escapes each segment of a slash path.
+func escapePath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
 }
 
 type errorData struct {
@@ -133,7 +144,7 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 func (h *Handler) rootPage(w http.ResponseWriter, r *http.Request) {
 	var ps []rootProject
 	for _, t := range h.order {
-		ps = append(ps, rootProject{Name: t.Name, Path: t.Path, Description: t.Description, LastSync: h.lastSync(t.Name)})
+		ps = append(ps, rootProject{Name: t.Name, Path: t.link(), Rsync: t.rsync(), Description: t.Description, LastSync: h.lastSync(t.Name)})
 	}
 	if wantsJSON(r) {
 		writeJSON(w, r, http.StatusOK, struct {

@@ -153,6 +153,15 @@ func (j *job) do(ctx context.Context) rsync.Result {
 			return j.fail(r.Result, msg)
 		}
 	}
+	// Extra files after the tree: one that marks a change (KDE's
+	// last-updated) never claims more than the tree holds.
+	for _, f := range j.plan.Extra {
+		if err := j.e.runner.Fetch(ctx, f.URL, f.Dest, timeout, contimeout); err != nil {
+			j.log.printf("extra file %s: %v", f.URL, err)
+			j.recordRun(runs, string(rsync.Transient))
+			return j.fail(rsync.Transient, "extra file: "+err.Error())
+		}
+	}
 	if err := j.writeTrace(runs); err != nil {
 		j.log.printf("trace: %v", err)
 	}

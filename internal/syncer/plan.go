@@ -26,11 +26,20 @@ type Plan struct {
 	Path        string // directory under data_dir, URL prefix
 	Dir         string // absolute tree
 	Source      string // rsync URL ending in '/'
+	// Extra are single files pulled besides the tree after a sync.
+	Extra       []ExtraFile
 	BytesPerSec int64
 	Interval    time.Duration
 	// Offset places this project's scheduled runs inside the interval,
 	// derived from the node and project names so a fleet spreads its load.
 	Offset time.Duration
+}
+
+// ExtraFile is one file pulled besides a project's tree (KDE's
+// kdeftp/last-updated next to kdeftp/stable/).
+type ExtraFile struct {
+	URL  string // rsync://host/path
+	Dest string // absolute
 }
 
 // Plans resolves every project of a node config; projects without a
@@ -58,6 +67,8 @@ func planOf(cfg config.Node, p config.Project) (Plan, error) {
 	switch {
 	case p.Source != "":
 		pl.Source = normalizeSource(p.Source)
+	case cfg.Upstream != "" && p.UpstreamPath != "":
+		pl.Source = "rsync://" + cfg.Upstream + "/" + strings.Trim(p.UpstreamPath, "/") + "/"
 	case cfg.Upstream != "":
 		pl.Source = "rsync://" + cfg.Upstream + "/" + path.Join(r.Module, r.Path) + "/"
 	default:
@@ -71,6 +82,9 @@ func planOf(cfg config.Node, p config.Project) (Plan, error) {
 	}
 	if p.Exclude != nil {
 		pl.Exclude = slices.Clone(p.Exclude)
+	}
+	for _, f := range p.ExtraFiles {
+		pl.Extra = append(pl.Extra, ExtraFile{URL: "rsync://" + hostOf(pl.Source) + "/" + f, Dest: filepath.Join(cfg.DataDir, f)})
 	}
 	applyOverrides(&pl.Recipe, p)
 	bits := cfg.Sync.Bwlimit.BitsPerSecond()
@@ -145,4 +159,12 @@ func (p Plan) NextRun(now time.Time) time.Time {
 }
 
 // markerURL is the source URL of a file at the top of the tree.
-func (p Plan) markerURL(name string) string { return p.Source + strings.TrimLeft(name, "/") }
+// markerURL is where a marker is on the upstream: relative to the source,
+// or to the upstream's root when it starts with '/' (KDE keeps
+// kdeftp/last-updated above the kdeftp/stable/ a node syncs).
+func (p Plan) markerURL(name string) string {
+	if strings.HasPrefix(name, "/") {
+		return "rsync://" + hostOf(p.Source) + "/" + strings.TrimLeft(name, "/")
+	}
+	return p.Source + name
+}
