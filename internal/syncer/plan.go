@@ -23,9 +23,9 @@ import (
 // recipe with the node config's overrides applied.
 type Plan struct {
 	catalog.Recipe
-	Path        string // directory under data_dir, URL prefix
-	Dir         string // absolute tree
-	Source      string // rsync URL ending in '/'
+	Path   string // directory under data_dir, URL prefix
+	Dir    string // absolute tree
+	Source string // rsync URL ending in '/'
 	// Extra are single files pulled besides the tree after a sync.
 	Extra       []ExtraFile
 	BytesPerSec int64
