@@ -135,7 +135,11 @@ func printCatalog(w io.Writer) {
 		if r.Path != "" {
 			mod += "/" + strings.TrimSuffix(r.Path, "/")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d GiB\t%s\t%s\n", r.Name, mod, strings.Join(r.Triggers, ","),
+		name := r.Name
+		if a := catalog.Aliases(r.Name); len(a) > 0 {
+			name += " (" + strings.Join(a, ", ") + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d GiB\t%s\t%s\n", name, mod, strings.Join(r.Triggers, ","),
 			r.Stages, r.SizeBytes>>30, r.Checker, r.Description)
 	}
 	tw.Flush()

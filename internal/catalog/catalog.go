@@ -85,6 +85,10 @@ var links = map[string][2]string{
 	"fdroid":           {"https://f-droid.org/docs/Running_a_Mirror/", ""},
 	"raspbian":         {"https://www.raspbian.org/RaspbianMirrors", "https://www.raspbian.org/RaspbianMirrors"},
 	"kde":              {"https://kde.org/mirrors/ftp_howto.php", "https://download.kde.org/extra/download-mirrors.html"},
+	"cvebin":           {"https://github.com/intel/cve-bin-tool", ""},
+	"centos":           {"https://wiki.centos.org/HowTos(2f)CreatePublicMirrors.html", "https://www.centos.org/download/mirrors/"},
+	"centos-altarch":   {"https://wiki.centos.org/HowTos(2f)CreatePublicMirrors.html", "https://www.centos.org/download/mirrors/"},
+	"centos-stream":    {"https://docs.fedoraproject.org/en-US/infra/mirrors/", "https://mirrormanager.fedoraproject.org/mirrors/CentOS"},
 }
 
 const gb = int64(1) << 30
@@ -121,24 +125,72 @@ var recipes = []Recipe{
 	{Name: "manjaro", Description: "Manjaro", Module: "manjaro", SizeBytes: 150 * gb, Checker: "manjaro-status"},
 	{Name: "kali-images", Description: "Kali Linux images", Module: "kali-images", SizeBytes: 100 * gb, Checker: "mirrorbits"},
 	{Name: "linuxmint-images", Description: "Linux Mint images", Module: "linuxmint-images", SizeBytes: 150 * gb, Checker: "linuxmint"},
-	{Name: "videolan", Description: "VideoLAN", Module: "videolan-ftp", SizeBytes: 200 * gb, Checker: "mirrorbits"},
+	{Name: "videolan", Description: "VideoLAN", Module: "videolan-ftp", Triggers: []string{"videolan-ftp", "videolan"},
+		SizeBytes: 200 * gb, Checker: "mirrorbits"},
 	{Name: "gimp", Description: "GIMP", Module: "gimp", SizeBytes: 50 * gb, Checker: "mirrorbits"},
-	{Name: "tdf", Description: "The Document Foundation (LibreOffice)", Module: "tdf-pub", SizeBytes: 600 * gb, Checker: "mirrorbrain"},
+	{Name: "tdf", Description: "The Document Foundation (LibreOffice)", Module: "tdf-pub", Triggers: []string{"tdf-pub", "tdf"},
+		SizeBytes: 600 * gb, Checker: "mirrorbrain"},
 	{Name: "opensuse", Description: "openSUSE", Module: "opensuse", SizeBytes: 1000 * gb, Checker: "mirrorcache"},
 	{Name: "fdroid", Description: "F-Droid repository", Module: "fdroid", Path: "repo/", SizeBytes: 120 * gb, Checker: "fdroid"},
 	{Name: "raspbian", Description: "Raspbian", Module: "raspbian", Stages: TwoStage, FirstStageExclude: aptIndices, SizeBytes: 250 * gb, Checker: "raspbian"},
-	{Name: "kde", Description: "KDE (stable releases)", Module: "kdeftp", Path: "stable/", ChangeMarker: "/kdeftp/last-updated", SizeBytes: 60 * gb, Checker: "mirrorbrain"},
+	// KDE's upstream keeps its change marker beside stable/, at the
+	// module's root.
+	{Name: "kde", Description: "KDE (stable releases)", Module: "kdeftp", Path: "stable/", Triggers: []string{"kdeftp", "kde"},
+		ChangeMarker: "/kdeftp/last-updated", SizeBytes: 60 * gb, Checker: "mirrorbrain"},
+	// cve-bin-tool's mirror of the vulnerability data it downloads.
+	{Name: "cvebin", Description: "CVE Binary Tool vulnerability data", Module: "cvebin", SizeBytes: 10 * gb, Checker: "cve-bin-tool"},
+	// CentOS Linux is past its end of life but still fetched from
+	// mirrors; CentOS Stream is current.
+	{Name: "centos", Description: "CentOS Linux", Module: "centos", SizeBytes: 300 * gb, Checker: "mirrorlist.centos.org"},
+	{Name: "centos-altarch", Description: "CentOS Linux, other architectures", Module: "centos-altarch", SizeBytes: 300 * gb,
+		Checker: "mirrorlist.centos.org"},
+	{Name: "centos-stream", Description: "CentOS Stream", Module: "centos-stream", SizeBytes: 400 * gb, Checker: "mirrormanager"},
 }
 
-// Lookup returns the recipe of a project by catalog name, with defaults
-// filled in (triggers default to the module, stages to one).
+// aliases are the names fleets already use for catalog projects (the
+// Micro Mirrors' host_vars say fdroid-repo, kdeftp-stable,
+// rpmfusion-nonfree): a project may be hosted under either name.
+var aliases = map[string]string{
+	"fdroid-repo":       "fdroid",
+	"kdeftp-stable":     "kde",
+	"rpmfusion-nonfree": "rpmfusion",
+}
+
+func canonical(name string) string {
+	if c, ok := aliases[name]; ok {
+		return c
+	}
+	return name
+}
+
+// Lookup returns the recipe of a project by catalog name or alias, with
+// defaults filled in (triggers default to the module, stages to one). An
+// alias's recipe carries the alias as its name: the node reports the
+// project under the name its config gives.
 func Lookup(name string) (Recipe, bool) {
 	for _, r := range recipes {
-		if r.Name == name {
-			return withDefaults(r), true
+		if r.Name == canonical(name) {
+			r = withDefaults(r)
+			r.Name = name
+			return r, true
 		}
 	}
 	return Recipe{}, false
+}
+
+// Canonical is the catalog's own name of a project named by alias.
+func Canonical(name string) string { return canonical(name) }
+
+// Aliases are the other names of a catalog project.
+func Aliases(name string) []string {
+	var out []string
+	for a, c := range aliases {
+		if c == name {
+			out = append(out, a)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // All returns every recipe, sorted by name, with defaults filled in.

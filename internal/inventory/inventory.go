@@ -38,6 +38,9 @@ type Fleet struct {
 	Nodes    []*Node             `yaml:"nodes"`
 	// Deploy is how fleet deploy reaches the hosts (deploy.go).
 	Deploy *Deploy `yaml:"deploy"`
+	// Layout names a fleet's own scheme of URL paths, rsync modules and
+	// upstream paths (catalog.LayoutOf; "fcix"); empty: the catalog's.
+	Layout string `yaml:"layout"`
 
 	// path is the file the fleet was loaded from; src its text (for line
 	// numbers and edits).

@@ -119,12 +119,7 @@ func (f *Fleet) NodeConfig(n *Node) (config.Node, error) {
 		}
 	}
 	for _, name := range n.Hosted() {
-		entry := config.Project{Name: name}
-		if p := f.Projects[name]; p != nil {
-			entry = p.Project
-			entry.Name = name
-		}
-		cfg.Projects = append(cfg.Projects, entry)
+		cfg.Projects = append(cfg.Projects, f.ProjectEntry(name))
 	}
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return cfg, f.locateNodeErrors(n, cfg, errs)

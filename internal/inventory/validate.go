@@ -68,6 +68,9 @@ func (f *Fleet) validate() []*config.FieldError {
 	if f.MinNodes < 0 {
 		bad("min_nodes", "must not be negative")
 	}
+	if f.Layout != "" && !catalog.HasLayout(f.Layout) {
+		bad("layout", "%q is not a known layout (%s)", f.Layout, strings.Join(catalog.LayoutNames(), ", "))
+	}
 	f.validatePlan(bad)
 	f.validateProjects(bad)
 	validateDeploy(f.Deploy, "deploy", bad)

@@ -163,15 +163,27 @@ func modules(f *inventory.Fleet) []announce.Module {
 			if !ok {
 				r = catalog.Recipe{Name: p, Module: p}
 			}
-			if src := f.Projects[p].Source; src != "" {
+			entry := f.ProjectEntry(p)
+			if entry.Source != "" {
 				continue // synced from elsewhere: not the upstream's to announce
 			}
-			m := announce.Module{Name: r.Module, Path: path.Join(f.Upstream.Root, r.Module)}
-			if dir := f.Upstream.Paths[r.Module]; dir != "" {
+			module, sub := r.Module, r.Path
+			if entry.UpstreamPath != "" {
+				module, sub, _ = strings.Cut(strings.Trim(entry.UpstreamPath, "/"), "/")
+			}
+			m := announce.Module{Name: module, Path: path.Join(f.Upstream.Root, module)}
+			if dir := f.Upstream.Paths[module]; dir != "" {
 				m.Path = dir
 			}
-			if r.ChangeMarker != "" {
-				m.Marker = path.Join(r.Path, r.ChangeMarker)
+			marker := r.ChangeMarker
+			if entry.ChangeMarker != nil {
+				marker = *entry.ChangeMarker
+			}
+			switch {
+			case strings.HasPrefix(marker, "/"+module+"/"):
+				m.Marker = strings.TrimPrefix(marker, "/"+module+"/") // at the upstream's root (KDE's)
+			case marker != "" && !strings.HasPrefix(marker, "/"):
+				m.Marker = path.Join(sub, marker)
 			}
 			byName[m.Name] = m
 		}

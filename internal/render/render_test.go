@@ -198,3 +198,27 @@ func TestWriteOpensAllButSecrets(t *testing.T) {
 		})
 	}
 }
+
+// The announcer's list under a fleet layout: the modules the nodes pull
+// (fedora-enchilada0, not the catalog's fedora-enchilada), and KDE's
+// marker at its module's root.
+func TestModulesUnderALayout(t *testing.T) {
+	src, _ := os.ReadFile("../inventory/testdata/fleet.yaml")
+	s := strings.Replace(string(src), "domain: mm.example.net\n", "domain: mm.example.net\nlayout: fcix\n", 1)
+	s = strings.Replace(s, "projects:\n  archlinux: {}\n", "projects:\n  archlinux: {}\n  kdeftp-stable: {}\n  fedora-amd64: {}\n", 1)
+	s = strings.Replace(s, "projects: [archlinux, debian, videolan]", "projects: [kdeftp-stable, fedora-amd64, videolan]", 1)
+	f, err := inventory.Parse("fleet.yaml", []byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range modules(f) {
+		got[m.Name] = m.Path + " " + m.Marker
+	}
+	for name, want := range map[string]string{"kdeftp": "/srv/mirror/kdeftp last-updated", "fedora-enchilada0": "/srv/mirror/fedora-enchilada0 ",
+		"videolan-ftp": "/srv/mirror/videolan-ftp "} {
+		if got[name] != want {
+			t.Errorf("module %s: %q, want %q (all: %v)", name, got[name], want, got)
+		}
+	}
+}
