@@ -28,6 +28,10 @@ The operator's tools, all driven by one inventory file, fleet.yaml
                  compare with the projects' public mirror lists
   secrets        generate the telemetry tokens and broker password the
                  secrets file lacks
+  import         write an inventory from a running fleet's Ansible
+                 inventory, keeping every URL, module and topic
+  compare        what the rendered nodes would do otherwise than the
+                 Ansible templates (URLs, modules, sources, topics, pacing)
 
 Run 'micromirror fleet <command> -help' for a command's flags.
 `
@@ -50,6 +54,10 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return runFleetRegistrations(ctx, args[1:], stdout, stderr)
 	case "secrets":
 		return runFleetSecrets(args[1:], stdout, stderr)
+	case "import":
+		return runFleetImport(args[1:], stdout, stderr)
+	case "compare":
+		return runFleetCompare(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, fleetUsage)
 		return 0

@@ -25,12 +25,13 @@ var layouts = map[string]map[string]Layout{
 // fcix is the Micro Mirrors fleet (<sponsor>.mm.fcix.net) as its Ansible
 // templates (2022-2024) lay projects out: data served from /data/mirror
 // at the same URL paths, one rsync module per project, synced from
-// mirror.fcix.net with --bwlimit=25M (200 Mbit/s, the default here) or
-// 10M (80 Mbit/s) for Arch and Manjaro. Projects not listed keep the
-// catalog's layout, which is theirs too (almalinux, gimp, ubuntu, ...).
+// mirror.fcix.net with rsync's --bwlimit=25M (25 MiB/s: fleet import
+// sets sync.bwlimit to it) or 10M for Arch and Manjaro. Projects not
+// listed keep the catalog's layout, which is theirs too (almalinux, gimp,
+// ubuntu, ...).
 var fcix = map[string]Layout{
-	"archlinux": {BwlimitBits: 80e6},
-	"manjaro":   {BwlimitBits: 80e6},
+	"archlinux": {BwlimitBits: 10 << 20 * 8},
+	"manjaro":   {BwlimitBits: 10 << 20 * 8},
 	"epel": {Path: "epel", Module: "fedora-epel", UpstreamPath: "fedora-epel", DeleteExcluded: true,
 		Exclude: []string{"**/source/**", "**/s390x/**", "**/playground/**", "**/debug/**"}},
 	"epel-amd64": {Path: "epel", Module: "fedora-epel", UpstreamPath: "fedora-epel", DeleteExcluded: true,

@@ -173,8 +173,8 @@ func TestUpstreamWithPort(t *testing.T) {
 	for s, ok := range map[string]bool{"mirror.example.net": true, "mirror.example.net:8873": true, "192.0.2.1": true,
 		"192.0.2.1:873": true, "[2001:db8::1]:873": true, "2001:db8::1": true, "mirror:0": false, "mirror:http": false,
 		"mirror:99999": false, "Mirror.Example": false, "a b": false} {
-		if got := validUpstream(s); got != ok {
-			t.Errorf("validUpstream(%q) = %v", s, got)
+		if got := IsUpstream(s); got != ok {
+			t.Errorf("IsUpstream(%q) = %v", s, got)
 		}
 	}
 	src := "name: a.mm.example.net\nsponsor: {name: A}\ncontact: noc@mm.example.net\nupstream: mirror.example.net:8873\n" +

@@ -89,6 +89,20 @@ func Decode(name string, src []byte, v any) (err error) {
 	return nil
 }
 
+// DecodeLoose is Decode that ignores keys v does not have: for files of
+// other programs (an Ansible inventory's host_vars).
+func DecodeLoose(name string, src []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: malformed YAML (the parser failed: %v)", name, r)
+		}
+	}()
+	if err := yaml.Unmarshal(src, v); err != nil {
+		return DecodeError(name, err)
+	}
+	return nil
+}
+
 // DecodeNode is Decode for a node of a parsed file (an embedded config
 // section); strict rejects unknown keys. name is the file's, for errors.
 func DecodeNode(name string, node ast.Node, v any, strict bool) (err error) {

@@ -115,7 +115,7 @@ func (r Bitrate) Err() error {
 	return fmt.Errorf("not a rate (want e.g. 200Mbit, 1Gbit, 25MB): %q", r.bad)
 }
 
-// ParseBitrate parses "200Mbit", "1.5Gbit", "25MB", "800kbit".
+// ParseBitrate parses "200Mbit", "1.5Gbit", "25MB", "25MiB", "800kbit".
 func ParseBitrate(s string) (Bitrate, error) {
 	s = strings.TrimSpace(s)
 	units := []struct {
@@ -123,6 +123,8 @@ func ParseBitrate(s string) (Bitrate, error) {
 		mult   float64
 	}{
 		{"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}, {"bit", 1},
+		// Binary bytes, as rsync's own --bwlimit=25M means 25 MiB/s.
+		{"gib", 8 << 30}, {"mib", 8 << 20}, {"kib", 8 << 10},
 		{"gb", 8e9}, {"mb", 8e6}, {"kb", 8e3}, {"b", 8},
 	}
 	low := strings.ToLower(s)

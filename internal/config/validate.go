@@ -75,7 +75,7 @@ func (c *Node) Validate() []*FieldError {
 			bad(s.key, "%v", err)
 		}
 	}
-	if c.Upstream != "" && !validUpstream(c.Upstream) {
+	if c.Upstream != "" && !IsUpstream(c.Upstream) {
 		bad("upstream", "%q is not a hostname (or host:port)", c.Upstream)
 	}
 	c.validateSync(bad)
@@ -413,9 +413,9 @@ func isTreePath(p string) bool {
 	return true
 }
 
-// validUpstream accepts a hostname or address, with an optional port
-// (an rsync daemon off port 873).
-func validUpstream(s string) bool {
+// IsUpstream accepts a hostname or address, with an optional port (an
+// rsync daemon off port 873).
+func IsUpstream(s string) bool {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return ap.Port() != 0
 	}

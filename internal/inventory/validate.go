@@ -48,8 +48,8 @@ func (f *Fleet) validate() []*config.FieldError {
 	}
 	if f.Upstream.Host == "" {
 		bad("upstream.host", "required: the rsync host every node syncs from")
-	} else if _, err := netip.ParseAddr(f.Upstream.Host); err != nil && !config.IsHostname(f.Upstream.Host) {
-		bad("upstream.host", "%q is not a hostname", f.Upstream.Host)
+	} else if !config.IsUpstream(f.Upstream.Host) {
+		bad("upstream.host", "%q is not a hostname (or host:port)", f.Upstream.Host)
 	}
 	if !strings.HasPrefix(f.Upstream.Root, "/") {
 		bad("upstream.root", "required: the absolute path of the module trees on the upstream (for the announcer)")
