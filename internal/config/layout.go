@@ -47,6 +47,12 @@ func (p Project) RsyncDir() string {
 	return p.Top()
 }
 
+// RsyncPath is the project's tree on the node's rsync daemon:
+// module/sub/path (kdeftp/stable, fedora-epel).
+func (p Project) RsyncPath() string {
+	return p.RsyncModule() + strings.TrimPrefix(p.URLPath(), p.RsyncDir())
+}
+
 // validateLayout checks one project's path, module, upstream path and
 // extra files; overlaps between projects are validateOverlaps'.
 func validateLayout(p *Project, key string, bad reporter) {

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 
 	"micromirror/internal/catalog"
 	"micromirror/internal/config"
@@ -88,7 +87,7 @@ func contentOf(cfg config.Node) (serve.Site, []serve.Project, serve.Options) {
 		}
 		projects = append(projects, serve.Project{Name: p.Name, Path: p.Top(), Description: desc,
 			Dir: filepath.Join(cfg.DataDir, p.Top()), Link: p.URLPath(),
-			Rsync: p.RsyncModule() + strings.TrimPrefix(p.URLPath(), p.RsyncDir())})
+			Rsync: p.RsyncPath()})
 	}
 	site := serve.Site{Name: cfg.Name, SponsorName: cfg.Sponsor.Name, SponsorURL: cfg.Sponsor.URL,
 		Contact: cfg.Contact, FleetName: cfg.Fleet.Name, FleetURL: cfg.Fleet.URL, DonateURL: cfg.Fleet.Donate}

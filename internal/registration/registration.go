@@ -91,7 +91,7 @@ func Rows(f *inventory.Fleet) ([]Row, error) {
 				r.HTTPS = "https://" + n.Name + "/" + path + "/"
 			}
 			if len(cfg.Listen.Rsync) > 0 {
-				r.Rsync = "rsync://" + n.Name + "/" + path + "/"
+				r.Rsync = "rsync://" + n.Name + "/" + p.RsyncPath() + "/"
 			}
 			out = append(out, r)
 		}

@@ -157,3 +157,27 @@ func FuzzHostnames(f *testing.F) {
 		}
 	})
 }
+
+// Under a fleet's layout, the rows give the URLs the projects registered:
+// the rsync URL names the module (fedora-epel), not the directory.
+func TestRowsUnderALayout(t *testing.T) {
+	f := fleet(t, "domain: mm.example.net\n", "domain: mm.example.net\nlayout: fcix\n",
+		"  videolan: {}\n", "  videolan: {}\n  kdeftp-stable: {}\n", "projects: [archlinux, debian, videolan]", "projects: [archlinux, kdeftp-stable, videolan]")
+	rows, err := Rows(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r.Project] = r.HTTPS + " " + r.Rsync
+	}
+	for p, want := range map[string]string{
+		"epel-amd64":    "https://sonic.mm.example.net/epel/ rsync://sonic.mm.example.net/fedora-epel/",
+		"kdeftp-stable": "https://ziply.mm.example.net/kdeftp/stable/ rsync://ziply.mm.example.net/kdeftp/stable/",
+		"videolan":      "https://ziply.mm.example.net/videolan-ftp/ rsync://ziply.mm.example.net/videolan-ftp/",
+	} {
+		if got[p] != want {
+			t.Errorf("%s: %q, want %q", p, got[p], want)
+		}
+	}
+}
