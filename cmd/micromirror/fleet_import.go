@@ -47,6 +47,10 @@ func runFleetImport(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	if o.Operator == "" || o.Contact == "" {
+		fmt.Fprintln(stderr, "micromirror fleet import: the Ansible inventory does not name the operator: give -operator NAME and -contact ADDRESS (shown on every page)")
+		return 2
+	}
 	a, err := adopt.ReadAnsible(*dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "micromirror fleet import: %v\n", err)

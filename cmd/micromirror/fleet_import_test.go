@@ -236,3 +236,23 @@ func sorted(s []string) []string {
 	}
 	return out
 }
+
+// Bad input: the problem by file and line, and no file written.
+func TestFleetImportBadInput(t *testing.T) {
+	ansible := t.TempDir()
+	if err := exec.Command("cp", "-r", "../../internal/adopt/testdata/fleet/.", ansible).Run(); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(ansible, "host_vars/gamma.mm.example.org.yaml"))
+	out := filepath.Join(t.TempDir(), "fleet.yaml")
+	code, _, stderr := runCLI(t, "fleet", "import", "-ansible", ansible, "-operator", "x", "-contact", "noc@mm.example.org", "-o", out)
+	if code != 1 || !regexp.MustCompile(`inventory.yaml:9: host gamma.mm.example.org has no host_vars/gamma.mm.example.org.yaml`).MatchString(stderr) {
+		t.Errorf("a host without host_vars: %d %q", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a partial inventory was written")
+	}
+	if code, _, stderr := runCLI(t, "fleet", "import", "-ansible", ansible, "-o", out); code != 2 || !strings.Contains(stderr, "give -operator NAME and -contact ADDRESS") {
+		t.Errorf("without an operator: %d %q", code, stderr)
+	}
+}
