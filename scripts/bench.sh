@@ -292,6 +292,25 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
   done
 } | tee -a "$out/serving.txt"
 
+# Sync: a node's sync of a large tree against a bare rsync of it from the
+# same daemon, in the same run (internal/syncer BenchmarkSyncAgainstBareRsync;
+# SYNC_FILES sets the tree, default 300,000 files): wall time and what the
+# upstream's daemon spends, for an unchanged tree and 1% of files changed.
+"$GO" test ./internal/syncer -run '^$' -bench SyncAgainstBare -benchtime 1x -timeout 60m > "$work/sync.txt"
+{
+  echo
+  awk '/BenchmarkSyncAgainstBareRsync/ {for (i=1;i<=NF;i++) v[$(i+1)]=$i}
+       END {
+         printf "Sync of %d files from a local rsync daemon, node against bare rsync (medians)\n", v["files"]
+         printf "%-34s %12s %12s %10s\n", "measure", "node", "bare", "node/bare"
+         split("unchanged changed1pct", k, " ")
+         for (j=1;j<=2;j++) {
+           printf "%-34s %12.2f %12.2f %10.2f\n", "wall s, " k[j], v["s-node-wall-" k[j]], v["s-bare-wall-" k[j]], v["wall-node/bare-" k[j]]
+           printf "%-34s %12.2f %12.2f %10.2f\n", "upstream CPU s, " k[j], v["s-node-upcpu-" k[j]], v["s-bare-upcpu-" k[j]], v["upcpu-node/bare-" k[j]]
+         }
+       }' "$work/sync.txt"
+} | tee -a "$out/serving.txt"
+
 # Fleet placement: a 1,000-node, 40-project fleet planned, against the
 # placement an operator makes by hand (new nodes take the most popular
 # projects that fit), both valued with the same demand model.

@@ -28,8 +28,13 @@ type Options struct {
 	DeleteExcluded bool
 	DryRun         bool
 	Progress       bool // --info=progress2 for live progress
-	// MaxDelete is rsync's own last-resort cap (--max-delete), 0 for none.
+	// MaxDelete is rsync's own cap on deletions (--max-delete) when
+	// Capped; 0 then deletes nothing (rsync warns and exits 25).
 	MaxDelete int
+	Capped    bool
+	// BackupDir receives what the run deletes or replaces (--backup
+	// --backup-dir), so a refused run can be undone; empty: none.
+	BackupDir string
 }
 
 // Args returns the argv (without the program name) for a pull: recursive,
@@ -59,8 +64,11 @@ func Args(o Options) []string {
 		if o.DeleteExcluded {
 			a = append(a, "--delete-excluded")
 		}
-		if o.MaxDelete > 0 {
-			a = append(a, fmt.Sprintf("--max-delete=%d", o.MaxDelete))
+		if o.Capped {
+			a = append(a, fmt.Sprintf("--max-delete=%d", max(o.MaxDelete, 0)))
+		}
+		if o.BackupDir != "" {
+			a = append(a, "--backup", "--backup-dir="+o.BackupDir)
 		}
 	}
 	if o.BytesPerSec > 0 {

@@ -52,6 +52,28 @@ func (r *Runner) Fetch(ctx context.Context, src, dest string, timeoutSec, connTi
 	return nil
 }
 
+// ListTop counts the entries at the top of src (a directory URL ending
+// in '/'), one directory listed without recursion: the cheap look at an
+// upstream before a run. "." itself is not counted.
+func (r *Runner) ListTop(ctx context.Context, src string, timeoutSec, connTimeout int) (int, error) {
+	bin := r.Binary
+	if bin == "" {
+		bin = "rsync"
+	}
+	args := []string{"--no-motd", "--timeout=" + strconv.Itoa(timeoutSec), "--contimeout=" + strconv.Itoa(connTimeout), src}
+	out, err := exec.CommandContext(ctx, bin, args...).Output()
+	if err != nil {
+		return 0, fmt.Errorf("list %s: %v", src, err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 5 && f[len(f)-1] != "." {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Pull runs one transfer. onProgress, if set, gets every progress2 update.
 // Cancelling ctx kills rsync; the result is then Transient.
 func (r *Runner) Pull(ctx context.Context, o Options, onProgress func(Progress)) (*Run, error) {

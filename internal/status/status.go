@@ -34,6 +34,9 @@ type Project struct {
 	LastRun     *Run      `json:"last_run,omitempty"`
 	// Marker is the upstream change marker's content at the last success.
 	Marker string `json:"marker,omitempty"`
+	// TreeEntries is the tree's entries after the last success (rsync's
+	// "Number of files"): what the deletion guard's share is of.
+	TreeEntries int64 `json:"tree_entries,omitempty"`
 	// Counters since the project was first synced here.
 	Runs     uint64 `json:"runs"`
 	Checks   uint64 `json:"checks"` // runs skipped because nothing changed

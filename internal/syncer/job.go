@@ -103,43 +103,56 @@ func (j *job) do(ctx context.Context) rsync.Result {
 		}
 	}
 
-	j.w.stage.Store("preflight")
-	pre, err := j.e.runner.Pull(ctx, j.opts(true, true), nil)
-	if err != nil {
-		return j.fail(rsync.Fatal, err.Error())
+	// The guards, without a dry run (a second file list from the upstream
+	// on every run): cheap checks first, then rsync's own deletion cap and
+	// a disk watch hold during the run itself.
+	j.w.stage.Store("checking")
+	local := j.st.TreeEntries
+	if local == 0 {
+		local = countEntries(j.plan.Dir) // first run here, or status from before
 	}
-	j.log.printf("preflight (dry run): exit %d\n%s", pre.Code, pre.Output)
-	if !pre.Result.OK() {
-		return j.fail(pre.Result, "preflight: "+rsync.LastLines(pre.Output, 2))
-	}
-	if why := j.guard(pre.Stats); why != "" && j.reason != "force" {
+	if why := j.cheapChecks(ctx, local, timeout, contimeout); why != "" && j.reason != "force" {
 		return j.refuse(why)
 	}
-
 	var runs []*rsync.Run
 	stages := j.stages()
-	limit := 0 // deletions a deleting stage may make; 0: no limit (forced)
-	if j.reason != "force" {
-		limit = j.deleteLimit(pre.Stats)
+	limit := j.deleteLimit(local)
+	backup := j.backupDir()
+	if n, err := restoreDeleted(backup, j.plan.Dir); err != nil || n > 0 {
+		j.log.printf("put back %d entries a run cut short had set aside (%v)", n, err)
 	}
 	for i, o := range stages {
-		if o.Delete {
-			// The dry run's check is enforced again by the run itself:
-			// an upstream truncated since (a two-stage sync can take
-			// hours) stops rsync at the same share, with exit 25.
-			o.MaxDelete = limit
+		if o.Delete && j.reason != "force" {
+			// An upstream truncated before or during the run (a
+			// two-stage sync can take hours) stops rsync at the share
+			// (exit 25); what it deleted and replaced until then was set
+			// aside, and goes back.
+			o.MaxDelete, o.Capped, o.BackupDir = limit, true, backup
 		}
 		j.w.stage.Store(fmt.Sprintf("stage %d/%d", i+1, len(stages)))
-		r, err := j.e.runner.Pull(ctx, o, func(p rsync.Progress) { j.w.progress.Store(&p) })
+		r, err := j.pullWatchingDisk(ctx, o)
 		if err != nil {
 			return j.fail(rsync.Fatal, err.Error())
 		}
 		j.log.printf("stage %d/%d: exit %d (%s) in %s\n%s", i+1, len(stages), r.Code, r.Result, r.Duration.Round(time.Millisecond), r.Output)
-		runs = append(runs, r)
+		runs = append(runs, r.Run)
 		if r.Code == rsync.MaxDeleteExit {
 			j.recordRun(runs, "refused")
-			return j.refuse(fmt.Sprintf("rsync stopped deleting at %d entries (the limit, %.0f%% of %d): "+
-				"the upstream was truncated during the run?", limit, s.MaxDeletePercent, localEntries(pre.Stats)))
+			n, err := restoreDeleted(backup, j.plan.Dir)
+			if err != nil {
+				j.log.printf("putting back what the stopped run deleted: %v", err)
+			}
+			return j.refuse(fmt.Sprintf("rsync stopped deleting at %d entries (%.0f%% of %d) and the %d it deleted are back: "+
+				"upstream truncated? A forced run deletes them", limit, s.MaxDeletePercent, local, n))
+		}
+		if o.BackupDir != "" {
+			os.RemoveAll(o.BackupDir) // the run stands: old versions and deleted entries go
+		}
+		if r.DiskLow {
+			j.recordRun(runs, "refused")
+			removeTempDirs(j.plan.Dir) // what the stopped stage staged in .~tmp~
+			restoreDeleted(backup, j.plan.Dir)
+			return j.refuse(fmt.Sprintf("not enough disk: stopped at the %.0f%% reserve during the run", s.ReservePercent))
 		}
 		if !r.Result.OK() {
 			msg := rsync.LastLines(r.Output, 2)
@@ -170,6 +183,9 @@ func (j *job) do(ctx context.Context) rsync.Result {
 	j.st.State, j.st.LastResult, j.st.LastError = status.Idle, string(res), ""
 	j.st.LastSuccess = time.Now()
 	j.st.Runs++
+	if f := runs[len(runs)-1].Stats.Files; f > 0 {
+		j.st.TreeEntries = f
+	}
 	if marker != "" {
 		j.st.Marker = marker
 		j.st.LastRun.Serial = marker
@@ -226,39 +242,82 @@ func manifestIncludes(globs []string) []string {
 // minGuardedDeletes is the fewest deletions the share guard looks at.
 const minGuardedDeletes = 10
 
-// localEntries is the receiver's entries before a run, from its dry run.
-func localEntries(pre rsync.Stats) int64 { return pre.Files - pre.CreatedFiles + pre.Deleted }
-
-// deleteLimit is the most deletions the share guard lets a run make: the
-// floor below which it does not look, or the share of the tree.
-func (j *job) deleteLimit(pre rsync.Stats) int {
-	share := int(j.e.set.Sync.MaxDeletePercent * float64(localEntries(pre)) / 100)
-	return max(minGuardedDeletes-1, share)
+// deleteLimit is the most deletions a run may make: the share of the
+// tree, with a floor below which the guard does not look (tiny trees).
+func (j *job) deleteLimit(local int64) int {
+	return max(minGuardedDeletes-1, int(j.e.set.Sync.MaxDeletePercent*float64(local)/100))
 }
 
-// guard refuses runs that would harm the served tree; it returns why.
-func (j *job) guard(pre rsync.Stats) string {
+// backupDir is where a deleting stage sets aside what it deletes or
+// replaces: beside the tree, on its file system (renames), under a name
+// neither the web server nor the rsync daemon ever shows (.~tmp~).
+func (j *job) backupDir() string {
+	return filepath.Join(filepath.Dir(j.plan.Dir), ".~tmp~", "set-aside-"+filepath.Base(j.plan.Dir))
+}
+
+// cheapChecks refuse what is plain before any transfer, at the cost of a
+// directory listing: an upstream whose tree is empty while ours is not,
+// and a disk already at its reserve. It returns why, "" to go on.
+func (j *job) cheapChecks(ctx context.Context, local int64, timeout, contimeout int) string {
 	s := j.e.set.Sync
-	local := localEntries(pre)
-	if local > 1 && pre.Files <= 1 {
-		return fmt.Sprintf("upstream looks empty (%d entries) while the mirror has %d", pre.Files, local)
-	}
-	// A floor of a few files keeps tiny trees (a project's first files)
-	// from tripping the guard on ordinary churn.
-	if local > 0 && pre.Deleted >= minGuardedDeletes && float64(pre.Deleted)*100 > s.MaxDeletePercent*float64(local) {
-		return fmt.Sprintf("would delete %d of %d entries (%.0f%%, limit %.0f%%): upstream truncated?",
-			pre.Deleted, local, float64(pre.Deleted)*100/float64(local), s.MaxDeletePercent)
-	}
-	free, total, err := freeBytes(j.plan.Dir)
-	if err == nil {
-		reserve := uint64(float64(total) * s.ReservePercent / 100)
-		need := uint64(pre.TransferredSize)
-		if free < need+reserve {
-			return fmt.Sprintf("not enough disk: needs %d bytes plus a %.0f%% reserve, %d free", need, s.ReservePercent, free)
+	if free, total, err := freeBytes(j.plan.Dir); err == nil {
+		if reserve := uint64(float64(total) * s.ReservePercent / 100); free <= reserve {
+			return fmt.Sprintf("not enough disk: %d bytes free, the reserve is %.0f%% (%d bytes)", free, s.ReservePercent, reserve)
 		}
 	}
-	return ""
+	if local <= 1 {
+		return ""
+	}
+	n, err := j.e.runner.ListTop(ctx, j.plan.Source, timeout, contimeout)
+	if err == nil && n == 0 {
+		return fmt.Sprintf("upstream looks empty (nothing at its top) while the mirror has %d entries", local)
+	}
+	return "" // a listing that fails is the run's to report
 }
+
+// pullWatchingDisk runs one stage and stops it when the disk reaches its
+// reserve: the reserve holds during the transfer, not only before it.
+func (j *job) pullWatchingDisk(ctx context.Context, o rsync.Options) (*pull, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	low := make(chan struct{})
+	reserve := j.e.set.Sync.ReservePercent
+	go func() {
+		t := time.NewTicker(diskWatchEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if free, total, err := freeBytes(j.plan.Dir); err == nil && free <= uint64(float64(total)*reserve/100) {
+					close(low)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	r, err := j.e.runner.Pull(ctx, o, func(p rsync.Progress) { j.w.progress.Store(&p) })
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-low:
+		return &pull{Run: r, DiskLow: true}, nil
+	default:
+		return &pull{Run: r}, nil
+	}
+}
+
+// pull is one stage's run, and whether the disk watch stopped it.
+type pull struct {
+	*rsync.Run
+	DiskLow bool
+}
+
+// diskWatchEvery is how often a running stage checks the disk.
+var diskWatchEvery = time.Second
 
 func (j *job) fetchMarker(ctx context.Context, timeout, contimeout int) (string, error) {
 	dir := filepath.Join(j.e.set.StateDir, "markers")

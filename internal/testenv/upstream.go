@@ -112,3 +112,24 @@ func (u *Upstream) Freeze() { syscall.Kill(-u.cmd.Process.Pid, syscall.SIGSTOP) 
 
 // Thaw resumes a frozen daemon.
 func (u *Upstream) Thaw() { syscall.Kill(-u.cmd.Process.Pid, syscall.SIGCONT) }
+
+// ChildCPU is the CPU time the daemon's finished sessions used (the
+// children it reaped: /proc/<pid>/stat cutime + cstime): what serving
+// clients cost the upstream, to the clock tick.
+func (u *Upstream) ChildCPU() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", u.cmd.Process.Pid))
+	if err != nil {
+		u.tb.Fatal(err)
+	}
+	// Fields after the command name in parentheses; cutime and cstime are
+	// the 16th and 17th fields of the line.
+	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
+	f := strings.Fields(rest)
+	var ticks int64
+	for _, s := range f[13:15] {
+		var n int64
+		fmt.Sscan(s, &n)
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
