@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io/fs"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -565,5 +566,40 @@ func TestForceNotLostBehindPending(t *testing.T) {
 	})
 	if s.Trigger != "force" || s.State != status.Idle {
 		t.Fatalf("after the running one came a %q run: %s %q", s.Trigger, s.State, s.LastError)
+	}
+}
+
+// TestDiskReserveHoldsDuringTheRun: the reserve is watched while a stage
+// transfers, not only checked before it. On a 24 MiB tmpfs with a 50%
+// reserve, a 16 MiB file fits at the start and not by the end: the stage
+// is stopped at the reserve, the run refused, and nothing of the file
+// stays in the tree or its staging directory.
+func TestDiskReserveHoldsDuringTheRun(t *testing.T) {
+	testenv.RequireRoot(t)
+	disk := testenv.PublicTempDir(t)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m,mode=0777", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Skipf("mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	r := newRig(t, "gimp", func(c *config.Node) {
+		c.DataDir = disk
+		c.Sync.ReservePercent = 50
+		c.Projects[0].Bwlimit = config.Bits(40e6)
+	})
+	write(t, r.src, "big.iso", randBytes(16<<20))
+	r.start()
+	s := r.waitFor("refusal", 60*time.Second, func(s syncer.ProjectStatus) bool { return s.State == status.Refused })
+	if !strings.Contains(s.LastError, "during the run") {
+		t.Errorf("refusal = %q", s.LastError)
+	}
+	var left []string
+	filepath.WalkDir(disk, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("left on the disk: %v", left)
 	}
 }
