@@ -35,6 +35,11 @@ type Options struct {
 	// BackupDir receives what the run deletes or replaces (--backup
 	// --backup-dir), so a refused run can be undone; empty: none.
 	BackupDir string
+	// FullList builds the whole file list before transferring, for a
+	// progress total from the start (an initial sync's percent and ETA);
+	// otherwise rsync recurses incrementally, which costs the upstream
+	// less time and memory.
+	FullList bool
 }
 
 // Args returns the argv (without the program name) for a pull: recursive,
@@ -79,9 +84,12 @@ func Args(o Options) []string {
 		a = append(a, "--dry-run")
 	}
 	if o.Progress {
-		// Without incremental recursion the total is known up front, so
-		// progress2's percentage and the ETA mean something.
-		a = append(a, "--info=progress2", "--no-inc-recursive")
+		a = append(a, "--info=progress2")
+		if o.FullList {
+			// Without incremental recursion the total is known up front,
+			// so progress2's percentage and the ETA mean something.
+			a = append(a, "--no-inc-recursive")
+		}
 	}
 	return append(a, o.Source, o.Dest)
 }

@@ -98,3 +98,12 @@ func FuzzParseProgress(f *testing.F) {
 		}
 	})
 }
+
+// An initial sync lists the whole tree first (a true progress total);
+// later runs recurse incrementally (less upstream time and memory).
+func TestFullListOnlyWhenAsked(t *testing.T) {
+	has := func(o Options) bool { return slices.Contains(Args(o), "--no-inc-recursive") }
+	if !has(Options{Progress: true, FullList: true}) || has(Options{Progress: true}) || has(Options{FullList: true, DryRun: true}) {
+		t.Error("--no-inc-recursive where it should not be, or missing")
+	}
+}

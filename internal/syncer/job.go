@@ -116,6 +116,12 @@ func (j *job) do(ctx context.Context) rsync.Result {
 	}
 	var runs []*rsync.Run
 	stages := j.stages()
+	for i := range stages {
+		// An initial sync (hours, where people watch the bar) lists the
+		// whole tree first for a true percent and ETA; later runs,
+		// short, recurse incrementally.
+		stages[i].FullList = local <= 1
+	}
 	limit := j.deleteLimit(local)
 	backup := j.backupDir()
 	if n, err := restoreDeleted(backup, j.plan.Dir); err != nil || n > 0 {
