@@ -41,11 +41,11 @@ func build(t *testing.T, dir, version string) string {
 func testRoot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
-	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates", "etc", "srv"} {
+	testenv.DpkgRoot(t, root)
+	for _, d := range []string{"etc", "srv"} {
 		os.MkdirAll(filepath.Join(root, d), 0o755)
 	}
 	for name, body := range map[string]string{
-		"var/lib/dpkg/status": "", "var/lib/dpkg/available": "",
 		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n", "etc/group": "root:x:0:\nadm:x:4:\n",
 		"etc/shadow": "root:*:19000:0:99999:7:::\n", "etc/gshadow": "root:*::\n",
 	} {

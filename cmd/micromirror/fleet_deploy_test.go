@@ -176,7 +176,7 @@ nodes:
 	}
 	native, foreign := testDeb(t, "mm-deploy-test", "1.1", arch), testDeb(t, "mm-deploy-test", "1.1", other)
 	for _, n := range []*deployNode{a, b} {
-		dpkgRoot(t, filepath.Join(n.dir, "root"))
+		testenv.DpkgRoot(t, filepath.Join(n.dir, "root"))
 	}
 	code, out, stderr = deployCLI("-deb", foreign, "-only", "a.mm.example.net")
 	if code == 0 || !strings.Contains(out, "a.mm.example.net: FAILED: the host is "+arch+" and -deb has packages for "+other+" only") {
@@ -294,16 +294,6 @@ func hostArch(t *testing.T) string {
 		t.Skipf("dpkg: %v", err)
 	}
 	return strings.TrimSpace(string(out))
-}
-
-// dpkgRoot makes an empty dpkg database under root, for dpkg --root.
-func dpkgRoot(t *testing.T, root string) {
-	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
-	}
-	for _, f := range []string{"var/lib/dpkg/status", "var/lib/dpkg/available"} {
-		os.WriteFile(filepath.Join(root, f), nil, 0o644)
-	}
 }
 
 func sponsorFor(slug, a string) string {

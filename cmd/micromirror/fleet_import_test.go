@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -190,7 +191,7 @@ func TestFleetImportTakesOver(t *testing.T) {
 		for _, line := range strings.Split(strings.TrimSpace(string(list)), "\n") {
 			got = append(got, strings.Fields(line)[0])
 		}
-		if want := strings.Join(sorted(fleetModules[name]), " "); strings.Join(sorted(got), " ") != want {
+		if want := strings.Join(slices.Sorted(slices.Values(fleetModules[name])), " "); strings.Join(slices.Sorted(slices.Values(got)), " ") != want {
 			t.Errorf("%s lists rsync modules %v, want %s", name, got, want)
 		}
 	}
@@ -223,18 +224,6 @@ func TestFleetImportTakesOver(t *testing.T) {
 			t.Errorf("%s after the %s announcement: %q %v", c.url, c.topic, body, err)
 		}
 	}
-}
-
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
 }
 
 // Bad input: the problem by file and line, and no file written.

@@ -130,8 +130,12 @@ func ReadAnsible(dir string) (*Ansible, error) {
 		return nil, errors.Join(errs...)
 	}
 	script := filepath.Join(dir, "templates/update-mirror.sh")
-	a.Upstream = grep(script, regexp.MustCompile(`(?m)^UPSTREAM="?([A-Za-z0-9.:-]+)"?`))
-	a.Bwlimit = rsyncRate(grep(script, regexp.MustCompile(`(?m)^RSYNC_ARGS=\(.*--bwlimit=([0-9.]+[A-Za-z]*)`)))
+	a.Upstream = grep(script, upstreamRE)
+	for _, w := range shellWords(grep(script, rsyncArgsRE)) {
+		if v, ok := strings.CutPrefix(w, "--bwlimit="); ok {
+			a.Bwlimit = rsyncRate(v)
+		}
+	}
 	mqttExec := filepath.Join(dir, "files/systemd.mqtt-exec.service")
 	a.Broker = grep(mqttExec, regexp.MustCompile(`mqtt-exec.*\s-h\s+([A-Za-z0-9.-]+)`))
 	a.BrokerPort = grep(mqttExec, regexp.MustCompile(`mqtt-exec.*\s-p\s+([0-9]+)`))

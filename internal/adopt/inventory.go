@@ -1,6 +1,7 @@
 package adopt
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strconv"
@@ -40,13 +41,13 @@ func Inventory(a *Ansible, o Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	upstream := firstOf(o.Upstream, a.Upstream)
+	upstream := cmp.Or(o.Upstream, a.Upstream)
 	if upstream == "" {
 		return nil, fmt.Errorf("%s: no UPSTREAM= in templates/update-mirror.sh: give -upstream HOST", a.Dir)
 	}
 	broker := o.Broker
 	if broker == "" && a.Broker != "" {
-		broker = "tcp://" + a.Broker + ":" + firstOf(a.BrokerPort, "1883")
+		broker = "tcp://" + a.Broker + ":" + cmp.Or(a.BrokerPort, "1883")
 	}
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -61,11 +62,11 @@ func Inventory(a *Ansible, o Options) ([]byte, error) {
 		w("  url: %s\n", quote(o.OperatorURL))
 	}
 	w("upstream:\n  host: %s\n  root: %s   # where %s keeps the module trees (for micromirror announce)\n",
-		upstream, firstOf(o.UpstreamRoot, "/data/mirror"), upstream)
+		upstream, cmp.Or(o.UpstreamRoot, "/data/mirror"), upstream)
 	if broker != "" {
 		w("mqtt:\n  broker: %s\n", quote(broker))
 	}
-	w("node:\n  data_dir: %s   # the trees stay where the nodes have them\n", firstOf(o.DataDir, "/data/mirror"))
+	w("node:\n  data_dir: %s   # the trees stay where the nodes have them\n", cmp.Or(o.DataDir, "/data/mirror"))
 	if a.Bwlimit > 0 {
 		w("  sync:\n    bwlimit: %s   # the update script's --bwlimit\n", byteRate(a.Bwlimit))
 	}
@@ -76,7 +77,7 @@ func Inventory(a *Ansible, o Options) ([]byte, error) {
 	w("nodes:\n")
 	for _, h := range a.Hosts {
 		slug := strings.TrimSuffix(h.Name, "."+domain)
-		w("  - sponsor:\n      slug: %s\n      name: %s\n", slug, quote(firstOf(h.Sponsor, slug)))
+		w("  - sponsor:\n      slug: %s\n      name: %s\n", slug, quote(cmp.Or(h.Sponsor, slug)))
 		if h.Sponsor == "" {
 			w("      # not in the Ansible inventory: site_sponsor (the name every page credits)\n")
 		}
@@ -154,15 +155,6 @@ func projectsOf(hosts []Host) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func firstOf(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // byteRate writes bytes per second as a node config rate, exactly.

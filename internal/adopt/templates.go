@@ -71,12 +71,12 @@ func (t *Templates) Make(host, project string) (Made, error) {
 		return Made{}, fmt.Errorf("templates/rsyncd.conf: %w", err)
 	}
 	var m Made
-	upstream := firstMatch(sh, `(?m)^UPSTREAM="?([^"\s]+)"?`)
+	upstream := firstMatch(sh, upstreamRE)
 	std := []string{}
-	if a := firstMatch(sh, `(?m)^RSYNC_ARGS=\((.*)\)\s*$`); a != "" {
+	if a := firstMatch(sh, rsyncArgsRE); a != "" {
 		std = shellWords(a)
 	}
-	for _, mt := range regexp.MustCompile(`\[\[ \$1 = "rsync/\$UPSTREAM/([^"]+)" \]\]`).FindAllStringSubmatch(sh, -1) {
+	for _, mt := range topicRE.FindAllStringSubmatch(sh, -1) {
 		m.Topics = append(m.Topics, mt[1])
 	}
 	for _, line := range strings.Split(sh, "\n") {
@@ -165,6 +165,14 @@ func rsyncRate(s string) int64 {
 	return int64(f * float64(mult))
 }
 
+// What the update script's lines look like.
+var (
+	upstreamRE  = regexp.MustCompile(`(?m)^UPSTREAM="?([^"\s]+)"?`)
+	rsyncArgsRE = regexp.MustCompile(`(?m)^RSYNC_ARGS=\((.*)\)\s*$`)
+	topicRE     = regexp.MustCompile(`\[\[ \$1 = "rsync/\$UPSTREAM/([^"]+)" \]\]`)
+	hostnameVar = regexp.MustCompile(`\{\{\s*inventory_hostname\s*\}\}`)
+)
+
 var jinjaTag = regexp.MustCompile(`\{%-?\s*(.*?)\s*-?%\}`)
 var jinjaIf = regexp.MustCompile(`^if\s+"([^"]+)"\s+(not\s+)?in\s+hostedprojects$`)
 
@@ -222,7 +230,7 @@ func jinja(src, host string, hosted []string) (string, error) {
 	if on {
 		out.WriteString(rest)
 	}
-	return regexp.MustCompile(`\{\{\s*inventory_hostname\s*\}\}`).ReplaceAllString(out.String(), host), nil
+	return hostnameVar.ReplaceAllString(out.String(), host), nil
 }
 
 // shellWords splits a line as the shell would for the simple quoting the
@@ -262,8 +270,8 @@ func shellWords(line string) []string {
 	return words
 }
 
-func firstMatch(s, re string) string {
-	if m := regexp.MustCompile(re).FindStringSubmatch(s); m != nil {
+func firstMatch(s string, re *regexp.Regexp) string {
+	if m := re.FindStringSubmatch(s); m != nil {
 		return m[1]
 	}
 	return ""

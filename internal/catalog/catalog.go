@@ -168,8 +168,9 @@ func canonical(name string) string {
 // alias's recipe carries the alias as its name: the node reports the
 // project under the name its config gives.
 func Lookup(name string) (Recipe, bool) {
+	c := canonical(name)
 	for _, r := range recipes {
-		if r.Name == canonical(name) {
+		if r.Name == c {
 			r = withDefaults(r)
 			r.Name = name
 			return r, true

@@ -77,27 +77,21 @@ func (c *Node) Normalize(base string) {
 // Decode decodes YAML into v, rejecting unknown keys; errors name the
 // file, line and column. The YAML library panics on some malformed input
 // (fuzzing found "projects: ! "); Decode turns that into an error too.
-func Decode(name string, src []byte, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: malformed YAML (the parser failed: %v)", name, r)
-		}
-	}()
-	if err := yaml.UnmarshalWithOptions(src, v, yaml.DisallowUnknownField()); err != nil {
-		return DecodeError(name, err)
-	}
-	return nil
+func Decode(name string, src []byte, v any) error {
+	return decode(name, src, v, yaml.DisallowUnknownField())
 }
 
 // DecodeLoose is Decode that ignores keys v does not have: for files of
 // other programs (an Ansible inventory's host_vars).
-func DecodeLoose(name string, src []byte, v any) (err error) {
+func DecodeLoose(name string, src []byte, v any) error { return decode(name, src, v) }
+
+func decode(name string, src []byte, v any, opts ...yaml.DecodeOption) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s: malformed YAML (the parser failed: %v)", name, r)
 		}
 	}()
-	if err := yaml.Unmarshal(src, v); err != nil {
+	if err := yaml.UnmarshalWithOptions(src, v, opts...); err != nil {
 		return DecodeError(name, err)
 	}
 	return nil

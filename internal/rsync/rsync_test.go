@@ -60,8 +60,8 @@ sent 4,321 bytes  received 12,400,000 bytes  1,234,567.00 bytes/sec
 
 func TestParseStats(t *testing.T) {
 	s := ParseStats(statsOut)
-	want := Stats{Files: 1234, RegularFiles: 1200, CreatedFiles: 12, Deleted: 3, HasDeletedFigure: true, Transferred: 15,
-		TotalSize: 987654321, TransferredSize: 12345678, BytesSent: 4321, BytesReceived: 12400000}
+	want := Stats{Files: 1234, RegularFiles: 1200, Deleted: 3, Transferred: 15,
+		TotalSize: 987654321, BytesSent: 4321, BytesReceived: 12400000}
 	if s != want {
 		t.Errorf("got  %+v\nwant %+v", s, want)
 	}

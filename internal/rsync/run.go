@@ -35,13 +35,18 @@ type Runner struct {
 	StallTimeout time.Duration
 }
 
+// bin is the rsync program to run.
+func (r *Runner) bin() string {
+	if r.Binary == "" {
+		return "rsync"
+	}
+	return r.Binary
+}
+
 // Fetch copies one file (a marker) from src to dest, keeping its mtime;
 // rsync writes a temp file and renames it, so dest is never half-written.
 func (r *Runner) Fetch(ctx context.Context, src, dest string, timeoutSec, connTimeout int) error {
-	bin := r.Binary
-	if bin == "" {
-		bin = "rsync"
-	}
+	bin := r.bin()
 	// -I: always copy. A marker rewritten within the same second with the
 	// same length would pass rsync's size+mtime quick check unseen.
 	args := []string{"-t", "-I", "--no-motd", "--timeout=" + strconv.Itoa(timeoutSec), "--contimeout=" + strconv.Itoa(connTimeout), src, dest}
@@ -56,10 +61,7 @@ func (r *Runner) Fetch(ctx context.Context, src, dest string, timeoutSec, connTi
 // in '/'), one directory listed without recursion: the cheap look at an
 // upstream before a run. "." itself is not counted.
 func (r *Runner) ListTop(ctx context.Context, src string, timeoutSec, connTimeout int) (int, error) {
-	bin := r.Binary
-	if bin == "" {
-		bin = "rsync"
-	}
+	bin := r.bin()
 	args := []string{"--no-motd", "--timeout=" + strconv.Itoa(timeoutSec), "--contimeout=" + strconv.Itoa(connTimeout), src}
 	out, err := exec.CommandContext(ctx, bin, args...).Output()
 	if err != nil {
@@ -77,10 +79,7 @@ func (r *Runner) ListTop(ctx context.Context, src string, timeoutSec, connTimeou
 // Pull runs one transfer. onProgress, if set, gets every progress2 update.
 // Cancelling ctx kills rsync; the result is then Transient.
 func (r *Runner) Pull(ctx context.Context, o Options, onProgress func(Progress)) (*Run, error) {
-	bin := r.Binary
-	if bin == "" {
-		bin = "rsync"
-	}
+	bin := r.bin()
 	args := Args(o)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -7,16 +7,13 @@ import (
 
 // Stats are the figures of rsync's --stats summary.
 type Stats struct {
-	Files            int64 // "Number of files" on the sender
-	RegularFiles     int64 // regular files among them
-	Transferred      int64 // "Number of regular files transferred"
-	Deleted          int64 // "Number of deleted files"
-	TotalSize        int64 // "Total file size"
-	TransferredSize  int64 // "Total transferred file size"
-	BytesReceived    int64 // "Total bytes received" (wire bytes, pull side)
-	BytesSent        int64
-	CreatedFiles     int64
-	HasDeletedFigure bool
+	Files         int64 // "Number of files" on the sender
+	RegularFiles  int64 // regular files among them
+	Transferred   int64 // "Number of regular files transferred"
+	Deleted       int64 // "Number of deleted files"
+	TotalSize     int64 // "Total file size"
+	BytesReceived int64 // "Total bytes received" (wire bytes, pull side)
+	BytesSent     int64
 }
 
 // ParseStats reads the --stats block from rsync's output; unknown lines
@@ -38,17 +35,12 @@ func ParseStats(out string) Stats {
 			if _, rest, ok := strings.Cut(val, "reg: "); ok {
 				s.RegularFiles, _ = leadingNumber(rest)
 			}
-		case "Number of created files":
-			s.CreatedFiles = n
 		case "Number of deleted files":
 			s.Deleted = n
-			s.HasDeletedFigure = true
 		case "Number of regular files transferred":
 			s.Transferred = n
 		case "Total file size":
 			s.TotalSize = n
-		case "Total transferred file size":
-			s.TransferredSize = n
 		case "Total bytes received":
 			s.BytesReceived = n
 		case "Total bytes sent":

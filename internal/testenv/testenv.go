@@ -189,3 +189,19 @@ func TLSTrusting(tb testing.TB, certFile string) *tls.Config {
 	pool.AppendCertsFromPEM(pem)
 	return &tls.Config{RootCAs: pool}
 }
+
+// DpkgRoot makes an empty dpkg database under root, for dpkg --root: the
+// system tree a test installs packages into.
+func DpkgRoot(tb testing.TB, root string) {
+	tb.Helper()
+	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for _, f := range []string{"var/lib/dpkg/status", "var/lib/dpkg/available"} {
+		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
