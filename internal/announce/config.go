@@ -30,10 +30,17 @@ type Config struct {
 	Poll     config.Duration `yaml:"poll"`
 	Quiet    config.Duration `yaml:"quiet"`
 	Modules  []Module        `yaml:"modules"`
+	// Journal keeps a change journal in each module's tree
+	// (.micromirror/journal) for nodes to transfer only what changed;
+	// default on, where the announcer may write that directory.
+	Journal *bool `yaml:"journal"`
 	// ModulesFile holds more modules, in a file of their own (`micromirror
 	// fleet render` writes announce/modules.yaml).
 	ModulesFile string `yaml:"modules_file"`
 }
+
+// JournalOn says whether the announcer keeps change journals.
+func (c Config) JournalOn() bool { return c.Journal == nil || *c.Journal }
 
 // User is an embedded-broker account; the password comes by file.
 type User struct {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"micromirror/internal/journal"
 	"micromirror/internal/mqtt"
 )
 
@@ -23,6 +24,7 @@ type state struct {
 	latest  time.Time // newest modification seen
 	changed time.Time // when we first saw the current sum differ
 	pending bool      // changed and not announced yet
+	changes changes   // paths since the last serial, for the journal
 }
 
 // fingerprint summarises a tree (or its marker) cheaply: for a marker its
@@ -50,7 +52,7 @@ func fingerprint(m Module) (string, time.Time, error) {
 		if err != nil {
 			return err
 		}
-		if d.Name() == ".~tmp~" {
+		if skipDir(d) {
 			return filepath.SkipDir
 		}
 		fi, err := d.Info()
@@ -78,12 +80,16 @@ type Announcer struct {
 
 	stop   map[string]context.CancelFunc // per module: ends its watcher (Run's)
 	reload chan []Module                 // SetModules to Run
+
+	journals   map[string]*journal.Journal // per module, Run's
+	journalErr map[string]bool             // modules whose journal could not be written (warned once)
 }
 
 // NewAnnouncer prepares the watcher.
 func NewAnnouncer(cfg Config, pub interface{ Announce(mqtt.Announcement) error }, log *slog.Logger) *Announcer {
 	return &Announcer{cfg: cfg, pub: pub, log: log, state: map[string]*state{}, watched: map[string]bool{},
-		stop: map[string]context.CancelFunc{}, reload: make(chan []Module, 1)}
+		stop: map[string]context.CancelFunc{}, reload: make(chan []Module, 1),
+		journals: map[string]*journal.Journal{}, journalErr: map[string]bool{}}
 }
 
 // Run announces every module's current state once (retained, so nodes
@@ -144,32 +150,37 @@ func (a *Announcer) replace(ctx context.Context, mods []Module) {
 	a.cfg.Modules = mods
 }
 
-// follow starts following m: its state now, announced (retained), and a
-// watcher for a tree without a marker.
+// follow starts following m: a watcher for its tree (a tree without a
+// marker is announced by it; with a journal, every tree is watched for
+// its paths), then its state now, announced (retained). The watcher
+// starts first, so no change falls between the two; the first serial is
+// a full one, as what changed while nobody watched is unknown.
 func (a *Announcer) follow(ctx context.Context, m Module) {
+	a.mu.Lock()
+	a.state[m.Name] = &state{changes: changes{paths: map[string]struct{}{}, lost: "the announcer started"}}
+	a.mu.Unlock()
+	if m.Marker == "" || a.cfg.JournalOn() {
+		wctx, cancel := context.WithCancel(ctx)
+		if err := a.watch(wctx, m); err != nil {
+			cancel()
+			a.log.Warn("no filesystem notifications, polling the tree instead", "module", m.Name, "err", err)
+		} else {
+			a.stop[m.Name] = cancel
+			a.mu.Lock()
+			a.watched[m.Name] = true
+			a.mu.Unlock()
+		}
+	}
 	sum, latest, err := fingerprint(m)
 	if err != nil {
 		a.log.Warn("watch", "module", m.Name, "err", err)
 	}
 	a.mu.Lock()
-	a.state[m.Name] = &state{sum: sum, latest: latest}
+	a.state[m.Name].sum, a.state[m.Name].latest = sum, latest
 	a.mu.Unlock()
 	if err == nil {
 		a.publish(m, latest)
 	}
-	if m.Marker != "" {
-		return
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	if err := a.watch(wctx, m); err != nil {
-		cancel()
-		a.log.Warn("no filesystem notifications, polling the tree instead", "module", m.Name, "err", err)
-		return
-	}
-	a.stop[m.Name] = cancel
-	a.mu.Lock()
-	a.watched[m.Name] = true
-	a.mu.Unlock()
 }
 
 // unfollow stops following a module.
@@ -182,11 +193,12 @@ func (a *Announcer) unfollow(name string) {
 	delete(a.state, name)
 	delete(a.watched, name)
 	a.mu.Unlock()
+	delete(a.journals, name) // reread from the tree if followed again
 }
 
 func (a *Announcer) poll(now time.Time) {
 	for _, m := range a.cfg.Modules {
-		if !a.isWatched(m.Name) {
+		if m.Marker != "" || !a.isWatched(m.Name) {
 			sum, latest, err := fingerprint(m)
 			if err != nil {
 				a.log.Warn("watch", "module", m.Name, "err", err)
@@ -226,22 +238,25 @@ func (a *Announcer) isWatched(module string) bool {
 }
 
 // watch follows a module's tree with inotify: every directory is watched
-// (new ones as they appear); any event outside rsync's .~tmp~ restarts the
-// module's quiet period. Walking a large tree every poll would cost the
-// upstream far more.
+// (new ones as they appear). Any event outside rsync's .~tmp~ and the
+// journal's directory records its path for the journal and, for a tree
+// without a marker, restarts the module's quiet period. Walking a large
+// tree every poll would cost the upstream far more.
 func (a *Announcer) watch(ctx context.Context, m Module) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return err
 	}
+	dirs := map[string]bool{} // watched directories, to drop those a rename moves
 	add := func(root string) error {
 		return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || !d.IsDir() {
 				return nil
 			}
-			if d.Name() == ".~tmp~" {
+			if skipDir(d) {
 				return filepath.SkipDir
 			}
+			dirs[p] = true
 			return w.Add(p)
 		})
 	}
@@ -249,6 +264,7 @@ func (a *Announcer) watch(ctx context.Context, m Module) error {
 		w.Close()
 		return err
 	}
+	journalOn := a.cfg.JournalOn()
 	go func() {
 		defer w.Close()
 		for {
@@ -259,17 +275,44 @@ func (a *Announcer) watch(ctx context.Context, m Module) error {
 				if !ok {
 					return
 				}
-				if strings.Contains(ev.Name, "/.~tmp~") {
+				rel, err := filepath.Rel(m.Path, ev.Name)
+				if err != nil || inSkipped(filepath.ToSlash(rel)) {
 					continue
 				}
+				newDir := false
 				if ev.Has(fsnotify.Create) {
-					if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
+					if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() {
+						newDir = true
 						add(ev.Name)
 					}
 				}
+				if ev.Has(fsnotify.Rename) && dirs[ev.Name] {
+					// A directory moved away: its watches would report
+					// under the old name; its new name (a Create) is
+					// walked and watched afresh.
+					for d := range dirs {
+						if d == ev.Name || strings.HasPrefix(d, ev.Name+"/") {
+							w.Remove(d)
+							delete(dirs, d)
+						}
+					}
+				}
+				if ev.Has(fsnotify.Remove) {
+					delete(dirs, ev.Name)
+				}
 				a.mu.Lock()
 				if st := a.state[m.Name]; st != nil && ctx.Err() == nil { // nil: no longer followed
-					st.changed, st.pending = time.Now(), true
+					if journalOn {
+						st.changes.add(filepath.ToSlash(rel))
+						if newDir {
+							recordTree(&st.changes, m.Path, ev.Name)
+						} else if ev.Has(fsnotify.Create) && hardLinked(ev.Name) {
+							st.changes.lose("a hard link was made (" + rel + ")")
+						}
+					}
+					if m.Marker == "" {
+						st.changed, st.pending = time.Now(), true
+					}
 				}
 				a.mu.Unlock()
 			case err, ok := <-w.Errors:
@@ -277,14 +320,29 @@ func (a *Announcer) watch(ctx context.Context, m Module) error {
 					return
 				}
 				a.log.Warn("watch", "module", m.Name, "err", err)
+				a.mu.Lock()
+				if st := a.state[m.Name]; st != nil {
+					st.changes.lose("filesystem events were lost: " + err.Error())
+				}
+				a.mu.Unlock()
 			}
 		}
 	}()
 	return nil
 }
 
+// inSkipped: a path inside rsync's .~tmp~ or the journal's directory.
+func inSkipped(rel string) bool {
+	for _, seg := range strings.Split(rel, "/") {
+		if seg == ".~tmp~" {
+			return true
+		}
+	}
+	return rel == journal.Dir || strings.HasPrefix(rel, journal.Dir+"/")
+}
+
 func (a *Announcer) publish(m Module, when time.Time) bool {
-	err := a.pub.Announce(mqtt.Announcement{Module: m.Name, Time: when.UTC()})
+	err := a.pub.Announce(mqtt.Announcement{Module: m.Name, Time: when.UTC(), Serial: a.nextSerial(m, when)})
 	if err != nil {
 		a.log.Error("announce", "module", m.Name, "err", err)
 		return false

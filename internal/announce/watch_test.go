@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"micromirror/internal/config"
+	"micromirror/internal/journal"
 	"micromirror/internal/mqtt"
 )
 
@@ -158,3 +160,171 @@ func TestSetModules(t *testing.T) {
 		t.Errorf("a removed module was announced after it changed: %d", n)
 	}
 }
+
+// readJournal parses the module's journal in its tree.
+func readJournal(t *testing.T, tree string) *journal.Journal {
+	t.Helper()
+	f, err := os.Open(filepath.Join(tree, journal.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	j, err := journal.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func (r *recorder) last(module string) mqtt.Announcement {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.got) - 1; i >= 0; i-- {
+		if r.got[i].Module == module {
+			return r.got[i]
+		}
+	}
+	return mqtt.Announcement{}
+}
+
+// TestJournalListsChanges: every announcement appends a serial to the
+// module's journal in its tree, listing the paths changed since the one
+// before: written, created (a new directory with all it holds), deleted,
+// renamed (a directory's later changes under its new name), chmod-ed,
+// symlinked; never rsync's .~tmp~ or the journal itself. The first
+// serial, a hard link and a restart are full serials; a restart keeps
+// the journal's id and numbering.
+func TestJournalListsChanges(t *testing.T) {
+	tree := t.TempDir()
+	write(t, filepath.Join(tree, "keep.txt"), "1")
+	write(t, filepath.Join(tree, "old/a.txt"), "1")
+	write(t, filepath.Join(tree, "gone/x/y.txt"), "1")
+	write(t, filepath.Join(tree, "mv/sub/f.txt"), "1")
+	cfg := Config{Upstream: "up.example.net", Poll: config.Dur(20 * time.Millisecond), Quiet: config.Dur(150 * time.Millisecond),
+		Modules: []Module{{Name: "proj", Path: tree}}}
+	rec := &recorder{}
+	start := func() context.CancelFunc {
+		a := NewAnnouncer(cfg, rec, testLog())
+		ctx, cancel := context.WithCancel(context.Background())
+		go a.Run(ctx)
+		return cancel
+	}
+	stop := start()
+	announced := func(n int) mqtt.Announcement {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); rec.count("proj") < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("announcement %d never came: %+v", n, rec.got)
+			}
+		}
+		return rec.last("proj")
+	}
+	serial := func(j *journal.Journal, n int64) journal.Serial {
+		t.Helper()
+		for _, s := range j.Serials {
+			if s.N == n {
+				return s
+			}
+		}
+		t.Fatalf("serial %d missing from %+v", n, j)
+		return journal.Serial{}
+	}
+	if a := announced(1); a.Serial != "1" {
+		t.Fatalf("first announcement's serial %q", a.Serial)
+	}
+	j := readJournal(t, tree)
+	if j.Module != "proj" || !serial(j, 1).Full {
+		t.Fatalf("first journal: %+v", j)
+	}
+	id := j.ID
+
+	write(t, filepath.Join(tree, "old/a.txt"), "2")
+	write(t, filepath.Join(tree, "new/deep/b.txt"), "new")
+	os.Remove(filepath.Join(tree, "keep.txt"))
+	os.RemoveAll(filepath.Join(tree, "gone"))
+	os.Rename(filepath.Join(tree, "mv"), filepath.Join(tree, "moved"))
+	os.Chmod(filepath.Join(tree, "old"), 0o700)
+	os.Symlink("old/a.txt", filepath.Join(tree, "link"))
+	write(t, filepath.Join(tree, ".~tmp~/half"), "in flight")
+	if a := announced(2); a.Serial != "2" {
+		t.Fatalf("second serial %q", a.Serial)
+	}
+	got := serial(readJournal(t, tree), 2)
+	want := []string{"gone", "gone/x", "gone/x/y.txt", "keep.txt", "link", "moved", "moved/sub", "moved/sub/f.txt", "mv",
+		"new", "new/deep", "new/deep/b.txt", "old", "old/a.txt"}
+	if got.Full || !sameSet(got.Paths, want) {
+		t.Errorf("serial 2 lists %q; want %q", got.Paths, want)
+	}
+
+	write(t, filepath.Join(tree, "moved/sub/f.txt"), "after the move")
+	announced(3)
+	if got := serial(readJournal(t, tree), 3); got.Full || !sameSet(got.Paths, []string{"moved/sub/f.txt"}) {
+		t.Errorf("a change inside a renamed directory: %q (full %v)", got.Paths, got.Full)
+	}
+
+	os.Link(filepath.Join(tree, "old/a.txt"), filepath.Join(tree, "hard.txt"))
+	announced(4)
+	if got := serial(readJournal(t, tree), 4); !got.Full {
+		t.Errorf("a hard link is listed path by path: %q", got.Paths)
+	}
+
+	stop()
+	stop = start()
+	defer stop()
+	if a := announced(5); a.Serial != "5" {
+		t.Errorf("after a restart: serial %q, want 5", a.Serial)
+	}
+	j = readJournal(t, tree)
+	if j.ID != id || !serial(j, 5).Full || serial(j, 2).Full {
+		t.Errorf("after a restart: id %s (was %s), %+v", j.ID, id, j.Serials)
+	}
+}
+
+// TestJournalOfAMarkerModule: a module announced by its marker still has
+// its paths journalled; a journal that cannot be written leaves the
+// announcement without a serial (nodes run full syncs).
+func TestJournalOfAMarkerModule(t *testing.T) {
+	deb, broken := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(deb, "project/trace/master"), "v1")
+	write(t, filepath.Join(broken, journal.Dir), "a file where the journal's directory goes")
+	cfg := Config{Upstream: "up.example.net", Poll: config.Dur(20 * time.Millisecond), Quiet: config.Dur(100 * time.Millisecond),
+		Modules: []Module{{Name: "debian", Path: deb, Marker: "project/trace/master"}, {Name: "broken", Path: broken}}}
+	rec := &recorder{}
+	a := NewAnnouncer(cfg, rec, testLog())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.Run(ctx)
+	for deadline := time.Now().Add(5 * time.Second); rec.count("debian") < 1 || rec.count("broken") < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no start-up announcements: %+v", rec.got)
+		}
+	}
+	if s := rec.last("broken").Serial; s != "" {
+		t.Errorf("an unwritable journal announced serial %q", s)
+	}
+	write(t, filepath.Join(deb, "pool/main/h/hello.deb"), "deb")
+	time.Sleep(300 * time.Millisecond)
+	if n := rec.count("debian"); n != 1 {
+		t.Errorf("a marker module was announced without its marker changing (%d)", n)
+	}
+	write(t, filepath.Join(deb, "project/trace/master"), "v2")
+	for deadline := time.Now().Add(5 * time.Second); rec.count("debian") < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("marker change not announced")
+		}
+	}
+	j := readJournal(t, deb)
+	want := []string{"pool", "pool/main", "pool/main/h", "pool/main/h/hello.deb", "project/trace/master"}
+	if s := j.Serials[len(j.Serials)-1]; s.Full || !sameSet(s.Paths, want) || rec.last("debian").Serial != "2" {
+		t.Errorf("marker module's serial %d: %q, want %q", s.N, s.Paths, want)
+	}
+}
+
+func sameSet(got, want []string) bool {
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	return slices.Equal(g, w)
+}
+
+func testLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

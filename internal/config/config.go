@@ -100,6 +100,11 @@ type Sync struct {
 	RetryMax Duration `yaml:"retry_max"`
 	// KeepLogs is how many per-run logs each project keeps.
 	KeepLogs int `yaml:"keep_logs"`
+	// Journal reads the upstream announcer's change journal and transfers
+	// only the paths it lists; VerifyEvery is how often a full run still
+	// compares the whole tree, to catch drift.
+	Journal     bool     `yaml:"journal"`
+	VerifyEvery Duration `yaml:"verify_every"`
 }
 
 // Sponsor is the network hosting the node; index pages credit it.
@@ -224,6 +229,8 @@ type Project struct {
 	UpstreamMarkers   []string `yaml:"upstream_markers"`
 	TraceDir          *string  `yaml:"trace_dir"`
 	Manifests         []string `yaml:"manifests"`
+	// Journal turns the change journal off (or on) for this project.
+	Journal *bool `yaml:"journal"`
 }
 
 // Default returns a configuration with every default filled in; Load decodes
@@ -256,6 +263,8 @@ func Default() Node {
 			RetryMin:         Dur(time.Minute),
 			RetryMax:         Dur(time.Hour),
 			KeepLogs:         20,
+			Journal:          true,
+			VerifyEvery:      Dur(24 * time.Hour),
 		},
 		Limits: Limits{
 			MaxConnections:    4096,

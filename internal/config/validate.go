@@ -259,6 +259,7 @@ func (c *Node) validateSync(bad reporter) {
 		{"sync.schedule", s.Schedule, time.Minute}, {"sync.timeout", s.Timeout, time.Second},
 		{"sync.connect_timeout", s.ConnectTimeout, time.Second}, {"sync.stall_timeout", s.StallTimeout, time.Second},
 		{"sync.retry_min", s.RetryMin, time.Millisecond}, {"sync.retry_max", s.RetryMax, time.Millisecond},
+		{"sync.verify_every", s.VerifyEvery, time.Minute},
 	} {
 		if err := d.v.Err(); err != nil {
 			bad(d.key, "%v", err)

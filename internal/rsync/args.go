@@ -7,6 +7,8 @@ package rsync
 import (
 	"fmt"
 	"strconv"
+
+	"micromirror/internal/journal"
 )
 
 // Options describe one rsync pull.
@@ -40,6 +42,12 @@ type Options struct {
 	// otherwise rsync recurses incrementally, which costs the upstream
 	// less time and memory.
 	FullList bool
+	// FilesFrom names a file of NUL-separated paths, relative to the
+	// source, to transfer instead of the whole tree (a journal run): each
+	// listed path is made equal to the upstream's, without recursion. A
+	// path the upstream lacks is skipped, or deleted when Delete is set
+	// (a directory with what it holds).
+	FilesFrom string
 }
 
 // Args returns the argv (without the program name) for a pull: recursive,
@@ -48,13 +56,17 @@ type Options struct {
 // the transfer (--delete-delay), so the served tree changes in one short
 // step and a failed run leaves it as it was.
 func Args(o Options) []string {
-	a := []string{
-		"-rlptH", "--safe-links", "--delay-updates", "--no-motd", "--stats",
-		"--timeout=" + strconv.Itoa(o.TimeoutSec),
-		"--contimeout=" + strconv.Itoa(o.ConnTimeout),
-		// Never pull the upstream's own in-flight files, never delete ours.
-		"--filter=- .~tmp~/", "--filter=- .rsync-partial/",
+	a := []string{"-rlptH"}
+	if o.FilesFrom != "" {
+		a = []string{"-lptH", "--dirs", "--files-from=" + o.FilesFrom, "--from0"}
 	}
+	a = append(a, "--safe-links", "--delay-updates", "--no-motd", "--stats",
+		"--timeout="+strconv.Itoa(o.TimeoutSec),
+		"--contimeout="+strconv.Itoa(o.ConnTimeout),
+		// Never pull the upstream's own in-flight files, never delete ours;
+		// the announcer's change journal is for nodes, not a mirrored file.
+		"--filter=- .~tmp~/", "--filter=- .rsync-partial/", "--filter=- /"+journal.Dir+"/",
+	)
 	for _, p := range o.Protect {
 		a = append(a, "--filter=P "+p)
 	}
@@ -64,11 +76,18 @@ func Args(o Options) []string {
 	for _, e := range o.Exclude {
 		a = append(a, "--filter=- "+e)
 	}
-	if o.Delete {
+	switch {
+	case o.FilesFrom != "" && o.Delete:
+		a = append(a, "--delete-missing-args", "--force")
+	case o.FilesFrom != "":
+		a = append(a, "--ignore-missing-args")
+	case o.Delete:
 		a = append(a, "--delete-delay")
 		if o.DeleteExcluded {
 			a = append(a, "--delete-excluded")
 		}
+	}
+	if o.Delete {
 		if o.Capped {
 			a = append(a, fmt.Sprintf("--max-delete=%d", max(o.MaxDelete, 0)))
 		}

@@ -45,11 +45,13 @@ func (r *Runner) bin() string {
 
 // Fetch copies one file (a marker) from src to dest, keeping its mtime;
 // rsync writes a temp file and renames it, so dest is never half-written.
-func (r *Runner) Fetch(ctx context.Context, src, dest string, timeoutSec, connTimeout int) error {
+// extra are more rsync options (--max-size).
+func (r *Runner) Fetch(ctx context.Context, src, dest string, timeoutSec, connTimeout int, extra ...string) error {
 	bin := r.bin()
 	// -I: always copy. A marker rewritten within the same second with the
 	// same length would pass rsync's size+mtime quick check unseen.
-	args := []string{"-t", "-I", "--no-motd", "--timeout=" + strconv.Itoa(timeoutSec), "--contimeout=" + strconv.Itoa(connTimeout), src, dest}
+	args := append([]string{"-t", "-I", "--no-motd", "--timeout=" + strconv.Itoa(timeoutSec), "--contimeout=" + strconv.Itoa(connTimeout)}, extra...)
+	args = append(args, src, dest)
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("fetch %s: %v: %s", src, err, LastLines(string(out), 2))

@@ -37,11 +37,23 @@ type Project struct {
 	// TreeEntries is the tree's entries after the last success (rsync's
 	// "Number of files"): what the deletion guard's share is of.
 	TreeEntries int64 `json:"tree_entries,omitempty"`
+	// Journal is where the tree stands in the upstream's change journal
+	// after the last success; nil: unknown, the next run is a full one.
+	Journal *JournalMark `json:"journal,omitempty"`
+	// LastVerified is the last success of a full run, which compares the
+	// whole tree (a journal run looks only at the paths listed).
+	LastVerified time.Time `json:"last_verified,omitzero"`
 	// Counters since the project was first synced here.
 	Runs     uint64 `json:"runs"`
 	Checks   uint64 `json:"checks"` // runs skipped because nothing changed
 	Failures uint64 `json:"failures"`
 	Refusals uint64 `json:"refusals"`
+}
+
+// JournalMark is a serial of one change journal.
+type JournalMark struct {
+	ID     string `json:"id"`
+	Serial int64  `json:"serial"`
 }
 
 // Run is the record of one sync run.
@@ -58,6 +70,9 @@ type Run struct {
 	TreeBytes int64 `json:"tree_bytes,omitempty"`
 	// Serial is the upstream change marker's content the run synced to.
 	Serial string `json:"serial,omitempty"`
+	// Kind is "journal" for a run of the journal's paths, "full" for a
+	// run over the whole tree.
+	Kind string `json:"kind,omitempty"`
 }
 
 // Store reads and writes status files under a directory. Each Save is

@@ -436,11 +436,23 @@ func TestCrashRecovery(t *testing.T) {
 	}
 }
 
+// TestTwoStageAptNeverBreaks: apt-get update and downloads in a loop
+// see no error during a two-stage sync, a full one and one by the change
+// journal (packages, then indices, then deletions, each a pass).
 func TestTwoStageAptNeverBreaks(t *testing.T) {
+	t.Run("full", func(t *testing.T) { twoStageAptNeverBreaks(t, false) })
+	t.Run("journal", func(t *testing.T) { twoStageAptNeverBreaks(t, true) })
+}
+
+func twoStageAptNeverBreaks(t *testing.T, journalled bool) {
 	testenv.RequireBinary(t, "apt-get")
 	r := newRig(t, "debian", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(4e6) })
 	testenv.BuildDebianRepo(t, r.src, "1.0", "hello", "world")
 	write(t, r.src, "project/trace/master", []byte("v1"))
+	var a *announcer
+	if journalled {
+		a = startAnnouncer(t, r.src, "project/trace/master")
+	}
 	r.start()
 	r.waitFor("first sync", 60*time.Second, runs(1))
 	trace, err := os.ReadFile(filepath.Join(r.dir(), "project/trace", r.cfg.Name))
@@ -449,9 +461,11 @@ func TestTwoStageAptNeverBreaks(t *testing.T) {
 	}
 
 	// Version 2 of the archive: new packages (about 2 MiB, so stage one
-	// takes seconds at 4 Mbit/s) and new indices that name them.
+	// takes seconds at 4 Mbit/s) and new indices that name them; the
+	// new packages sort after the deleted ones, so a deletion made before
+	// the new packages land stays visible for seconds.
 	for i := range 4 {
-		write(t, r.src, fmt.Sprintf("pool/main/b/big%d/big%d_2.0_amd64.deb", i, i), randBytes(512<<10))
+		write(t, r.src, fmt.Sprintf("pool/main/z/big%d/big%d_2.0_amd64.deb", i, i), randBytes(512<<10))
 	}
 	os.RemoveAll(filepath.Join(r.src, "pool/main/h"))
 	// HTTP dates have one-second granularity: a Release rewritten within
@@ -460,6 +474,9 @@ func TestTwoStageAptNeverBreaks(t *testing.T) {
 	testenv.BuildDebianRepo(t, r.src, "2.0", "hello", "world")
 	rewrite(t, r.src, "project/trace/master", []byte("v2"))
 
+	if journalled {
+		a.serial(2)
+	}
 	n := testenv.StartNode(t, r.cfg)
 	apt := testenv.NewApt(t, "deb [trusted=yes] "+testenv.URL("http", n.HTTPAddrs()[0])+"/debian stable main")
 	r.engine.Trigger("debian", "mqtt")
@@ -471,6 +488,11 @@ func TestTwoStageAptNeverBreaks(t *testing.T) {
 		out, err := apt.Run("update")
 		if err != nil || strings.Contains(out, "Err:") || strings.Contains(out, "W:") {
 			t.Fatalf("apt-get update failed during the sync:\n%s", out)
+		}
+		// apt-get download skips what it already has: fetch afresh.
+		debs, _ := filepath.Glob(filepath.Join(apt.WorkDir(), "*.deb"))
+		for _, d := range debs {
+			os.Remove(d)
 		}
 		out, err = apt.Run("download", "hello", "world")
 		if err != nil {
@@ -498,6 +520,10 @@ func TestTwoStageAptNeverBreaks(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(r.dir(), "project/trace/master")); !bytes.Equal(b, []byte("v2")) {
 		t.Errorf("master trace = %q", b)
 	}
+	if want := map[bool]string{false: "full", true: "journal"}[journalled]; r.status().LastRun.Kind != want {
+		t.Errorf("the run was a %q one, want %q", r.status().LastRun.Kind, want)
+	}
+	r.sameAsUpstream(filepath.Join("project/trace", r.cfg.Name))
 }
 
 // TestDeletionCapHoldsDuringTheRun: the deletion guard's share is

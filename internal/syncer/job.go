@@ -93,35 +93,97 @@ func (j *job) do(ctx context.Context) rsync.Result {
 		if err != nil {
 			j.log.printf("change marker: %v (running a full sync)", err)
 		} else if marker == j.st.Marker && !j.st.LastSuccess.IsZero() && j.reason != "force" {
-			j.st.State, j.st.LastResult, j.st.LastError = status.Idle, "unchanged", ""
-			j.st.Checks++
-			j.st.LastCheck = time.Now()
-			j.save()
-			j.log.printf("upstream %s unchanged: nothing to do", j.plan.ChangeMarker)
-			j.w.log.Info("upstream unchanged, run skipped", "marker", j.plan.ChangeMarker)
-			return rsync.Success
+			return j.unchanged(fmt.Sprintf("upstream %s unchanged", j.plan.ChangeMarker))
 		}
+	}
+
+	// The journal first: when it says nothing changed, the run costs the
+	// upstream one small file.
+	local := j.st.TreeEntries
+	if local == 0 {
+		local = countEntries(j.plan.Dir) // first run here, or status from before
+	}
+	jr := j.readJournal(ctx, timeout, contimeout)
+	paths, full := j.journalPaths(jr, local)
+	if full == "" && len(paths) == 0 {
+		j.markJournal(jr)
+		return j.unchanged(fmt.Sprintf("change journal at serial %d lists nothing new", jr.Head()))
 	}
 
 	// The guards, without a dry run (a second file list from the upstream
 	// on every run): cheap checks first, then rsync's own deletion cap and
 	// a disk watch hold during the run itself.
 	j.w.stage.Store("checking")
-	local := j.st.TreeEntries
-	if local == 0 {
-		local = countEntries(j.plan.Dir) // first run here, or status from before
-	}
-	if why := j.cheapChecks(ctx, local, timeout, contimeout); why != "" && j.reason != "force" {
+	if why := j.cheapChecks(ctx, local, full != "", timeout, contimeout); why != "" && j.reason != "force" {
 		return j.refuse(why)
 	}
-	var runs []*rsync.Run
 	stages := j.stages()
-	for i := range stages {
-		// An initial sync (hours, where people watch the bar) lists the
-		// whole tree first for a true percent and ETA; later runs,
-		// short, recurse incrementally.
-		stages[i].FullList = local <= 1
+	if full == "" {
+		list, err := j.writePathList(paths)
+		if err != nil {
+			return j.fail(rsync.Fatal, err.Error())
+		}
+		j.log.printf("change journal: %d paths up to serial %d", len(paths), jr.Head())
+		stages = j.journalStages(list)
+	} else {
+		j.log.printf("full run: %s", full)
+		for i := range stages {
+			// An initial sync (hours, where people watch the bar) lists
+			// the whole tree first for a true percent and ETA; later
+			// runs, short, recurse incrementally.
+			stages[i].FullList = local <= 1
+		}
 	}
+	runs, res, ok := j.transfer(ctx, stages, local)
+	if !ok {
+		return res
+	}
+	// Extra files after the tree: one that marks a change (KDE's
+	// last-updated) never claims more than the tree holds.
+	for _, f := range j.plan.Extra {
+		if err := j.e.runner.Fetch(ctx, f.URL, f.Dest, timeout, contimeout); err != nil {
+			j.log.printf("extra file %s: %v", f.URL, err)
+			j.recordRun(runs, string(rsync.Transient))
+			return j.fail(rsync.Transient, "extra file: "+err.Error())
+		}
+	}
+	if err := j.writeTrace(runs); err != nil {
+		j.log.printf("trace: %v", err)
+	}
+	treeBytes := int64(0)
+	if j.st.LastRun != nil {
+		treeBytes = j.st.LastRun.TreeBytes
+	}
+	j.recordRun(runs, string(res))
+	j.st.State, j.st.LastResult, j.st.LastError = status.Idle, string(res), ""
+	j.st.LastSuccess = time.Now()
+	j.st.Runs++
+	j.markJournal(jr)
+	if full == "" {
+		// A journal run's figures are of the listed paths, not the tree.
+		j.st.LastRun.Kind, j.st.LastRun.TreeBytes = "journal", treeBytes
+	} else {
+		j.st.LastRun.Kind, j.st.LastVerified = "full", j.st.LastSuccess
+		if f := runs[len(runs)-1].Stats.Files; f > 0 {
+			j.st.TreeEntries = f
+		}
+	}
+	if marker != "" {
+		j.st.Marker = marker
+		j.st.LastRun.Serial = marker
+	}
+	j.save()
+	lr := j.st.LastRun
+	j.w.log.Info("synced", "bytes", lr.BytesReceived, "files", lr.FilesTransferred, "deleted", lr.FilesDeleted,
+		"seconds", fmt.Sprintf("%.1f", lr.Seconds), "trigger", j.reason)
+	return res
+}
+
+// transfer runs the stages in order under the guards: rsync's cap on
+// deletions and the set-aside of what a deleting stage removes, and the
+// disk watch. ok is false when a stage failed or was refused (recorded).
+func (j *job) transfer(ctx context.Context, stages []rsync.Options, local int64) (runs []*rsync.Run, res rsync.Result, ok bool) {
+	s := j.e.set.Sync
 	limit := j.deleteLimit(local)
 	backup := j.backupDir()
 	if n, err := restoreDeleted(backup, j.plan.Dir); err != nil || n > 0 {
@@ -138,7 +200,7 @@ func (j *job) do(ctx context.Context) rsync.Result {
 		j.w.stage.Store(fmt.Sprintf("stage %d/%d", i+1, len(stages)))
 		r, err := j.pullWatchingDisk(ctx, o)
 		if err != nil {
-			return j.fail(rsync.Fatal, err.Error())
+			return runs, j.fail(rsync.Fatal, err.Error()), false
 		}
 		j.log.printf("stage %d/%d: exit %d (%s) in %s\n%s", i+1, len(stages), r.Code, r.Result, r.Duration.Round(time.Millisecond), r.Output)
 		runs = append(runs, r.Run)
@@ -148,8 +210,8 @@ func (j *job) do(ctx context.Context) rsync.Result {
 			if err != nil {
 				j.log.printf("putting back what the stopped run deleted: %v", err)
 			}
-			return j.refuse(fmt.Sprintf("rsync stopped deleting at %d entries (%.0f%% of %d) and the %d it deleted are back: "+
-				"upstream truncated? A forced run deletes them", limit, s.MaxDeletePercent, local, n))
+			return runs, j.refuse(fmt.Sprintf("rsync stopped deleting at %d entries (%.0f%% of %d) and the %d it deleted are back: "+
+				"upstream truncated? A forced run deletes them", limit, s.MaxDeletePercent, local, n)), false
 		}
 		if o.BackupDir != "" {
 			os.RemoveAll(o.BackupDir) // the run stands: old versions and deleted entries go
@@ -158,7 +220,7 @@ func (j *job) do(ctx context.Context) rsync.Result {
 			j.recordRun(runs, "refused")
 			removeTempDirs(j.plan.Dir) // what the stopped stage staged in .~tmp~
 			restoreDeleted(backup, j.plan.Dir)
-			return j.refuse(fmt.Sprintf("not enough disk: stopped at the %.0f%% reserve during the run", s.ReservePercent))
+			return runs, j.refuse(fmt.Sprintf("not enough disk: stopped at the %.0f%% reserve during the run", s.ReservePercent)), false
 		}
 		if !r.Result.OK() {
 			msg := rsync.LastLines(r.Output, 2)
@@ -169,38 +231,10 @@ func (j *job) do(ctx context.Context) rsync.Result {
 			if n, err := removeTempDirs(j.plan.Dir); err == nil && n > 0 {
 				j.log.printf("removed %d leftover temp dirs", n)
 			}
-			return j.fail(r.Result, msg)
+			return runs, j.fail(r.Result, msg), false
 		}
 	}
-	// Extra files after the tree: one that marks a change (KDE's
-	// last-updated) never claims more than the tree holds.
-	for _, f := range j.plan.Extra {
-		if err := j.e.runner.Fetch(ctx, f.URL, f.Dest, timeout, contimeout); err != nil {
-			j.log.printf("extra file %s: %v", f.URL, err)
-			j.recordRun(runs, string(rsync.Transient))
-			return j.fail(rsync.Transient, "extra file: "+err.Error())
-		}
-	}
-	if err := j.writeTrace(runs); err != nil {
-		j.log.printf("trace: %v", err)
-	}
-	res := runs[len(runs)-1].Result
-	j.recordRun(runs, string(res))
-	j.st.State, j.st.LastResult, j.st.LastError = status.Idle, string(res), ""
-	j.st.LastSuccess = time.Now()
-	j.st.Runs++
-	if f := runs[len(runs)-1].Stats.Files; f > 0 {
-		j.st.TreeEntries = f
-	}
-	if marker != "" {
-		j.st.Marker = marker
-		j.st.LastRun.Serial = marker
-	}
-	j.save()
-	lr := j.st.LastRun
-	j.w.log.Info("synced", "bytes", lr.BytesReceived, "files", lr.FilesTransferred, "deleted", lr.FilesDeleted,
-		"seconds", fmt.Sprintf("%.1f", lr.Seconds), "trigger", j.reason)
-	return res
+	return runs, runs[len(runs)-1].Result, true
 }
 
 // opts are the rsync options of the full (deleting) pass.
@@ -262,16 +296,17 @@ func (j *job) backupDir() string {
 }
 
 // cheapChecks refuse what is plain before any transfer, at the cost of a
-// directory listing: an upstream whose tree is empty while ours is not,
-// and a disk already at its reserve. It returns why, "" to go on.
-func (j *job) cheapChecks(ctx context.Context, local int64, timeout, contimeout int) string {
+// directory listing: an upstream whose tree is empty while ours is not
+// (for a full run: a journal run found the journal in that tree), and a
+// disk already at its reserve. It returns why, "" to go on.
+func (j *job) cheapChecks(ctx context.Context, local int64, full bool, timeout, contimeout int) string {
 	s := j.e.set.Sync
 	if free, total, err := freeBytes(j.plan.Dir); err == nil {
 		if reserve := uint64(float64(total) * s.ReservePercent / 100); free <= reserve {
 			return fmt.Sprintf("not enough disk: %d bytes free, the reserve is %.0f%% (%d bytes)", free, s.ReservePercent, reserve)
 		}
 	}
-	if local <= 1 {
+	if local <= 1 || !full {
 		return ""
 	}
 	n, err := j.e.runner.ListTop(ctx, j.plan.Source, timeout, contimeout)
@@ -389,6 +424,17 @@ func (j *job) recordRun(runs []*rsync.Run, result string) {
 		r.RateBytesPerSec = float64(r.BytesReceived) / r.Seconds
 	}
 	j.st.LastRun = r
+}
+
+// unchanged ends a run that found nothing to do.
+func (j *job) unchanged(why string) rsync.Result {
+	j.st.State, j.st.LastResult, j.st.LastError = status.Idle, "unchanged", ""
+	j.st.Checks++
+	j.st.LastCheck = time.Now()
+	j.save()
+	j.log.printf("%s: nothing to do", why)
+	j.w.log.Info("upstream unchanged, run skipped", "why", why)
+	return rsync.Success
 }
 
 func (j *job) fail(res rsync.Result, msg string) rsync.Result {

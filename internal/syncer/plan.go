@@ -33,6 +33,9 @@ type Plan struct {
 	// Offset places this project's scheduled runs inside the interval,
 	// derived from the node and project names so a fleet spreads its load.
 	Offset time.Duration
+	// Journal: read the upstream's change journal (journal.File at the
+	// top of the source's module) and transfer only what it lists.
+	Journal bool
 }
 
 // ExtraFile is one file pulled besides a project's tree (KDE's
@@ -95,6 +98,10 @@ func planOf(cfg config.Node, p config.Project) (Plan, error) {
 		bits = b
 	}
 	pl.BytesPerSec = bits / 8
+	pl.Journal = cfg.Sync.Journal
+	if p.Journal != nil {
+		pl.Journal = *p.Journal
+	}
 	pl.Interval = cfg.Sync.Schedule.D()
 	if d := p.Schedule.D(); d > 0 {
 		pl.Interval = d
@@ -158,7 +165,6 @@ func (p Plan) NextRun(now time.Time) time.Time {
 	return base
 }
 
-// markerURL is the source URL of a file at the top of the tree.
 // markerURL is where a marker is on the upstream: relative to the source,
 // or to the upstream's root when it starts with '/' (KDE keeps
 // kdeftp/last-updated above the kdeftp/stable/ a node syncs).
