@@ -295,19 +295,26 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 # Sync: a node's sync of a large tree against a bare rsync of it from the
 # same daemon, in the same run (internal/syncer BenchmarkSyncAgainstBareRsync;
 # SYNC_FILES sets the tree, default 300,000 files): wall time and what the
-# upstream's daemon spends, for an unchanged tree and 1% of files changed.
+# upstream's daemon spends, for an unchanged tree and 1% of files changed,
+# for a node without a journal, one reading the announcer's change journal
+# and one reading a quick-fedora-mirror file list; then one file changed,
+# from the announcement to the file in the journal node's tree.
 "$GO" test ./internal/syncer -run '^$' -bench SyncAgainstBare -benchtime 1x -timeout 60m > "$work/sync.txt"
 {
   echo
   awk '/BenchmarkSyncAgainstBareRsync/ {for (i=1;i<=NF;i++) v[$(i+1)]=$i}
        END {
-         printf "Sync of %d files from a local rsync daemon, node against bare rsync (medians)\n", v["files"]
-         printf "%-34s %12s %12s %10s\n", "measure", "node", "bare", "node/bare"
+         printf "Sync of %d files from a local rsync daemon, against bare rsync (medians)\n", v["files"]
+         printf "%-34s %10s %10s %10s %10s\n", "measure", "node", "journal", "file list", "bare"
          split("unchanged changed1pct", k, " ")
          for (j=1;j<=2;j++) {
-           printf "%-34s %12.2f %12.2f %10.2f\n", "wall s, " k[j], v["s-node-wall-" k[j]], v["s-bare-wall-" k[j]], v["wall-node/bare-" k[j]]
-           printf "%-34s %12.2f %12.2f %10.2f\n", "upstream CPU s, " k[j], v["s-node-upcpu-" k[j]], v["s-bare-upcpu-" k[j]], v["upcpu-node/bare-" k[j]]
+           printf "%-34s %10.2f %10.2f %10.2f %10.2f\n", "wall s, " k[j], v["s-node-wall-" k[j]], v["s-journal-wall-" k[j]], v["s-filelist-wall-" k[j]], v["s-bare-wall-" k[j]]
+           printf "%-34s %10.2f %10.2f %10.2f %10.2f\n", "upstream CPU s, " k[j], v["s-node-upcpu-" k[j]], v["s-journal-upcpu-" k[j]], v["s-filelist-upcpu-" k[j]], v["s-bare-upcpu-" k[j]]
+           printf "%-34s %10.2f %10.2f %10.2f\n", "  wall / bare, " k[j], v["wall-node/bare-" k[j]], v["wall-journal/bare-" k[j]], v["wall-filelist/bare-" k[j]]
+           printf "%-34s %10.2f %10.2f %10.2f\n", "  upstream CPU / bare, " k[j], v["upcpu-node/bare-" k[j]], v["upcpu-journal/bare-" k[j]], v["upcpu-filelist/bare-" k[j]]
          }
+         printf "%-34s %10s %10.2f %10s %10.2f\n", "upstream CPU s, one file", "", v["s-journal-upcpu-onefile"], "", v["s-bare-upcpu-onefile"]
+         printf "%-34s %10s %10.2f\n", "announced to served s, one file", "", v["s-announced-to-served-onefile"]
        }' "$work/sync.txt"
 } | tee -a "$out/serving.txt"
 

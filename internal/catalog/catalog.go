@@ -49,6 +49,11 @@ type Recipe struct {
 	// Manifests are files listing paths the project's checker probes; they
 	// must never be excluded.
 	Manifests []string
+	// FileList is the quick-fedora-mirror file list the upstream keeps at
+	// the top of the tree (fullfiletimelist-fedora): where no change
+	// journal is published, runs transfer only what changed between it and
+	// the list of the last success.
+	FileList string
 	// BwlimitBits overrides the fleet's default pacing when not zero.
 	BwlimitBits int64
 	// SizeBytes is a typical size, for placement and initial-sync ETA.
@@ -111,16 +116,16 @@ var recipes = []Recipe{
 		Manifests: []string{"*/*.manifest", ".manifest"}, TraceDir: ".trace", SizeBytes: 60 * gb, Checker: "launchpad"},
 	{Name: "epel", Description: "Extra Packages for Enterprise Linux", Module: "fedora-epel", Triggers: []string{"fedora-epel", "fedora"},
 		Exclude: []string{"source/", "SRPMS/", "s390x/", "playground/", "debug/"}, DeleteExcluded: true,
-		Manifests: []string{"fullfiletimelist-epel"}, SizeBytes: 300 * gb, Checker: "mirrormanager"},
+		Manifests: []string{"fullfiletimelist-epel"}, FileList: "fullfiletimelist-epel", SizeBytes: 300 * gb, Checker: "mirrormanager"},
 	{Name: "epel-amd64", Description: "EPEL, x86_64 only", Module: "fedora-epel", Triggers: []string{"fedora-epel", "fedora"},
 		Exclude:        []string{"source/", "SRPMS/", "s390x/", "playground/", "debug/", "armhfp/", "aarch64/", "ppc64/", "ppc64le/", "testing/", "next/"},
-		DeleteExcluded: true, Manifests: []string{"fullfiletimelist-epel"}, SizeBytes: 90 * gb, Checker: "mirrormanager"},
+		DeleteExcluded: true, Manifests: []string{"fullfiletimelist-epel"}, FileList: "fullfiletimelist-epel", SizeBytes: 90 * gb, Checker: "mirrormanager"},
 	{Name: "fedora", Description: "Fedora", Module: "fedora-enchilada", Triggers: []string{"fedora-enchilada", "fedora"},
 		Exclude: []string{"source/", "SRPMS/", "debug/"}, DeleteExcluded: true,
-		Manifests: []string{"fullfiletimelist-fedora"}, SizeBytes: 1500 * gb, Checker: "mirrormanager"},
+		Manifests: []string{"fullfiletimelist-fedora"}, FileList: "fullfiletimelist-fedora", SizeBytes: 1500 * gb, Checker: "mirrormanager"},
 	{Name: "fedora-amd64", Description: "Fedora, x86_64 only", Module: "fedora-enchilada", Triggers: []string{"fedora-enchilada", "fedora"},
 		Exclude:        []string{"source/", "SRPMS/", "debug/", "armhfp/", "aarch64/", "test/", "testing/", "Spins/", "Kinoite/", "Sericea/", "Silverblue/"},
-		DeleteExcluded: true, Manifests: []string{"fullfiletimelist-fedora"}, SizeBytes: 400 * gb, Checker: "mirrormanager"},
+		DeleteExcluded: true, Manifests: []string{"fullfiletimelist-fedora"}, FileList: "fullfiletimelist-fedora", SizeBytes: 400 * gb, Checker: "mirrormanager"},
 	{Name: "rpmfusion", Description: "RPM Fusion (nonfree)", Module: "rpmfusion", Path: "nonfree/", SizeBytes: 150 * gb, Checker: "mirrormanager"},
 	{Name: "manjaro", Description: "Manjaro", Module: "manjaro", SizeBytes: 150 * gb, Checker: "manjaro-status"},
 	{Name: "kali-images", Description: "Kali Linux images", Module: "kali-images", SizeBytes: 100 * gb, Checker: "mirrorbits"},

@@ -231,6 +231,9 @@ type Project struct {
 	Manifests         []string `yaml:"manifests"`
 	// Journal turns the change journal off (or on) for this project.
 	Journal *bool `yaml:"journal"`
+	// FileList is the upstream's quick-fedora-mirror file list
+	// (fullfiletimelist-rocky); "" for none.
+	FileList *string `yaml:"file_list"`
 }
 
 // Default returns a configuration with every default filled in; Load decodes

@@ -47,10 +47,21 @@ func (r *Runner) bin() string {
 // rsync writes a temp file and renames it, so dest is never half-written.
 // extra are more rsync options (--max-size).
 func (r *Runner) Fetch(ctx context.Context, src, dest string, timeoutSec, connTimeout int, extra ...string) error {
-	bin := r.bin()
 	// -I: always copy. A marker rewritten within the same second with the
 	// same length would pass rsync's size+mtime quick check unseen.
-	args := append([]string{"-t", "-I", "--no-motd", "--timeout=" + strconv.Itoa(timeoutSec), "--contimeout=" + strconv.Itoa(connTimeout)}, extra...)
+	return r.fetch(ctx, src, dest, timeoutSec, connTimeout, append([]string{"-I"}, extra...))
+}
+
+// FetchDelta updates dest, an earlier copy of a large file (a file
+// list), from src: nothing moves when size and mtime match, and only the
+// changed blocks otherwise (rsync's delta transfer).
+func (r *Runner) FetchDelta(ctx context.Context, src, dest string, timeoutSec, connTimeout int, extra ...string) error {
+	return r.fetch(ctx, src, dest, timeoutSec, connTimeout, extra)
+}
+
+func (r *Runner) fetch(ctx context.Context, src, dest string, timeoutSec, connTimeout int, extra []string) error {
+	bin := r.bin()
+	args := append([]string{"-t", "--no-motd", "--timeout=" + strconv.Itoa(timeoutSec), "--contimeout=" + strconv.Itoa(connTimeout)}, extra...)
 	args = append(args, src, dest)
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,8 +25,10 @@ import (
 // BenchmarkSyncAgainstBareRsync: what a node's sync costs against a bare
 // rsync of the same tree from the same daemon, in the same run: wall time
 // and the upstream's CPU (the daemon's sessions), for an unchanged tree
-// and for 1% of the files changed, for a node without a change journal
-// and one reading the journal of a real announcer watching the tree.
+// and for 1% of the files changed, for a node without a change journal,
+// one reading the journal of a real announcer watching the tree and one
+// reading a quick-fedora-mirror file list the upstream rewrites after
+// each change.
 // Then one file changed at a time: the journal node's time from the
 // announcement to the new file in its tree. SYNC_FILES sets the tree's
 // size (default 300,000 files in 300 directories); ROUNDS the rounds
@@ -52,8 +55,12 @@ func BenchmarkSyncAgainstBareRsync(b *testing.B) {
 		Modules: []announce.Module{{Name: "proj", Path: src}}}, ann, testenv.Logger(b)).Run(actx)
 	ann.waitPast(0)
 	bare := b.TempDir()
-	plain, journalled := benchNode(b, up, false), benchNode(b, up, true)
+	writeFileList(b, src, benchList)
+	plain, journalled, listed := benchNode(b, up, false, ""), benchNode(b, up, true, ""), benchNode(b, up, false, benchList)
+	// Each run starts with the disk flushed, so none pays for the
+	// write-back of the change or of the run before it.
 	bareRun := func() (time.Duration, time.Duration) {
+		syscall.Sync()
 		cpu0, t0 := up.ChildCPU(), time.Now()
 		out, err := exec.Command("rsync", "-rlptH", "--safe-links", "--delay-updates", "--delete-delay", "--exclude=/.micromirror/", up.URL("proj"), bare+"/").CombinedOutput()
 		if err != nil {
@@ -66,6 +73,7 @@ func BenchmarkSyncAgainstBareRsync(b *testing.B) {
 	bareRun() // the first copy
 	nodeRun := func(n *benchEngine) func() (time.Duration, time.Duration) {
 		return func() (time.Duration, time.Duration) {
+			syscall.Sync()
 			cpu0, t0 := up.ChildCPU(), time.Now()
 			n.run(b)
 			wall := time.Since(t0)
@@ -81,34 +89,35 @@ func BenchmarkSyncAgainstBareRsync(b *testing.B) {
 			os.Chtimes(p, time.Now(), time.Now().Add(time.Duration(round)*time.Second))
 		}
 		ann.waitPast(serial) // the journal lists the change
+		writeFileList(b, src, benchList)
 	}
 	for b.Loop() {
 		for _, c := range []string{"unchanged", "1% changed"} {
-			var w, cpu [3][]float64 // plain node, journal node, bare
+			var w, cpu [4][]float64 // plain node, journal node, file-list node, bare
 			for r := 0; r < rounds; r++ {
 				if c != "unchanged" {
 					change(r + 1)
 				}
 				// Alternate who goes first, so neither always meets a
 				// warm or a cold page cache.
-				order := []int{0, 2, 1}
+				order := []int{0, 3, 1, 2}
 				if r%2 == 1 {
-					order = []int{2, 0, 1}
+					order = []int{3, 0, 1, 2}
 				}
-				runs := [3]func() (time.Duration, time.Duration){nodeRun(plain), nodeRun(journalled), bareRun}
+				runs := [4]func() (time.Duration, time.Duration){nodeRun(plain), nodeRun(journalled), nodeRun(listed), bareRun}
 				for _, k := range order {
 					wk, ck := runs[k]()
 					w[k], cpu[k] = append(w[k], wk.Seconds()), append(cpu[k], ck.Seconds())
 				}
 			}
 			key := map[string]string{"unchanged": "unchanged", "1% changed": "changed1pct"}[c]
-			for k, name := range []string{"node", "journal", "bare"} {
+			for k, name := range []string{"node", "journal", "filelist", "bare"} {
 				b.ReportMetric(median(w[k]), "s-"+name+"-wall-"+key)
 				b.ReportMetric(median(cpu[k]), "s-"+name+"-upcpu-"+key)
 			}
-			for k, name := range []string{"node", "journal"} {
-				b.ReportMetric(median(w[k])/median(w[2]), "wall-"+name+"/bare-"+key)
-				b.ReportMetric(median(cpu[k])/max(median(cpu[2]), 0.01), "upcpu-"+name+"/bare-"+key)
+			for k, name := range []string{"node", "journal", "filelist"} {
+				b.ReportMetric(median(w[k])/median(w[3]), "wall-"+name+"/bare-"+key)
+				b.ReportMetric(median(cpu[k])/max(median(cpu[3]), 0.01), "upcpu-"+name+"/bare-"+key)
 			}
 		}
 		// One file at a time: announced, then in the journal node's tree.
@@ -184,11 +193,15 @@ type benchEngine struct {
 	dir    string
 }
 
+// benchList is the quick-fedora-mirror file list the bench's upstream
+// keeps, as Fedora's does.
+const benchList = "fullfiletimelist-bench"
+
 // benchNode starts a node syncing the upstream's "proj", unpaced, with or
-// without the change journal, and waits for its first sync.
-func benchNode(b *testing.B, up *testenv.Upstream, journal bool) *benchEngine {
+// without the change journal or a file list, and waits for its first sync.
+func benchNode(b *testing.B, up *testenv.Upstream, journal bool, fileList string) *benchEngine {
 	cfg := testenv.NodeConfig(b)
-	cfg.Projects = []config.Project{{Name: "bench", Source: up.URL("proj"), Schedule: config.Dur(24 * time.Hour)}}
+	cfg.Projects = []config.Project{{Name: "bench", Source: up.URL("proj"), Schedule: config.Dur(24 * time.Hour), FileList: &fileList}}
 	cfg.Sync.Bwlimit = config.Bits(100e9) // unpaced in effect, as bare rsync is
 	cfg.Sync.Journal = journal
 	plans, _ := syncer.Plans(cfg)

@@ -104,10 +104,18 @@ func (j *job) do(ctx context.Context) rsync.Result {
 		local = countEntries(j.plan.Dir) // first run here, or status from before
 	}
 	jr := j.readJournal(ctx, timeout, contimeout)
-	paths, full := j.journalPaths(jr, local)
+	var fl *fileList
+	if jr == nil {
+		fl = j.readFileList(ctx, timeout, contimeout)
+	}
+	paths, full := j.changedPaths(jr, fl, local)
 	if full == "" && len(paths) == 0 {
-		j.markJournal(jr)
-		return j.unchanged(fmt.Sprintf("change journal at serial %d lists nothing new", jr.Head()))
+		if jr != nil {
+			j.markJournal(jr)
+			return j.unchanged(fmt.Sprintf("change journal at serial %d lists nothing new", jr.Head()))
+		}
+		fl.keep()
+		return j.unchanged(fmt.Sprintf("file list %s unchanged", j.plan.FileList))
 	}
 
 	// The guards, without a dry run (a second file list from the upstream
@@ -123,8 +131,12 @@ func (j *job) do(ctx context.Context) rsync.Result {
 		if err != nil {
 			return j.fail(rsync.Fatal, err.Error())
 		}
-		j.log.printf("change journal: %d paths up to serial %d", len(paths), jr.Head())
-		stages = j.journalStages(list)
+		if jr != nil {
+			j.log.printf("change journal: %d paths up to serial %d", len(paths), jr.Head())
+		} else {
+			j.log.printf("file list %s: %d paths changed", j.plan.FileList, len(paths))
+		}
+		stages = j.listedStages(list)
 	} else {
 		j.log.printf("full run: %s", full)
 		for i := range stages {
@@ -159,10 +171,18 @@ func (j *job) do(ctx context.Context) rsync.Result {
 	j.st.LastSuccess = time.Now()
 	j.st.Runs++
 	j.markJournal(jr)
-	if full == "" {
-		// A journal run's figures are of the listed paths, not the tree.
+	if fl != nil {
+		if err := fl.keep(); err != nil {
+			j.log.printf("file list: %v", err)
+		}
+	}
+	switch {
+	case full == "" && jr != nil:
+		// A listed run's figures are of the listed paths, not the tree.
 		j.st.LastRun.Kind, j.st.LastRun.TreeBytes = "journal", treeBytes
-	} else {
+	case full == "":
+		j.st.LastRun.Kind, j.st.LastRun.TreeBytes = "filelist", treeBytes
+	default:
 		j.st.LastRun.Kind, j.st.LastVerified = "full", j.st.LastSuccess
 		if f := runs[len(runs)-1].Stats.Files; f > 0 {
 			j.st.TreeEntries = f

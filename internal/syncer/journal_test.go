@@ -3,11 +3,14 @@ package syncer_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -259,3 +262,97 @@ func TestJournalThatLies(t *testing.T) {
 	}
 	testenv.SameTree(t, testenv.Tree(t, r.dir()), before)
 }
+
+// writeFileList writes the tree's list in quick-fedora-mirror's format,
+// as Fedora's create-filelist does: the newer of mtime and ctime, type,
+// size, path; then checksums, which nodes do not read.
+func writeFileList(t testing.TB, root, name string) {
+	t.Helper()
+	var lines []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(root, p)
+		if err != nil || rel == "." || rel == name {
+			return err
+		}
+		if d.IsDir() && d.Name() == journal.Dir {
+			return filepath.SkipDir
+		}
+		fi, _ := os.Lstat(p)
+		st := fi.Sys().(*syscall.Stat_t)
+		typ := map[bool]string{true: "d", false: "f"}[fi.IsDir()]
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			typ = "l"
+		}
+		lines = append(lines, fmt.Sprintf("%d\t%s\t%d\t%s", max(fi.ModTime().Unix(), st.Ctim.Sec), typ, fi.Size(), rel))
+		return nil
+	})
+	slices.Sort(lines)
+	// Dated now, as a list written now is: rsync's quick check (size and
+	// mtime) is what tells a node's fetch that the list changed.
+	listed++
+	testenv.WriteFile(t, filepath.Join(root, name), []byte("[Version]\n3\n\n[Files]\n"+strings.Join(lines, "\n")+"\n\n[Checksums SHA1]\n\n[End]\n"),
+		time.Now().Add(time.Duration(listed)*time.Second))
+}
+
+var listed int // lists written: each is dated a second after the one before
+
+// TestFileListRuns: where the upstream publishes a quick-fedora-mirror
+// file list and no journal, runs after the first transfer only what
+// changed between the list of the last success and the fresh one; an
+// unchanged list skips the run; a list cut short takes a full run; a list
+// that omits a change is caught by the verifying run.
+func TestFileListRuns(t *testing.T) {
+	const name = "fullfiletimelist-test"
+	r := newRig(t, "testdistro", func(c *config.Node) { c.Projects[0].FileList = ptr(name) })
+	for i := range 30 {
+		write(t, r.src, fmt.Sprintf("linux/%d/p%d.rpm", i%3, i), randBytes(500+i))
+	}
+	write(t, r.src, "linux/old/x.rpm", []byte("x"))
+	writeFileList(t, r.src, name)
+	r.start()
+	if s := r.waitFor("first sync", 30*time.Second, runs(1)).Project; s.LastRun.Kind != "full" {
+		t.Fatalf("first sync: kind %q", s.LastRun.Kind)
+	}
+
+	rewrite(t, r.src, "linux/1/p1.rpm", randBytes(900))
+	write(t, r.src, "linux/3/new.rpm", randBytes(100))
+	os.RemoveAll(filepath.Join(r.src, "linux/old"))
+	os.Chmod(filepath.Join(r.src, "linux/2/p2.rpm"), 0o600)
+	time.Sleep(1100 * time.Millisecond) // a new second, so the chmod's ctime shows in the list
+	os.Chmod(filepath.Join(r.src, "linux/2/p2.rpm"), 0o640)
+	writeFileList(t, r.src, name)
+	s := r.runOnce("mqtt")
+	if s.LastRun.Kind != "filelist" || s.LastRun.FilesTransferred > 4 || s.LastRun.FilesDeleted == 0 {
+		t.Errorf("a file-list run: kind %q, %d transferred, %d deleted", s.LastRun.Kind, s.LastRun.FilesTransferred, s.LastRun.FilesDeleted)
+	}
+	r.sameAsUpstream()
+	if s = r.runOnce("schedule"); s.LastResult != "unchanged" {
+		t.Errorf("an unchanged list ran: %s", s.LastResult)
+	}
+
+	rewrite(t, r.src, "linux/0/p0.rpm", randBytes(901))
+	writeFileList(t, r.src, name)
+	b, _ := os.ReadFile(filepath.Join(r.src, name))
+	testenv.WriteFile(t, filepath.Join(r.src, name), b[:len(b)*2/3], time.Now().Add(time.Hour))
+	if s = r.runOnce("mqtt"); s.LastRun.Kind != "full" || s.LastResult == "unchanged" {
+		t.Errorf("a list cut short: %s, kind %q", s.LastResult, s.LastRun.Kind)
+	}
+	r.sameAsUpstream()
+
+	write(t, r.src, "linux/9/listed.rpm", randBytes(10))
+	writeFileList(t, r.src, name)
+	testenv.WriteFile(t, filepath.Join(r.src, "linux/0/p3.rpm"), randBytes(78), t0.Add(2*time.Hour)) // after the list
+	if s = r.runOnce("mqtt"); s.LastRun.Kind != "filelist" {
+		t.Errorf("kind %q", s.LastRun.Kind)
+	}
+	if got, _ := os.ReadFile(filepath.Join(r.dir(), "linux/0/p3.rpm")); len(got) == 78 {
+		t.Error("the change the list omitted came anyway")
+	}
+	r.setStatus(func(p *status.Project) { p.LastVerified = time.Time{} })
+	if s = r.runOnce("schedule"); s.LastRun.Kind != "full" {
+		t.Errorf("verifying run: kind %q", s.LastRun.Kind)
+	}
+	r.sameAsUpstream()
+}
+
+func ptr[T any](v T) *T { return &v }

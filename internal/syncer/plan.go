@@ -144,6 +144,9 @@ func applyOverrides(r *catalog.Recipe, p config.Project) {
 	if p.Manifests != nil {
 		r.Manifests = slices.Clone(p.Manifests)
 	}
+	if p.FileList != nil {
+		r.FileList = *p.FileList
+	}
 }
 
 // moduleOf returns the module of rsync://host/module/path/.

@@ -71,13 +71,14 @@ func (j *job) readJournal(ctx context.Context, timeout, contimeout int) *journal
 	return jr
 }
 
-// journalPaths says whether this run can go by the journal: the paths
-// to transfer (none: nothing changed since the tree's serial), or why
-// the run must be a full one.
-func (j *job) journalPaths(jr *journal.Journal, local int64) ([]string, string) {
+// changedPaths says whether this run can go by the journal or the file
+// list: the paths to transfer (none: nothing changed since the tree's
+// last success), or why the run must be a full one.
+func (j *job) changedPaths(jr *journal.Journal, fl *fileList, local int64) ([]string, string) {
 	verify := j.e.set.Sync.VerifyEvery.D()
+	limit := max(1000, int(local/2)) // beyond, a full run costs no more
 	switch {
-	case jr == nil:
+	case jr == nil && fl == nil:
 		return nil, "no change journal"
 	case j.reason == "force":
 		return nil, "a forced run"
@@ -85,6 +86,8 @@ func (j *job) journalPaths(jr *journal.Journal, local int64) ([]string, string) 
 		return nil, "an initial sync"
 	case time.Since(j.st.LastVerified) >= verify:
 		return nil, fmt.Sprintf("the verifying run (every %s)", verify)
+	case jr == nil:
+		return fl.paths(j.plan.FileList, limit)
 	case j.st.Journal == nil:
 		return nil, "no journal serial recorded yet"
 	}
@@ -93,17 +96,17 @@ func (j *job) journalPaths(jr *journal.Journal, local int64) ([]string, string) 
 		return nil, why
 	}
 	paths = journal.Under(paths, j.plan.subPath())
-	if limit := max(1000, int(local/2)); len(paths) > limit {
+	if len(paths) > limit {
 		return nil, fmt.Sprintf("the journal lists %d paths, a full run costs less", len(paths))
 	}
 	return paths, ""
 }
 
-// journalStages are the plan's stages over the listed paths alone, each
+// listedStages are the plan's stages over the listed paths alone, each
 // transferring without deleting, then one pass that deletes the listed
 // paths the upstream no longer has: as in a full run, indices land after
 // packages and deletions after both.
-func (j *job) journalStages(list string) []rsync.Options {
+func (j *job) listedStages(list string) []rsync.Options {
 	var out []rsync.Options
 	for _, o := range j.stages() {
 		o.Delete, o.DeleteExcluded, o.FilesFrom = false, false, list
