@@ -1,9 +1,11 @@
 package syncer
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +33,33 @@ func removeTempDirs(root string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// discard removes a stage's set-aside once the run stands, off the run's
+// path: renamed at once, so no later run takes it for what a cut-short
+// run left to put back, then removed by a goroutine Close waits for.
+// What a crash leaves of it, recover removes.
+func (e *Engine) discard(dir string) {
+	trash := fmt.Sprintf("%s%s%d", dir, discardSuffix, time.Now().UnixNano())
+	if err := os.Rename(dir, trash); err != nil {
+		os.RemoveAll(dir)
+		return
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		os.RemoveAll(trash)
+	}()
+}
+
+const discardSuffix = ".discard-"
+
+// removeDiscarded removes set-asides a crash left before discard did.
+func removeDiscarded(p Plan) {
+	old, _ := filepath.Glob(p.setAside() + discardSuffix + "*")
+	for _, d := range old {
+		os.RemoveAll(d)
+	}
 }
 
 // freeBytes returns the bytes available to us and the filesystem size.

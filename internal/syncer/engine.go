@@ -103,6 +103,7 @@ func (e *Engine) recover(w *worker) {
 		}
 		w.log.Warn("previous run was interrupted")
 	}
+	removeDiscarded(w.plan)
 	if n, err := removeTempDirs(w.plan.Dir); err != nil {
 		w.log.Warn("remove leftover temp dirs", "err", err)
 	} else if n > 0 {

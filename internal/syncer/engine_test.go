@@ -629,3 +629,26 @@ func TestDiskReserveHoldsDuringTheRun(t *testing.T) {
 		t.Errorf("left on the disk: %v", left)
 	}
 }
+
+// TestSetAsideGoesAfterASuccess: what a deleting stage set aside (old
+// versions, deleted files) goes once the run stands, off the run's path
+// but before Close returns; one a crash left half-discarded goes at start.
+func TestSetAsideGoesAfterASuccess(t *testing.T) {
+	r := newRig(t, "videolan", nil)
+	for i := range 20 {
+		write(t, r.src, fmt.Sprintf("f%02d", i), []byte("v1"))
+	}
+	aside := filepath.Join(filepath.Dir(r.dir()), ".~tmp~")
+	write(t, aside, "set-aside-"+filepath.Base(r.dir())+".discard-1/old", []byte("a crash's leftover"))
+	r.start()
+	r.waitFor("first sync", 30*time.Second, runs(1))
+	rewrite(t, r.src, "f01", []byte("v2"))
+	os.Remove(filepath.Join(r.src, "f02"))
+	if s := r.runOnce("mqtt"); s.LastRun.FilesDeleted != 1 {
+		t.Fatalf("run: %+v", s.LastRun)
+	}
+	r.engine.Close()
+	if left, _ := os.ReadDir(aside); len(left) != 0 {
+		t.Errorf("left beside the tree: %v", left)
+	}
+}

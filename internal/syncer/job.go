@@ -205,7 +205,7 @@ func (j *job) do(ctx context.Context) rsync.Result {
 func (j *job) transfer(ctx context.Context, stages []rsync.Options, local int64) (runs []*rsync.Run, res rsync.Result, ok bool) {
 	s := j.e.set.Sync
 	limit := j.deleteLimit(local)
-	backup := j.backupDir()
+	backup := j.plan.setAside()
 	if n, err := restoreDeleted(backup, j.plan.Dir); err != nil || n > 0 {
 		j.log.printf("put back %d entries a run cut short had set aside (%v)", n, err)
 	}
@@ -234,7 +234,7 @@ func (j *job) transfer(ctx context.Context, stages []rsync.Options, local int64)
 				"upstream truncated? A forced run deletes them", limit, s.MaxDeletePercent, local, n)), false
 		}
 		if o.BackupDir != "" {
-			os.RemoveAll(o.BackupDir) // the run stands: old versions and deleted entries go
+			j.e.discard(o.BackupDir) // the run stands: old versions and deleted entries go
 		}
 		if r.DiskLow {
 			j.recordRun(runs, "refused")
@@ -308,11 +308,11 @@ func (j *job) deleteLimit(local int64) int {
 	return max(minGuardedDeletes-1, int(j.e.set.Sync.MaxDeletePercent*float64(local)/100))
 }
 
-// backupDir is where a deleting stage sets aside what it deletes or
+// setAside is where a deleting stage sets aside what it deletes or
 // replaces: beside the tree, on its file system (renames), under a name
 // neither the web server nor the rsync daemon ever shows (.~tmp~).
-func (j *job) backupDir() string {
-	return filepath.Join(filepath.Dir(j.plan.Dir), ".~tmp~", "set-aside-"+filepath.Base(j.plan.Dir))
+func (p Plan) setAside() string {
+	return filepath.Join(filepath.Dir(p.Dir), ".~tmp~", "set-aside-"+filepath.Base(p.Dir))
 }
 
 // cheapChecks refuse what is plain before any transfer, at the cost of a
