@@ -28,7 +28,6 @@ type Options struct {
 	Delete  bool // --delete-delay (and --delete-excluded when DeleteExcluded)
 	// DeleteExcluded removes receiver files that excludes now hide.
 	DeleteExcluded bool
-	DryRun         bool
 	Progress       bool // --info=progress2 for live progress
 	// MaxDelete is rsync's own cap on deletions (--max-delete) when
 	// Capped; 0 then deletes nothing (rsync warns and exits 25).
@@ -98,9 +97,6 @@ func Args(o Options) []string {
 	if o.BytesPerSec > 0 {
 		// rsync's "KB" suffix is 1000 bytes; keep at least 1.
 		a = append(a, fmt.Sprintf("--bwlimit=%dKB", max(o.BytesPerSec/1000, 1)))
-	}
-	if o.DryRun {
-		a = append(a, "--dry-run")
 	}
 	if o.Progress {
 		a = append(a, "--info=progress2")

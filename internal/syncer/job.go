@@ -257,8 +257,8 @@ func (j *job) transfer(ctx context.Context, stages []rsync.Options, local int64)
 	return runs, runs[len(runs)-1].Result, true
 }
 
-// opts are the rsync options of the full (deleting) pass.
-func (j *job) opts(deleting, dry bool) rsync.Options {
+// opts are the rsync options of a pass over the whole tree, deleting or not.
+func (j *job) opts(deleting bool) rsync.Options {
 	s := j.e.set.Sync
 	o := rsync.Options{
 		Source: j.plan.Source, Dest: j.plan.Dir + "/",
@@ -266,7 +266,7 @@ func (j *job) opts(deleting, dry bool) rsync.Options {
 		TimeoutSec:  int(s.Timeout.D().Seconds()), ConnTimeout: int(s.ConnectTimeout.D().Seconds()),
 		Exclude: j.plan.Exclude, Include: manifestIncludes(j.plan.Manifests),
 		Protect: j.protected(), Delete: deleting, DeleteExcluded: deleting && j.plan.DeleteExcluded,
-		DryRun: dry, Progress: !dry,
+		Progress: true,
 	}
 	return o
 }
@@ -275,11 +275,11 @@ func (j *job) opts(deleting, dry bool) rsync.Options {
 // then indices and deletions, so no index names a missing file.
 func (j *job) stages() []rsync.Options {
 	if j.plan.Stages != catalog.TwoStage {
-		return []rsync.Options{j.opts(true, false)}
+		return []rsync.Options{j.opts(true)}
 	}
-	first := j.opts(false, false)
+	first := j.opts(false)
 	first.Exclude = append(append([]string{}, first.Exclude...), j.plan.FirstStageExclude...)
-	return []rsync.Options{first, j.opts(true, false)}
+	return []rsync.Options{first, j.opts(true)}
 }
 
 // protected are the files this node writes into the tree, which the
