@@ -216,7 +216,7 @@ nodes:
 	}
 	t.Logf("good rollout (reload): %v", time.Since(start).Round(time.Millisecond))
 	if !serves(a, "Alpha Networks") {
-		t.Error("node a does not serve the new config")
+		t.Errorf("node a does not serve the new config; node a log:\n%s", readFile(filepath.Join(a.dir, "node.log")))
 	}
 
 	// A config the node's check refuses: never in place.
