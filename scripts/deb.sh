@@ -32,6 +32,7 @@ for arch in "${archs[@]}"; do
   install -m 0644 packaging/debian/copyright "$stage/usr/share/doc/micromirror/copyright"
   install -m 0644 packaging/debian/lintian-overrides "$stage/usr/share/lintian/overrides/micromirror"
   install -m 0644 README.md docs/*.md "$stage/usr/share/doc/micromirror/"
+  install -D -m 0644 docs/grafana/micromirror-fleet.json "$stage/usr/share/doc/micromirror/grafana/micromirror-fleet.json"
   gzip -9n < packaging/micromirror.1 > "$stage/usr/share/man/man1/micromirror.1.gz"
   chmod 0644 "$stage/usr/share/man/man1/micromirror.1.gz"
   # The change log Debian wants of a native package: this version's line.

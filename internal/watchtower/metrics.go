@@ -16,13 +16,32 @@ var (
 	descToday    = prometheus.NewDesc("micromirror_fleet_served_bytes_today", "Bytes served since 00:00 UTC, by project.", []string{"project"}, nil)
 	descIngested = prometheus.NewDesc("micromirror_watchtower_batches_total", "Telemetry batches by outcome.", []string{"outcome"}, nil)
 	descIgnored  = prometheus.NewDesc("micromirror_watchtower_ignored_entries_total", "Entries of accepted batches ignored, by reason.", []string{"reason"}, nil)
+
+	// Per node and per project, for an existing Prometheus to alert on
+	// (a stale project, a full disk) and Grafana to draw.
+	descNodeState    = prometheus.NewDesc("micromirror_node_state", "1 for the node's state (ok, degraded: an open alert, down: silent or failing its probe).", []string{"node", "state"}, nil)
+	descNodeSeen     = prometheus.NewDesc("micromirror_node_last_seen_timestamp_seconds", "When the node last pushed telemetry.", []string{"node"}, nil)
+	descNodeInfo     = prometheus.NewDesc("micromirror_node_info", "The node's micromirror version.", []string{"node", "version"}, nil)
+	descNodeDiskFree = prometheus.NewDesc("micromirror_node_disk_free_bytes", "Free bytes on the node's data disk.", []string{"node"}, nil)
+	descNodeDisk     = prometheus.NewDesc("micromirror_node_disk_size_bytes", "Size of the node's data disk.", []string{"node"}, nil)
+	descNodeToday    = prometheus.NewDesc("micromirror_node_served_bytes_today", "Bytes the node served since 00:00 UTC.", []string{"node"}, nil)
+	descNodeAlerts   = prometheus.NewDesc("micromirror_node_alerts_open", "Open alerts of the node by kind.", []string{"node", "kind"}, nil)
+	descProjSuccess  = prometheus.NewDesc("micromirror_project_last_success_timestamp_seconds", "The project's last successful sync on the node.", []string{"node", "project"}, nil)
+	descProjLag      = prometheus.NewDesc("micromirror_project_lag_seconds", "How long the node has been behind the newest announced upstream change (0: not behind).", []string{"node", "project"}, nil)
+	descProjFailures = prometheus.NewDesc("micromirror_project_consecutive_failures", "Runs failed since the project's last success on the node.", []string{"node", "project"}, nil)
+	descProjBytes    = prometheus.NewDesc("micromirror_project_tree_bytes", "The project's size on the node after its last run.", []string{"node", "project"}, nil)
 )
+
+// nodeStates are the values of micromirror_node_state's state label.
+var nodeStates = []string{"ok", "degraded", "down"}
 
 // fleetCollector computes fleet aggregates at scrape time.
 type fleetCollector struct{ s *Server }
 
 func (c fleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descNodes, descSilent, descAlerts, descToday, descIngested, descIgnored} {
+	for _, d := range []*prometheus.Desc{descNodes, descSilent, descAlerts, descToday, descIngested, descIgnored,
+		descNodeState, descNodeSeen, descNodeInfo, descNodeDiskFree, descNodeDisk, descNodeToday, descNodeAlerts,
+		descProjSuccess, descProjLag, descProjFailures, descProjBytes} {
 		ch <- d
 	}
 }
@@ -30,18 +49,31 @@ func (c fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	now := time.Now().UTC()
 	if nodes, err := c.s.store.Nodes(ctx); err == nil {
 		ch <- prometheus.MustNewConstMetric(descNodes, prometheus.GaugeValue, float64(len(nodes)))
+		c.collectNodes(ch, c.s.enrich(ctx, nodes, now))
 	}
 	kinds := map[string]float64{}
+	perNode := map[[2]string]float64{}
 	for _, a := range c.s.Alerts.Open() {
 		kinds[a.Kind]++
+		if a.Node != "" {
+			perNode[[2]string{a.Node, a.Kind}]++
+		}
+	}
+	for k, v := range perNode {
+		ch <- prometheus.MustNewConstMetric(descNodeAlerts, prometheus.GaugeValue, v, k[0], k[1])
+	}
+	if rows, err := c.s.store.Usage(ctx, "node", now.Truncate(24*time.Hour), now.Add(time.Minute)); err == nil {
+		for _, r := range rows {
+			ch <- prometheus.MustNewConstMetric(descNodeToday, prometheus.GaugeValue, float64(r.Bytes), r.Key)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(descSilent, prometheus.GaugeValue, kinds["node-silent"])
 	for k, v := range kinds {
 		ch <- prometheus.MustNewConstMetric(descAlerts, prometheus.GaugeValue, v, k)
 	}
-	now := time.Now().UTC()
 	if rows, err := c.s.store.Usage(ctx, "project", now.Truncate(24*time.Hour), now.Add(time.Minute)); err == nil {
 		for _, r := range rows {
 			ch <- prometheus.MustNewConstMetric(descToday, prometheus.GaugeValue, float64(r.Bytes), r.Key)
@@ -51,6 +83,37 @@ func (c fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descIngested, prometheus.CounterValue, float64(c.s.Duplicates.Load()), "duplicate")
 	ch <- prometheus.MustNewConstMetric(descIngested, prometheus.CounterValue, float64(c.s.Rejected.Load()), "rejected")
 	ch <- prometheus.MustNewConstMetric(descIgnored, prometheus.CounterValue, float64(c.s.UnknownProjects.Load()), "unknown_project")
+}
+
+// collectNodes sends the per-node and per-project series of the nodes as
+// the API shows them (states and lags included).
+func (c fleetCollector) collectNodes(ch chan<- prometheus.Metric, nodes []NodeSummary) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	stamp := func(t time.Time) float64 {
+		if t.IsZero() {
+			return 0
+		}
+		return float64(t.UnixNano()) / 1e9
+	}
+	for _, n := range nodes {
+		for _, st := range nodeStates {
+			gauge(descNodeState, map[bool]float64{true: 1}[n.State == st], n.Node, st)
+		}
+		gauge(descNodeSeen, stamp(n.LastSeen), n.Node)
+		gauge(descNodeInfo, 1, n.Node, n.Version)
+		if n.DiskTotal > 0 {
+			gauge(descNodeDiskFree, float64(n.DiskFree), n.Node)
+			gauge(descNodeDisk, float64(n.DiskTotal), n.Node)
+		}
+		for _, p := range n.Projects {
+			gauge(descProjSuccess, stamp(p.LastSuccess), n.Node, p.Project)
+			gauge(descProjLag, float64(p.LagSeconds), n.Node, p.Project)
+			gauge(descProjFailures, float64(p.Failures), n.Node, p.Project)
+			gauge(descProjBytes, float64(p.TreeBytes), n.Node, p.Project)
+		}
+	}
 }
 
 func (s *Server) metricsHandler() http.Handler {

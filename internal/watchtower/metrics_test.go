@@ -1,0 +1,123 @@
+package watchtower_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"micromirror/internal/telemetry"
+)
+
+// scrape returns the /metrics text and the names of the series in it.
+func scrape(t *testing.T, url string) (string, map[string]bool) {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", resp.StatusCode, b)
+	}
+	names := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			names[strings.FieldsFunc(line, func(r rune) bool { return r == '{' || r == ' ' })[0]] = true
+		}
+	}
+	return string(b), names
+}
+
+// TestMetricsPerNodeAndProject: /metrics carries a series per node (state,
+// last seen, version, disk, bytes served today) and per project on each
+// node (last success, lag, failures in a row, size), as the API shows
+// them, so an existing Prometheus can alert on a stale project.
+func TestMetricsPerNodeAndProject(t *testing.T) {
+	url := startWatchtower(t)
+	now := time.Now().UTC()
+	success := now.Add(-90 * time.Second).Truncate(time.Second)
+	b, _ := json.Marshal(telemetry.Batch{Version: 1, Node: "a.mm.example.net", Seq: 1, Start: now.Add(-time.Minute), End: now,
+		Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 3}, Bytes: map[string]uint64{"http": 4096}}},
+		Syncs: []telemetry.SyncEvent{
+			{Project: "debian", Started: success.Add(-time.Minute), Seconds: 60, Result: "success", LastSuccess: success, TreeBytes: 123456},
+			{Project: "gimp", Started: now.Add(-time.Minute), Seconds: 5, Result: "failed"}},
+		System: telemetry.System{Version: "1.2.3", DiskTotal: 2e12, DiskFree: 5e11}})
+	if code, body := post(t, url, "token-a", b, false); code != http.StatusAccepted && code != http.StatusOK {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	text, _ := scrape(t, url)
+	for _, want := range []string{
+		`micromirror_node_state{node="a.mm.example.net",state="ok"} 1`,
+		`micromirror_node_state{node="a.mm.example.net",state="down"} 0`,
+		`micromirror_node_info{node="a.mm.example.net",version="1.2.3"} 1`,
+		`micromirror_node_disk_free_bytes{node="a.mm.example.net"} 5e+11`,
+		`micromirror_node_disk_size_bytes{node="a.mm.example.net"} 2e+12`,
+		fmt.Sprintf(`micromirror_project_last_success_timestamp_seconds{node="a.mm.example.net",project="debian"} %g`, float64(success.Unix())),
+		`micromirror_project_tree_bytes{node="a.mm.example.net",project="debian"} 123456`,
+		`micromirror_project_consecutive_failures{node="a.mm.example.net",project="gimp"} 1`,
+		`micromirror_project_lag_seconds{node="a.mm.example.net",project="debian"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if now.Sub(now.Truncate(24*time.Hour)) > 2*time.Minute && !strings.Contains(text, `micromirror_node_served_bytes_today{node="a.mm.example.net"} 4096`) {
+		t.Error("metrics lack the node's bytes served today")
+	}
+}
+
+// TestGrafanaDashboardUsesRealSeries: the dashboard shipped in
+// docs/grafana loads as JSON, and every metric its queries name is one
+// the watchtower exports.
+func TestGrafanaDashboardUsesRealSeries(t *testing.T) {
+	url := startWatchtower(t)
+	now := time.Now().UTC()
+	b, _ := json.Marshal(telemetry.Batch{Version: 1, Node: "a.mm.example.net", Seq: 1, Start: now.Add(-time.Minute), End: now,
+		Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 1}, Bytes: map[string]uint64{"http": 1}}},
+		Syncs:    []telemetry.SyncEvent{{Project: "debian", Started: now, Result: "success", LastSuccess: now}},
+		System:   telemetry.System{Version: "1", DiskTotal: 1, DiskFree: 1}})
+	post(t, url, "token-a", b, false)
+	_, exported := scrape(t, url)
+	exported["micromirror_fleet_alerts_open"] = true // present only while an alert is open
+	exported["micromirror_node_alerts_open"] = true
+
+	src, err := os.ReadFile("../../docs/grafana/micromirror-fleet.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(src, &dash); err != nil {
+		t.Fatalf("the dashboard is not JSON: %v", err)
+	}
+	metric := regexp.MustCompile(`micromirror_[a-z_]+`)
+	queries := 0
+	for _, p := range dash.Panels {
+		for _, q := range p.Targets {
+			queries++
+			names := metric.FindAllString(q.Expr, -1)
+			if len(names) == 0 {
+				t.Errorf("panel %q: query %q names no micromirror series", p.Title, q.Expr)
+			}
+			for _, n := range names {
+				if !exported[n] {
+					t.Errorf("panel %q: %s is not exported", p.Title, n)
+				}
+			}
+		}
+	}
+	if queries < 10 {
+		t.Errorf("only %d queries in the dashboard", queries)
+	}
+}
