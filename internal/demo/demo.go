@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"micromirror/internal/announce"
 	"micromirror/internal/catalog"
 	"micromirror/internal/config"
 	"micromirror/internal/mqtt"
@@ -100,6 +101,19 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	defer pub.Close()
 	c.Publisher = pub
+	// The real announcer watches the upstream's trees and keeps their
+	// change journals: after the first sync, nodes transfer only what
+	// changed.
+	ann := &announced{pub: pub, seen: make(chan sent, 16)}
+	actx, acancel := context.WithCancel(ctx)
+	defer acancel()
+	go announce.NewAnnouncer(announce.Config{Upstream: "upstream.demo", Poll: config.Dur(100 * time.Millisecond), Quiet: config.Dur(500 * time.Millisecond),
+		Modules: []announce.Module{{Name: "debian", Path: repo}, {Name: "releases", Path: rel}}}, ann, o.Log.With("component", "announce")).Run(actx)
+	for _, m := range []string{"debian", "releases"} { // the journals exist before the first syncs
+		if _, _, err := ann.next(ctx, m); err != nil {
+			return err
+		}
+	}
 
 	// 3. The watchtower, on SQLite.
 	store, err := sqlite.Open(ctx, filepath.Join(o.Dir, "watchtower.db"))
@@ -171,20 +185,21 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := waitAll(ctx, c, func(name string, runs uint64) bool { return runs >= 1 }); err != nil {
 		return err
 	}
-	say("initial sync done on every node; publishing hello 2.0 upstream and announcing it")
+	say("initial sync done on every node; publishing hello 2.0 upstream, which the announcer announces")
 	time.Sleep(1100 * time.Millisecond) // HTTP dates have one-second granularity
+	ann.drain()
 	if err := BuildDebianRepo(repo, "2.0", "hello"); err != nil {
 		return err
 	}
-	announced := time.Now()
-	if err := pub.Announce(mqtt.Announcement{Module: "debian"}); err != nil {
+	serial, at, err := ann.next(ctx, "debian")
+	if err != nil {
 		return err
 	}
 	if err := waitDebianServes(ctx, c, "2.0"); err != nil {
 		return err
 	}
-	c.UpdateLatency = time.Since(announced)
-	say("hello 2.0 is served by every node holding debian %.1f s after the announcement", c.UpdateLatency.Seconds())
+	c.UpdateLatency = time.Since(at)
+	say("hello 2.0 (journal serial %s) is served by every node holding debian %.1f s after the announcement", serial, c.UpdateLatency.Seconds())
 	if o.Ready != nil {
 		o.Ready(c)
 	}
@@ -195,7 +210,11 @@ func Run(ctx context.Context, o Options) (err error) {
 		for i, n := range c.Nodes {
 			line := fmt.Sprintf("  %-26s", c.Configs[i].Name)
 			for _, p := range n.ProjectStatus() {
-				line += fmt.Sprintf("  %s: %s, synced %s ago", p.Name, p.State, time.Since(p.LastSuccess).Round(time.Second))
+				kind := ""
+				if p.LastRun != nil && p.LastRun.Kind != "" {
+					kind = " (" + p.LastRun.Kind + " run)"
+				}
+				line += fmt.Sprintf("  %s: %s, synced %s ago%s", p.Name, p.State, time.Since(p.LastSuccess).Round(time.Second), kind)
 			}
 			var served uint64
 			for _, s := range n.Traffic().Snapshot() {
@@ -210,6 +229,54 @@ func Run(ctx context.Context, o Options) (err error) {
 			say("stopping")
 			return nil
 		case <-t.C:
+		}
+	}
+}
+
+// announced passes the announcer's announcements on to the broker and
+// tells the demo when each went out.
+type announced struct {
+	pub  *mqtt.Publisher
+	seen chan sent
+}
+
+type sent struct {
+	mqtt.Announcement
+	at time.Time
+}
+
+func (a *announced) Announce(m mqtt.Announcement) error {
+	if err := a.pub.Announce(m); err != nil {
+		return err
+	}
+	select {
+	case a.seen <- sent{m, time.Now()}:
+	default: // nobody waits for it
+	}
+	return nil
+}
+
+// drain forgets the announcements so far.
+func (a *announced) drain() {
+	for {
+		select {
+		case <-a.seen:
+		default:
+			return
+		}
+	}
+}
+
+// next waits for the module's next announcement: its serial and time.
+func (a *announced) next(ctx context.Context, module string) (string, time.Time, error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return "", time.Time{}, ctx.Err()
+		case s := <-a.seen:
+			if s.Module == module {
+				return s.Serial, s.at, nil
+			}
 		}
 	}
 }

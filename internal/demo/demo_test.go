@@ -18,7 +18,7 @@ import (
 
 // TestConstellationEndToEnd runs the demo topology: after the upstream
 // publishes hello 2.0 and the announcer announces it, every node holding
-// debian syncs; apt-get through one node gets the new version; the
+// debian syncs by the change journal; apt-get through one node gets the new version; the
 // watchtower shows that node's bytes served for debian and its fresh sync.
 func TestConstellationEndToEnd(t *testing.T) {
 	for _, bin := range []string{"rsync", "dpkg-deb", "apt-ftparchive", "apt-get"} {
@@ -31,6 +31,25 @@ func TestConstellationEndToEnd(t *testing.T) {
 		Ready: func(c *demo.Constellation) {
 			defer cancel()
 			t.Logf("publish -> new version served on every debian node: %s", c.UpdateLatency.Round(time.Millisecond))
+			// The announcer's journal carried the update: journal runs
+			// (the run ends after its deletion pass, when 2.0 is served).
+			for i, n := range c.Nodes[:2] {
+				kind := func() string {
+					for _, p := range n.ProjectStatus() {
+						if p.Name == "debian" && p.LastRun != nil {
+							return p.LastRun.Kind
+						}
+					}
+					return ""
+				}
+				for deadline := time.Now().Add(20 * time.Second); kind() != "journal" && time.Now().Before(deadline); {
+					time.Sleep(20 * time.Millisecond)
+				}
+				if kind() != "journal" {
+					log, _ := os.ReadFile(filepath.Join(c.Configs[i].StateDir, "logs/debian/latest"))
+					t.Errorf("debian's update on %s was not a journal run (%q):\n%s", c.Configs[i].Name, kind(), log)
+				}
+			}
 			ziply := c.Nodes[0]
 			apt := testenv.NewApt(t, "deb [trusted=yes] http://"+ziply.HTTPAddrs()[0].String()+"/debian stable main")
 			if out, err := apt.Run("update"); err != nil {
