@@ -8,14 +8,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"micromirror/internal/store/migrate"
 	"micromirror/internal/telemetry"
 	"micromirror/internal/watchtower"
 )
@@ -44,37 +43,59 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return s, nil
 }
 
+// migrate applies the embedded migrations not recorded by name yet, in
+// one transaction with their records, one migrator at a time (a
+// transaction-scoped advisory lock: several watchtowers may start at
+// once). A database numbered by the older scheme is adopted first.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	// One migrator at a time, even with several watchtowers starting.
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `LOCK TABLE schema_version IN EXCLUSIVE MODE`); err != nil {
-		return err
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+migrateLock+`)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
 	}
-	var cur int
-	tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&cur)
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	sort.Strings(names)
-	for i, name := range names {
-		if i+1 <= cur {
-			continue
-		}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+migrate.Table+` (name TEXT PRIMARY KEY, applied_unix BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	applied := map[string]bool{}
+	rows, err := tx.Query(ctx, `SELECT name FROM `+migrate.Table)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		applied[n] = true
+	}
+	rows.Close()
+	legacy := 0
+	var old bool
+	if tx.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&old); old {
+		tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&legacy)
+	}
+	adopt, run, err := migrate.Plan(migrations, applied, legacy)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	now := time.Now().Unix()
+	for _, name := range run {
 		src, _ := migrations.ReadFile(name)
 		if _, err := tx.Exec(ctx, string(src)); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, i+1); err != nil {
+	}
+	for _, name := range append(adopt, run...) {
+		if _, err := tx.Exec(ctx, `INSERT INTO `+migrate.Table+` (name, applied_unix) VALUES ($1, $2)`, name, now); err != nil {
 			return err
 		}
 	}
 	return tx.Commit(ctx)
 }
+
+// migrateLock is the advisory lock key migrators share ("mmig").
+const migrateLock = "1835887975"
 
 // Ingest implements watchtower.Store.
 func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Time) (bool, error) {
@@ -467,4 +488,45 @@ func unixOrZero(t time.Time) int64 {
 		return 0
 	}
 	return t.Unix()
+}
+
+// OpenAlerts implements watchtower.Store.
+func (s *Store) OpenAlerts(ctx context.Context) ([]watchtower.Alert, error) {
+	rows, err := s.pool.Query(ctx, `SELECT key, kind, node, project, message, since_unix FROM alerts`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []watchtower.Alert
+	for rows.Next() {
+		var a watchtower.Alert
+		var since int64
+		if err := rows.Scan(&a.Key, &a.Kind, &a.Node, &a.Project, &a.Message, &since); err != nil {
+			return nil, err
+		}
+		a.Since = time.Unix(since, 0).UTC()
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// UpdateAlerts implements watchtower.Store.
+func (s *Store) UpdateAlerts(ctx context.Context, fired []watchtower.Alert, resolved []string) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	for _, a := range fired {
+		if _, err := tx.Exec(ctx, `INSERT INTO alerts (key, kind, node, project, message, since_unix) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (key) DO UPDATE SET message = excluded.message`, a.Key, a.Kind, a.Node, a.Project, a.Message, a.Since.Unix()); err != nil {
+			return err
+		}
+	}
+	for _, k := range resolved {
+		if _, err := tx.Exec(ctx, `DELETE FROM alerts WHERE key = $1`, k); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
 }

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,5 +61,38 @@ func TestBackup(t *testing.T) {
 	}
 	if _, err := os.Stat(out + ".2"); err == nil {
 		t.Error("a failed backup left a file")
+	}
+}
+
+// TestMigrationsByName: a database the position-numbered scheme migrated
+// (schema_version 7) is adopted, none of its migrations run again (they
+// would fail: their tables exist); reopening runs nothing.
+func TestMigrationsByName(t *testing.T) {
+	url := testenv.StartPostgres(t)
+	ctx := context.Background()
+	s, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make it what the old scheme left: no record by name, a version.
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	for _, q := range []string{`DROP TABLE schema_migrations`, `CREATE TABLE schema_version (version INTEGER NOT NULL)`,
+		fmt.Sprintf(`INSERT INTO schema_version (version) VALUES (%d)`, len(names))} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	for range 2 {
+		s, err := Open(ctx, url)
+		if err != nil {
+			t.Fatalf("reopen: %v", err)
+		}
+		var n int
+		s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n)
+		if n != len(names) {
+			t.Errorf("%d migrations recorded, want %d", n, len(names))
+		}
+		s.Close()
 	}
 }

@@ -7,13 +7,12 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
 	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"micromirror/internal/store/migrate"
 	"micromirror/internal/telemetry"
 	"micromirror/internal/watchtower"
 )
@@ -46,19 +45,40 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// migrate applies the embedded migrations not recorded by name yet, each
+// in a transaction with its record (migrate.Plan: a database numbered by
+// the older scheme is adopted first).
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+migrate.Table+` (name TEXT PRIMARY KEY, applied_unix INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	var cur int
-	s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&cur)
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	sort.Strings(names)
-	for i, name := range names {
-		v := i + 1
-		if v <= cur {
-			continue
+	applied := map[string]bool{}
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM `+migrate.Table)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		applied[n] = true
+	}
+	rows.Close()
+	legacy := 0
+	var old int
+	if s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).Scan(&old); old > 0 {
+		s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&legacy)
+	}
+	adopt, run, err := migrate.Plan(migrations, applied, legacy)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	now := time.Now().Unix()
+	for _, name := range adopt {
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO `+migrate.Table+` (name, applied_unix) VALUES (?, ?)`, name, now); err != nil {
+			return fmt.Errorf("migrate: %w", err)
 		}
+	}
+	for _, name := range run {
 		src, _ := migrations.ReadFile(name)
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -68,7 +88,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, v); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+migrate.Table+` (name, applied_unix) VALUES (?, ?)`, name, now); err != nil {
 			tx.Rollback()
 			return err
 		}
@@ -485,4 +505,45 @@ func unixOrZero(t time.Time) int64 {
 		return 0
 	}
 	return t.Unix()
+}
+
+// OpenAlerts implements watchtower.Store.
+func (s *Store) OpenAlerts(ctx context.Context) ([]watchtower.Alert, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT key, kind, node, project, message, since_unix FROM alerts`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []watchtower.Alert
+	for rows.Next() {
+		var a watchtower.Alert
+		var since int64
+		if err := rows.Scan(&a.Key, &a.Kind, &a.Node, &a.Project, &a.Message, &since); err != nil {
+			return nil, err
+		}
+		a.Since = time.Unix(since, 0).UTC()
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// UpdateAlerts implements watchtower.Store.
+func (s *Store) UpdateAlerts(ctx context.Context, fired []watchtower.Alert, resolved []string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, a := range fired {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO alerts (key, kind, node, project, message, since_unix) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET message = excluded.message`, a.Key, a.Kind, a.Node, a.Project, a.Message, a.Since.Unix()); err != nil {
+			return err
+		}
+	}
+	for _, k := range resolved {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM alerts WHERE key = ?`, k); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -55,5 +57,42 @@ func TestBackup(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("left in the dir: %v", names)
+	}
+}
+
+// TestMigrationsByName: a database the position-numbered scheme migrated
+// (schema_version 7) is adopted, its migrations recorded by name and none
+// run again (they would fail: their tables exist); a fresh one records
+// every migration it ran; reopening runs nothing.
+func TestMigrationsByName(t *testing.T) {
+	ctx := context.Background()
+	old := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	db.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL)`)
+	for i, n := range names {
+		src, _ := migrations.ReadFile(n)
+		if _, err := db.Exec(string(src)); err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		db.Exec(`INSERT INTO schema_version (version) VALUES (?)`, i+1)
+	}
+	db.Close()
+	for _, path := range []string{old, filepath.Join(t.TempDir(), "new.db")} {
+		for range 2 {
+			s, err := Open(ctx, path)
+			if err != nil {
+				t.Fatalf("%s: %v", filepath.Base(path), err)
+			}
+			var n int
+			s.db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n)
+			if n != len(names) {
+				t.Errorf("%s: %d migrations recorded, want %d", filepath.Base(path), n, len(names))
+			}
+			s.Close()
+		}
 	}
 }
