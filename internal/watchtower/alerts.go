@@ -152,8 +152,9 @@ type Alerter struct {
 	log   *slog.Logger
 	http  *http.Client
 
-	mu   sync.Mutex // guards open
-	open map[string]Alert
+	mu     sync.Mutex // guards open
+	open   map[string]Alert
+	loaded bool // open holds what the store recorded (Check's)
 }
 
 // NewAlerter prepares an alerter; Run evaluates.
@@ -175,8 +176,23 @@ func (a *Alerter) Run(ctx context.Context) {
 	}
 }
 
-// Check evaluates once and notifies changes.
+// Check evaluates once, records and notifies changes. The first Check
+// starts from the alerts the store recorded as open, so a restart
+// neither fires an open alert again nor loses the resolve of one.
 func (a *Alerter) Check(ctx context.Context, now time.Time) {
+	if !a.loaded {
+		recorded, err := a.store.OpenAlerts(ctx)
+		if err != nil {
+			a.log.Error("alerts recorded as open", "err", err)
+			return
+		}
+		a.mu.Lock()
+		for _, al := range recorded {
+			a.open[al.Key] = al
+		}
+		a.mu.Unlock()
+		a.loaded = true
+	}
 	found, err := Evaluate(ctx, a.store, a.cfg, now)
 	if err != nil {
 		a.log.Error("alerts", "err", err)
@@ -202,6 +218,15 @@ func (a *Alerter) Check(ctx context.Context, now time.Time) {
 		}
 	}
 	a.mu.Unlock()
+	if len(fired) > 0 || len(resolved) > 0 {
+		keys := make([]string, len(resolved))
+		for i, al := range resolved {
+			keys[i] = al.Key
+		}
+		if err := a.store.UpdateAlerts(ctx, fired, keys); err != nil {
+			a.log.Error("record alerts", "err", err)
+		}
+	}
 	for _, al := range fired {
 		a.log.Warn("alert", "kind", al.Kind, "node", al.Node, "project", al.Project, "msg", al.Message)
 		a.notify(ctx, "firing", al)

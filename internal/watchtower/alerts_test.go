@@ -113,4 +113,34 @@ func TestAlerts(t *testing.T) {
 	if !resolved["node-silent/bad"] || !resolved["disk-full/bad"] || resolved["project-stale/bad/debian"] {
 		t.Errorf("resolved = %v", resolved)
 	}
+	openBefore := a.Open()
+
+	// A restart: a new alerter on the same store fires nothing open
+	// already (its start time kept), and resolves what was fixed while
+	// it was away.
+	hooks = nil
+	fixed := telemetry.SyncEvent{Project: "debian", Result: "success", Started: now.Add(3 * time.Minute), LastSuccess: now.Add(4 * time.Minute)}
+	seq["bad"]++
+	ingest("bad", seq["bad"], now.Add(4*time.Minute), 1<<30, 500, fixed)
+	mu.Unlock()
+	restarted := watchtower.NewAlerter(store, watchtower.AlertConfig{Webhook: hook.URL}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	restarted.Check(ctx, now.Add(5*time.Minute))
+	mu.Lock()
+	resolved = map[string]bool{}
+	for _, h := range hooks {
+		if h.Status == "firing" {
+			t.Errorf("fired again after a restart: %s", h.Alert.Key)
+		}
+		resolved[h.Alert.Key] = true
+	}
+	if !resolved["project-stale/bad/debian"] || !resolved["sync-failing/bad/debian"] {
+		t.Errorf("resolved while away, not sent after the restart: %v (open before: %+v)", resolved, openBefore)
+	}
+	for _, al := range restarted.Open() {
+		for _, b := range openBefore {
+			if b.Key == al.Key && !b.Since.Equal(al.Since) {
+				t.Errorf("%s: open since %s, was %s", al.Key, al.Since, b.Since)
+			}
+		}
+	}
 }

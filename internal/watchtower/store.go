@@ -41,6 +41,10 @@ type Store interface {
 	SaveProbe(ctx context.Context, p Probe) error
 	// Network returns a node's NIC counters as reported, oldest first.
 	Network(ctx context.Context, node string, from, to time.Time) ([]NetSample, error)
+	// OpenAlerts returns the alerts recorded as open; UpdateAlerts
+	// records newly fired ones and forgets resolved ones (by key).
+	OpenAlerts(ctx context.Context) ([]Alert, error)
+	UpdateAlerts(ctx context.Context, fired []Alert, resolved []string) error
 	Close() error
 }
 

@@ -191,6 +191,22 @@ func Run(t *testing.T, open Opener) {
 			t.Errorf("recent minute data touched: %+v -> %+v", recentBefore, recent)
 		}
 	})
+	t.Run("open alerts", func(t *testing.T) {
+		since := t0.Add(-time.Hour)
+		fired := []watchtower.Alert{{Key: "node-silent/a", Kind: "node-silent", Node: "a", Message: "silent", Since: since},
+			{Key: "project-stale/a/debian", Kind: "project-stale", Node: "a", Project: "debian", Message: "stale", Since: since}}
+		if err := s.UpdateAlerts(ctx, fired, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpdateAlerts(ctx, fired[1:], []string{"node-silent/a"}); err != nil { // again: no duplicate
+			t.Fatal(err)
+		}
+		got, err := s.OpenAlerts(ctx)
+		if err != nil || len(got) != 1 || got[0] != fired[1] {
+			t.Errorf("open alerts = %+v, %v; want %+v", got, err, fired[1:])
+		}
+		s.UpdateAlerts(ctx, nil, []string{"project-stale/a/debian"})
+	})
 	t.Run("reopen", func(t *testing.T) {
 		s.Close()
 		s2 := open(t)
