@@ -60,6 +60,14 @@ type SyncEvent struct {
 	TreeBytes int64  `json:"tree_bytes,omitempty"`
 }
 
+// ResultOK reports whether a run's result left the tree complete: a
+// success (files may have vanished upstream meanwhile) or a check that
+// found nothing new. The results are the node's (rsync.Result and
+// "unchanged").
+func ResultOK(result string) bool {
+	return result == "success" || result == "success-vanished" || result == "unchanged"
+}
+
 // System is the node's machine at the end of the interval.
 type System struct {
 	Version     string  `json:"version"`

@@ -74,6 +74,28 @@ func Evaluate(ctx context.Context, store Store, cfg AlertConfig, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
+	// What each node served in the last whole hour and the week before
+	// it: two queries of hourly roll-ups for the whole fleet.
+	hour := now.Truncate(time.Hour)
+	served := map[string]struct{ week, last uint64 }{}
+	for _, r := range []struct {
+		from, to time.Time
+		last     bool
+	}{{hour.Add(-7*24*time.Hour - time.Hour), hour.Add(-time.Hour), false}, {hour.Add(-time.Hour), hour, true}} {
+		rows, err := store.Series(ctx, "node", r.from, r.to, time.Hour)
+		if err != nil {
+			return nil, err
+		}
+		for _, row := range rows {
+			v := served[row.Key]
+			if r.last {
+				v.last += row.Bytes
+			} else {
+				v.week += row.Bytes
+			}
+			served[row.Key] = v
+		}
+	}
 	var out []Alert
 	add := func(kind, node, project, format string, args ...any) {
 		key := kind + "/" + node
@@ -116,25 +138,8 @@ func Evaluate(ctx context.Context, store Store, cfg AlertConfig, now time.Time) 
 				add("sync-failing", n.Node, p.Project, "%d failed runs in a row, last: %s", p.Failures, p.LastResult)
 			}
 		}
-		week, err := store.Served(ctx, n.Node, now.Add(-8*24*time.Hour), now.Add(-time.Hour), time.Hour)
-		if err != nil {
-			return nil, err
-		}
-		var total uint64
-		for _, p := range week {
-			total += p.Bytes
-		}
-		baseline := float64(total) / (7 * 24)
-		if baseline >= cliffFloor {
-			last, err := store.Served(ctx, n.Node, now.Add(-time.Hour), now, time.Hour)
-			if err != nil {
-				return nil, err
-			}
-			var recent uint64
-			for _, p := range last {
-				recent += p.Bytes
-			}
-			if float64(recent)*100 < cfg.CliffPercent*baseline {
+		if baseline := float64(served[n.Node].week) / (7 * 24); baseline >= cliffFloor {
+			if recent := served[n.Node].last; float64(recent)*100 < cfg.CliffPercent*baseline {
 				add("traffic-cliff", n.Node, "", "served %s in the last hour against %s an hour over the past week",
 					humanRate(float64(recent), "B"), humanRate(baseline, "B"))
 			}

@@ -44,10 +44,11 @@ type MQTTConfig struct {
 
 // Retention says how long data is kept at which resolution.
 type Retention struct {
-	// Minutes of per-minute traffic (default 14 days); older data is
-	// rolled up into hours.
+	// Minutes of per-minute traffic (default 14 days); older minute rows
+	// are deleted, their counts kept in the hourly and daily rows.
 	Minutes config.Duration `yaml:"minutes"`
-	// Hours of hourly traffic (default 2 years); older data is deleted.
+	// Hours of hourly and daily traffic (default 2 years); older data is
+	// deleted.
 	Hours config.Duration `yaml:"hours"`
 }
 

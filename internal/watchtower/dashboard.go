@@ -63,8 +63,10 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nodes = s.enrich(ctx, nodes, now)
+	// Ranges end at the end of the current hour or day, not now: the
+	// roll-up rows hold what came so far, and no minute rows are read.
 	day := now.Truncate(24 * time.Hour)
-	byNode, err := s.store.Usage(ctx, "node", day, now.Add(time.Minute))
+	byNode, err := s.store.Usage(ctx, "node", day, day.Add(24*time.Hour))
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -105,7 +107,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 				if p.LagSeconds > 0 {
 					c.Title += fmt.Sprintf("; behind the upstream's change of %s", agoShort(p.Announced))
 				}
-				if age > freshWarn || p.LastResult != "success" && p.LastResult != "success-vanished" && p.LastResult != "unchanged" {
+				if age > freshWarn || !telemetry.ResultOK(p.LastResult) {
 					c.Class = "bad"
 				} else if age > freshOK {
 					c.Class = "warn"
@@ -116,7 +118,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		d.Rows = append(d.Rows, row)
 	}
 	from := now.Add(-24 * time.Hour).Truncate(time.Hour)
-	pts, err := s.store.Served(ctx, "", from, now.Add(time.Minute), time.Hour)
+	pts, err := s.store.Served(ctx, "", from, now.Truncate(time.Hour).Add(time.Hour), time.Hour)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -124,7 +126,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	d.Chart = chart(from, time.Hour, "bit/s", Series{Label: "served, all nodes", Color: "#1f5fa8", Values: bitsPerSecond(pts, from, 25, time.Hour)})
 	days := 14
 	dfrom := day.Add(-time.Duration(days-1) * 24 * time.Hour)
-	rows, err := s.store.Series(ctx, "project", dfrom, now.Add(time.Minute), 24*time.Hour)
+	rows, err := s.store.Series(ctx, "project", dfrom, day.Add(24*time.Hour), 24*time.Hour)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -147,7 +149,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		series = append(series, Series{Label: n, Color: palette[i%len(palette)], Values: byProject[n]})
 	}
 	d.Daily = chartDays(dfrom, series...)
-	if d.Top, err = s.store.Top(ctx, "", day, now.Add(time.Minute), 15); err != nil {
+	if d.Top, err = s.store.Top(ctx, "", day, day.Add(24*time.Hour), 15); err != nil {
 		s.fail(w, err)
 		return
 	}

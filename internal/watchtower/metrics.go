@@ -50,6 +50,7 @@ func (c fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	now := time.Now().UTC()
+	today := now.Truncate(24 * time.Hour) // today so far: the daily roll-up rows
 	if nodes, err := c.s.store.Nodes(ctx); err == nil {
 		ch <- prometheus.MustNewConstMetric(descNodes, prometheus.GaugeValue, float64(len(nodes)))
 		c.collectNodes(ch, c.s.enrich(ctx, nodes, now))
@@ -65,7 +66,7 @@ func (c fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range perNode {
 		ch <- prometheus.MustNewConstMetric(descNodeAlerts, prometheus.GaugeValue, v, k[0], k[1])
 	}
-	if rows, err := c.s.store.Usage(ctx, "node", now.Truncate(24*time.Hour), now.Add(time.Minute)); err == nil {
+	if rows, err := c.s.store.Usage(ctx, "node", today, today.Add(24*time.Hour)); err == nil {
 		for _, r := range rows {
 			ch <- prometheus.MustNewConstMetric(descNodeToday, prometheus.GaugeValue, float64(r.Bytes), r.Key)
 		}
@@ -74,7 +75,7 @@ func (c fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range kinds {
 		ch <- prometheus.MustNewConstMetric(descAlerts, prometheus.GaugeValue, v, k)
 	}
-	if rows, err := c.s.store.Usage(ctx, "project", now.Truncate(24*time.Hour), now.Add(time.Minute)); err == nil {
+	if rows, err := c.s.store.Usage(ctx, "project", today, today.Add(24*time.Hour)); err == nil {
 		for _, r := range rows {
 			ch <- prometheus.MustNewConstMetric(descToday, prometheus.GaugeValue, float64(r.Bytes), r.Key)
 		}

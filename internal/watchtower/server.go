@@ -326,7 +326,18 @@ func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
 			return "(unknown)"
 		}
 	}
-	rows, err := s.store.Usage(r.Context(), storeGroup, from, to)
+	var rows []UsageRow
+	var series []SeriesRow
+	var err error
+	if step > 0 {
+		// Whole buckets: the first and last are complete, and the
+		// roll-ups answer all of it (no minute rows at the edges).
+		from, to = alignDown(from, step), alignUp(to, step)
+		series, err = s.store.Series(r.Context(), storeGroup, from, to, step)
+		rows = seriesTotals(series)
+	} else {
+		rows, err = s.store.Usage(r.Context(), storeGroup, from, to)
+	}
 	if err != nil {
 		s.log.Error("api usage", "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "storage failed"})
@@ -350,12 +361,6 @@ func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := map[string]any{"version": 1, "group": group, "from": from.UTC(), "to": to.UTC(), "rows": out}
 	if step > 0 {
-		series, err := s.store.Series(r.Context(), storeGroup, from, to, step)
-		if err != nil {
-			s.log.Error("api usage series", "err", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "storage failed"})
-			return
-		}
 		byKey := map[string]map[time.Time]*Point{}
 		for _, p := range series {
 			k := keyOf(p.Key)
@@ -397,6 +402,7 @@ func (s *Server) apiDemand(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want from < to (RFC 3339 or unix seconds)"})
 		return
 	}
+	from, to = alignDown(from, 24*time.Hour), alignUp(to, 24*time.Hour) // whole days
 	rows, err := s.store.Demand(r.Context(), from, to)
 	if err != nil {
 		s.log.Error("api demand", "err", err)
@@ -432,6 +438,41 @@ func (s *Server) apiTop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"version": 1, "project": q.Get("project"), "from": from.UTC(), "to": to.UTC(), "paths": top})
+}
+
+// alignDown and alignUp move t to a boundary of d-long buckets counted
+// from the epoch, as the stores bucket series.
+func alignDown(t time.Time, d time.Duration) time.Time {
+	n := int64(d / time.Second)
+	u := t.Unix()
+	if u < 0 {
+		u -= n - 1
+	}
+	return time.Unix(u/n*n, 0).UTC()
+}
+
+func alignUp(t time.Time, d time.Duration) time.Time {
+	if down := alignDown(t, d); down.Before(t) {
+		return down.Add(d)
+	}
+	return t.UTC()
+}
+
+// seriesTotals sums a series per key: the totals of the same range.
+func seriesTotals(series []SeriesRow) []UsageRow {
+	var out []UsageRow
+	index := map[string]int{}
+	for _, p := range series {
+		i, ok := index[p.Key]
+		if !ok {
+			i = len(out)
+			index[p.Key] = i
+			out = append(out, UsageRow{Key: p.Key})
+		}
+		out[i].Requests += p.Requests
+		out[i].Bytes += p.Bytes
+	}
+	return out
 }
 
 func parseTime(s string, def time.Time) (time.Time, error) {

@@ -136,22 +136,6 @@ type ProjectSummary struct {
 	Serial string `json:"serial,omitempty"`
 }
 
-// okResults are the run results that leave the tree complete.
-var okResults = map[string]bool{"success": true, "success-vanished": true, "unchanged": true}
-
-// CountFailures counts the failed runs at the head of results (newest
-// first), up to the first success.
-func CountFailures(results []string) int {
-	n := 0
-	for _, r := range results {
-		if okResults[r] {
-			break
-		}
-		n++
-	}
-	return n
-}
-
 // UsageRow is one group's totals.
 type UsageRow struct {
 	Key      string `json:"key"`

@@ -8,13 +8,14 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"micromirror/internal/store/migrate"
+	"micromirror/internal/store/query"
 	"micromirror/internal/telemetry"
 	"micromirror/internal/watchtower"
 )
@@ -31,7 +32,19 @@ var _ watchtower.Store = (*Store)(nil)
 
 // Open connects (postgres://...) and applies pending migrations.
 func Open(ctx context.Context, url string) (*Store, error) {
-	pool, err := pgxpool.New(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	// The dashboard's month-long queries group a few hundred thousand
+	// roll-up rows: with the default 4 MB they sort on disk, and JIT
+	// compiling them costs more than it saves. The URL may set others.
+	for k, v := range map[string]string{"work_mem": "64MB", "jit": "off"} {
+		if _, set := cfg.ConnConfig.RuntimeParams[k]; !set {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -97,301 +110,199 @@ func (s *Store) migrate(ctx context.Context) error {
 // migrateLock is the advisory lock key migrators share ("mmig").
 const migrateLock = "1835887975"
 
-// Ingest implements watchtower.Store.
+// Ingest implements watchtower.Store in one round trip: the statements
+// go as one pipeline, which PostgreSQL runs as one implicit transaction.
+// The first records (node, seq) and fails on a duplicate, so nothing
+// after it runs.
 func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Time) (bool, error) {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return false, err
+	batch := &pgx.Batch{}
+	batch.Queue(`INSERT INTO batches (node, seq, start_unix, end_unix, received_unix) VALUES ($1, $2, $3, $4, $5)`,
+		b.Node, int64(b.Seq), b.Start.Unix(), b.End.Unix(), received.Unix())
+	for _, st := range query.Ingest(b, true) {
+		batch.Queue(st.SQL, st.Args...)
 	}
-	defer tx.Rollback(ctx)
-	tag, err := tx.Exec(ctx, `INSERT INTO batches (node, seq, start_unix, end_unix, received_unix) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (node, seq) DO NOTHING`, b.Node, int64(b.Seq), b.Start.Unix(), b.End.Unix(), received.Unix())
+	br := s.pool.SendBatch(ctx, batch)
+	_, err := br.Exec()
 	if err != nil {
+		br.Close()
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" /* unique_violation */ && pgErr.ConstraintName == "batches_pkey" {
+			return true, nil
+		}
 		return false, fmt.Errorf("ingest: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return true, nil
-	}
-	var mqtt *bool
-	if b.MQTT != nil {
-		mqtt = &b.MQTT.Connected
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO nodes (node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (node) DO UPDATE SET last_seen_unix = excluded.last_seen_unix, version = excluded.version,
-		mqtt_connected = excluded.mqtt_connected, disk_free = excluded.disk_free, disk_total = excluded.disk_total, dropped = excluded.dropped
-		WHERE excluded.last_seen_unix >= nodes.last_seen_unix`,
-		b.Node, b.End.Unix(), b.System.Version, mqtt, int64(b.System.DiskFree), int64(b.System.DiskTotal), int64(b.Dropped)); err != nil {
-		return false, fmt.Errorf("ingest node: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO system (node, end_unix, net_rx, net_tx, load1, disk_free, clients) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT DO NOTHING`, b.Node, b.End.Unix(), int64(b.System.NetRxBytes), int64(b.System.NetTxBytes), b.System.Load1, int64(b.System.DiskFree), int64(b.Clients)); err != nil {
-		return false, fmt.Errorf("ingest system: %w", err)
-	}
-	day := b.End.Truncate(24 * time.Hour).Unix()
-	for _, p := range b.Top {
-		if _, err := tx.Exec(ctx, `INSERT INTO top_paths (day_unix, node, project, path, requests, bytes) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (day_unix, node, project, path) DO UPDATE SET requests = top_paths.requests + excluded.requests, bytes = top_paths.bytes + excluded.bytes`,
-			day, b.Node, p.Project, p.Path, int64(p.Requests), int64(p.Bytes)); err != nil {
-			return false, fmt.Errorf("ingest top: %w", err)
+	for range batch.Len() - 1 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return false, fmt.Errorf("ingest: %w", err)
 		}
 	}
-	for _, c := range b.Checkers {
-		errs := c.Status["4xx"] + c.Status["5xx"]
-		var lastErr int64
-		if errs > 0 {
-			lastErr = c.Last.Unix()
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO checker_visits (node, checker, last_unix, requests, errors, last_error_unix) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (node, checker) DO UPDATE SET last_unix = GREATEST(checker_visits.last_unix, excluded.last_unix),
-			requests = checker_visits.requests + excluded.requests, errors = checker_visits.errors + excluded.errors,
-			last_error_unix = GREATEST(checker_visits.last_error_unix, excluded.last_error_unix)`,
-			b.Node, c.Checker, c.Last.Unix(), int64(c.Requests), int64(errs), lastErr); err != nil {
-			return false, fmt.Errorf("ingest checkers: %w", err)
-		}
-	}
-	minute := b.End.Truncate(time.Minute).Unix()
-	for _, p := range b.Projects {
-		var req, by uint64
-		for _, v := range p.Requests {
-			req += v
-		}
-		for _, v := range p.Bytes {
-			by += v
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO traffic (node, project, minute_unix, requests, bytes) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (node, project, minute_unix) DO UPDATE SET requests = traffic.requests + excluded.requests, bytes = traffic.bytes + excluded.bytes`,
-			b.Node, p.Project, minute, int64(req), int64(by)); err != nil {
-			return false, fmt.Errorf("ingest traffic: %w", err)
-		}
-	}
-	for _, e := range b.Syncs {
-		if _, err := tx.Exec(ctx, `INSERT INTO syncs (node, project, started_unix, seconds, result, trigger, bytes, files)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-			b.Node, e.Project, e.Started.Unix(), e.Seconds, e.Result, e.Trigger, e.BytesReceived, e.Files); err != nil {
-			return false, fmt.Errorf("ingest sync: %w", err)
-		}
-		var success int64
-		if !e.LastSuccess.IsZero() {
-			success = e.LastSuccess.Unix()
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO project_state (node, project, last_success_unix, last_result, last_run_unix, tree_bytes, serial)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (node, project) DO UPDATE SET last_success_unix = GREATEST(project_state.last_success_unix, excluded.last_success_unix),
-			last_result = excluded.last_result, last_run_unix = excluded.last_run_unix,
-			tree_bytes = CASE WHEN excluded.tree_bytes > 0 THEN excluded.tree_bytes ELSE project_state.tree_bytes END,
-			serial = CASE WHEN excluded.serial <> '' THEN excluded.serial ELSE project_state.serial END
-			WHERE excluded.last_run_unix >= project_state.last_run_unix`,
-			b.Node, e.Project, success, e.Result, e.Started.Unix(), e.TreeBytes, e.Serial); err != nil {
-			return false, fmt.Errorf("ingest state: %w", err)
-		}
-	}
-	return false, tx.Commit(ctx)
+	return false, br.Close()
 }
 
-// Nodes implements watchtower.Store.
+// Nodes implements watchtower.Store: four queries, whatever the fleet's size.
 func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 	rows, err := s.pool.Query(ctx, `SELECT node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped FROM nodes ORDER BY node`)
 	if err != nil {
 		return nil, err
 	}
-	var out []watchtower.NodeSummary
-	for rows.Next() {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (watchtower.NodeSummary, error) {
 		var n watchtower.NodeSummary
 		var seen, free, total, dropped int64
-		if err := rows.Scan(&n.Node, &seen, &n.Version, &n.MQTTConnected, &free, &total, &dropped); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		n.DiskFree, n.DiskTotal, n.Dropped = uint64(free), uint64(total), uint64(dropped)
-		if seen > 0 {
-			n.LastSeen = time.Unix(seen, 0).UTC()
-		}
-		out = append(out, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&n.Node, &seen, &n.Version, &n.MQTTConnected, &free, &total, &dropped)
+		n.DiskFree, n.DiskTotal, n.Dropped, n.LastSeen = uint64(free), uint64(total), uint64(dropped), query.Time(seen)
+		return n, err
+	})
+	if err != nil {
 		return nil, err
 	}
-	for i := range out {
-		prows, err := s.pool.Query(ctx, `SELECT project, last_success_unix, last_result, last_run_unix, tree_bytes, serial FROM project_state WHERE node = $1 ORDER BY project`, out[i].Node)
-		if err != nil {
-			return nil, err
+	index := map[string]int{}
+	for i, n := range out {
+		index[n.Node] = i
+	}
+	attach := func(node string, fn func(n *watchtower.NodeSummary)) {
+		if i, ok := index[node]; ok {
+			fn(&out[i])
 		}
-		for prows.Next() {
+	}
+	err = s.each(ctx, `SELECT node, project, last_success_unix, last_result, last_run_unix, tree_bytes, serial, failures FROM project_state ORDER BY node, project`,
+		func(r pgx.Rows) error {
+			var node string
 			var p watchtower.ProjectSummary
-			var ok, run int64
-			if err := prows.Scan(&p.Project, &ok, &p.LastResult, &run, &p.TreeBytes, &p.Serial); err != nil {
-				prows.Close()
-				return nil, err
-			}
-			if ok > 0 {
-				p.LastSuccess = time.Unix(ok, 0).UTC()
-			}
-			p.LastRun = time.Unix(run, 0).UTC()
-			out[i].Projects = append(out[i].Projects, p)
-		}
-		prows.Close()
-		for j := range out[i].Projects {
-			p := &out[i].Projects[j]
-			rrows, err := s.pool.Query(ctx, `SELECT result FROM syncs WHERE node = $1 AND project = $2 ORDER BY started_unix DESC LIMIT 20`, out[i].Node, p.Project)
-			if err != nil {
-				return nil, err
-			}
-			results, err := pgx.CollectRows(rrows, pgx.RowTo[string])
-			if err != nil {
-				return nil, err
-			}
-			p.Failures = watchtower.CountFailures(results)
-		}
-		crows, err := s.pool.Query(ctx, `SELECT checker, last_unix, requests, errors, last_error_unix FROM checker_visits WHERE node = $1 ORDER BY checker`, out[i].Node)
-		if err != nil {
-			return nil, err
-		}
-		cs, err := pgx.CollectRows(crows, func(r pgx.CollectableRow) (watchtower.CheckerSummary, error) {
+			var ok, run, failures int64
+			err := r.Scan(&node, &p.Project, &ok, &p.LastResult, &run, &p.TreeBytes, &p.Serial, &failures)
+			p.LastSuccess, p.LastRun, p.Failures = query.Time(ok), time.Unix(run, 0).UTC(), int(failures)
+			attach(node, func(n *watchtower.NodeSummary) { n.Projects = append(n.Projects, p) })
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	err = s.each(ctx, `SELECT node, checker, last_unix, requests, errors, last_error_unix FROM checker_visits ORDER BY node, checker`,
+		func(r pgx.Rows) error {
+			var node string
 			var c watchtower.CheckerSummary
 			var last, req, errs, lastErr int64
-			err := r.Scan(&c.Checker, &last, &req, &errs, &lastErr)
-			c.LastVisit, c.Requests, c.Errors = time.Unix(last, 0).UTC(), uint64(req), uint64(errs)
-			if lastErr > 0 {
-				c.LastError = time.Unix(lastErr, 0).UTC()
-			}
-			return c, err
+			err := r.Scan(&node, &c.Checker, &last, &req, &errs, &lastErr)
+			c.LastVisit, c.Requests, c.Errors, c.LastError = time.Unix(last, 0).UTC(), uint64(req), uint64(errs), query.Time(lastErr)
+			attach(node, func(n *watchtower.NodeSummary) { n.Checkers = append(n.Checkers, c) })
+			return err
 		})
-		if err != nil {
-			return nil, err
-		}
-		out[i].Checkers = cs
-		prows, err = s.pool.Query(ctx, `SELECT scheme, at_unix, ok, latency_ms, cert_expiry_unix, error, oldest_sync_unix FROM probes WHERE node = $1 ORDER BY scheme`, out[i].Node)
-		if err != nil {
-			return nil, err
-		}
-		ps, err := pgx.CollectRows(prows, func(r pgx.CollectableRow) (watchtower.Probe, error) {
+	if err != nil {
+		return nil, err
+	}
+	err = s.each(ctx, `SELECT node, scheme, at_unix, ok, latency_ms, cert_expiry_unix, error, oldest_sync_unix FROM probes ORDER BY node, scheme`,
+		func(r pgx.Rows) error {
+			var node string
 			var p watchtower.Probe
 			var at, exp, oldest int64
-			err := r.Scan(&p.Scheme, &at, &p.OK, &p.LatencyMS, &exp, &p.Error, &oldest)
-			if oldest > 0 {
-				p.OldestSync = time.Unix(oldest, 0).UTC()
-			}
-			p.At = time.Unix(at, 0).UTC()
-			if exp > 0 {
-				p.CertExpiry = time.Unix(exp, 0).UTC()
-			}
-			return p, err
+			err := r.Scan(&node, &p.Scheme, &at, &p.OK, &p.LatencyMS, &exp, &p.Error, &oldest)
+			p.At, p.CertExpiry, p.OldestSync = time.Unix(at, 0).UTC(), query.Time(exp), query.Time(oldest)
+			attach(node, func(n *watchtower.NodeSummary) { n.Probes = append(n.Probes, p) })
+			return err
 		})
-		if err != nil {
-			return nil, err
-		}
-		out[i].Probes = ps
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
+// each runs a query and calls fn for each row.
+func (s *Store) each(ctx context.Context, q string, fn func(pgx.Rows) error, args ...any) error {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Usage implements watchtower.Store.
 func (s *Store) Usage(ctx context.Context, group string, from, to time.Time) ([]watchtower.UsageRow, error) {
-	col := map[string]string{"project": "project", "node": "node"}[strings.ToLower(group)]
-	if col == "" {
-		return nil, errors.New("group must be project or node")
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+col+`, SUM(requests)::BIGINT, SUM(bytes)::BIGINT FROM traffic
-		WHERE minute_unix >= $1 AND minute_unix < $2 GROUP BY `+col+` ORDER BY `+col, from.Unix(), to.Unix())
+	a := &query.Args{Dollar: true}
+	q, err := query.Usage(a, group, from, to)
 	if err != nil {
 		return nil, err
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (watchtower.UsageRow, error) {
+	var out []watchtower.UsageRow
+	err = s.each(ctx, q, func(r pgx.Rows) error {
 		var u watchtower.UsageRow
 		var req, by int64
 		err := r.Scan(&u.Key, &req, &by)
 		u.Requests, u.Bytes = uint64(req), uint64(by)
-		return u, err
-	})
+		out = append(out, u)
+		return err
+	}, a.List...)
 	return out, err
 }
 
 // Served implements watchtower.Store.
 func (s *Store) Served(ctx context.Context, node string, from, to time.Time, step time.Duration) ([]watchtower.Point, error) {
-	st := int64(step / time.Second)
-	if st < 60 {
-		return nil, errors.New("step must be at least a minute")
-	}
-	rows, err := s.pool.Query(ctx, `SELECT (minute_unix / $1) * $1, SUM(requests)::BIGINT, SUM(bytes)::BIGINT FROM traffic
-		WHERE minute_unix >= $2 AND minute_unix < $3 AND ($4 = '' OR node = $4) GROUP BY 1 ORDER BY 1`,
-		st, from.Unix(), to.Unix(), node)
+	a := &query.Args{Dollar: true}
+	q, err := query.Served(a, node, from, to, step)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (watchtower.Point, error) {
-		var p watchtower.Point
+	var out []watchtower.Point
+	err = s.each(ctx, q, func(r pgx.Rows) error {
 		var t, req, by int64
 		err := r.Scan(&t, &req, &by)
-		p.T, p.Requests, p.Bytes = time.Unix(t, 0).UTC(), uint64(req), uint64(by)
-		return p, err
-	})
+		out = append(out, watchtower.Point{T: time.Unix(t, 0).UTC(), Requests: uint64(req), Bytes: uint64(by)})
+		return err
+	}, a.List...)
+	return out, err
 }
 
 // Series implements watchtower.Store.
 func (s *Store) Series(ctx context.Context, group string, from, to time.Time, step time.Duration) ([]watchtower.SeriesRow, error) {
-	col := map[string]string{"project": "project", "node": "node"}[group]
-	st := int64(step / time.Second)
-	if col == "" || st < 60 {
-		return nil, errors.New("group must be project or node, step at least a minute")
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+col+`, (minute_unix / $1) * $1, SUM(requests)::BIGINT, SUM(bytes)::BIGINT FROM traffic
-		WHERE minute_unix >= $2 AND minute_unix < $3 GROUP BY 1, 2 ORDER BY 1, 2`, st, from.Unix(), to.Unix())
+	a := &query.Args{Dollar: true}
+	q, err := query.Series(a, group, from, to, step)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (watchtower.SeriesRow, error) {
+	var out []watchtower.SeriesRow
+	err = s.each(ctx, q, func(r pgx.Rows) error {
 		var x watchtower.SeriesRow
 		var t, req, by int64
 		err := r.Scan(&x.Key, &t, &req, &by)
 		x.T, x.Requests, x.Bytes = time.Unix(t, 0).UTC(), uint64(req), uint64(by)
-		return x, err
-	})
+		out = append(out, x)
+		return err
+	}, a.List...)
+	return out, err
 }
 
 // Demand implements watchtower.Store.
 func (s *Store) Demand(ctx context.Context, from, to time.Time) ([]watchtower.DemandRow, error) {
-	rows, err := s.pool.Query(ctx, `SELECT (minute_unix / 86400) * 86400, node, project, SUM(requests)::BIGINT, SUM(bytes)::BIGINT FROM traffic
-		WHERE minute_unix >= $1 AND minute_unix < $2 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, from.Unix(), to.Unix())
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (watchtower.DemandRow, error) {
+	a := &query.Args{Dollar: true}
+	q := query.Demand(a, from, to)
+	var out []watchtower.DemandRow
+	err := s.each(ctx, q, func(r pgx.Rows) error {
 		var x watchtower.DemandRow
 		var d, req, by int64
 		err := r.Scan(&d, &x.Node, &x.Project, &req, &by)
 		x.Day, x.Requests, x.Bytes = time.Unix(d, 0).UTC(), uint64(req), uint64(by)
-		return x, err
-	})
+		out = append(out, x)
+		return err
+	}, a.List...)
+	return out, err
 }
 
-// Compact implements watchtower.Store.
+// Compact implements watchtower.Store: the hourly and daily rows hold
+// every minute's counts already, so old minutes are only deleted.
 func (s *Store) Compact(ctx context.Context, now time.Time, minuteKeep, hourKeep time.Duration) error {
-	cut := now.Add(-minuteKeep).Truncate(time.Hour).Unix()
-	old := now.Add(-hourKeep).Unix()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx)
-	// Sum each old hour's minute rows into its first minute, in place: the
-	// queries need no change and totals stay the same.
-	steps := []struct {
-		q    string
-		args []any
-	}{
-		{`CREATE TEMP TABLE rollup ON COMMIT DROP AS SELECT node, project, (minute_unix / 3600) * 3600 AS hour,
-			SUM(requests)::BIGINT AS requests, SUM(bytes)::BIGINT AS bytes FROM traffic WHERE minute_unix < $1 GROUP BY 1, 2, 3`, []any{cut}},
-		{`DELETE FROM traffic WHERE minute_unix < $1`, []any{cut}},
-		{`INSERT INTO traffic (node, project, minute_unix, requests, bytes) SELECT node, project, hour, requests, bytes FROM rollup`, nil},
-		{`DELETE FROM traffic WHERE minute_unix < $1`, []any{old}},
-		{`DELETE FROM system WHERE end_unix < $1`, []any{cut}},
-		{`DELETE FROM batches WHERE end_unix < $1`, []any{cut}},
-		{`DELETE FROM top_paths WHERE day_unix < $1`, []any{old}},
-	}
-	for _, st := range steps {
-		if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
+	for _, st := range query.Compact(now, minuteKeep, hourKeep, true) {
+		if _, err := tx.Exec(ctx, st.SQL, st.Args...); err != nil {
 			return fmt.Errorf("compact: %w", err)
 		}
 	}
@@ -440,7 +351,7 @@ func (s *Store) SaveProbe(ctx context.Context, p watchtower.Probe) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (node, scheme) DO UPDATE SET at_unix = excluded.at_unix, ok = excluded.ok, latency_ms = excluded.latency_ms,
 		cert_expiry_unix = excluded.cert_expiry_unix, error = excluded.error, oldest_sync_unix = excluded.oldest_sync_unix`,
-		p.Node, p.Scheme, p.At.Unix(), p.OK, p.LatencyMS, exp, p.Error, unixOrZero(p.OldestSync))
+		p.Node, p.Scheme, p.At.Unix(), p.OK, p.LatencyMS, exp, p.Error, query.Unix(p.OldestSync))
 	return err
 }
 
@@ -481,13 +392,6 @@ func (s *Store) Network(ctx context.Context, node string, from, to time.Time) ([
 func (s *Store) Close() error {
 	s.pool.Close()
 	return nil
-}
-
-func unixOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.Unix()
 }
 
 // OpenAlerts implements watchtower.Store.

@@ -96,3 +96,29 @@ func TestMigrationsByName(t *testing.T) {
 		s.Close()
 	}
 }
+
+func TestRollups(t *testing.T) {
+	url := testenv.StartPostgres(t)
+	storetest.Rollups(t, func(t *testing.T) watchtower.Store {
+		s, err := Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestRollupMigration(t *testing.T) {
+	url := testenv.StartPostgres(t)
+	storetest.RollupMigration(t, func(t *testing.T) watchtower.Store {
+		s, err := Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, func(t *testing.T, s watchtower.Store, q string) {
+		if _, err := s.(*Store).pool.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	})
+}

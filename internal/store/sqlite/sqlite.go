@@ -6,13 +6,14 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"micromirror/internal/store/migrate"
+	"micromirror/internal/store/query"
 	"micromirror/internal/telemetry"
 	"micromirror/internal/watchtower"
 )
@@ -22,7 +23,10 @@ var migrations embed.FS
 
 // Store is a watchtower.Store on one SQLite file.
 type Store struct {
-	db *sql.DB
+	db *sql.DB // the one writer: SQLite takes one at a time
+	// ro are readers: in WAL mode they read a snapshot while the writer
+	// goes on, so ingest never waits behind a month-long dashboard query.
+	ro *sql.DB
 }
 
 var _ watchtower.Store = (*Store)(nil)
@@ -34,14 +38,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	// One writer at a time is SQLite's model; a single connection also
-	// keeps WAL readers consistent with the writer in this process.
 	db.SetMaxOpenConns(1)
 	s := &Store{db: db}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	// Opened after the migrations: the file is in WAL mode by then.
+	ro, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	ro.SetMaxOpenConns(4)
+	s.ro = ro
 	return s, nil
 }
 
@@ -114,89 +124,22 @@ func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Tim
 	if n, _ := res.RowsAffected(); n == 0 {
 		return true, nil
 	}
-	var mqtt any
-	if b.MQTT != nil {
-		mqtt = b.MQTT.Connected
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (node) DO UPDATE SET last_seen_unix = excluded.last_seen_unix, version = excluded.version,
-		mqtt_connected = excluded.mqtt_connected, disk_free = excluded.disk_free, disk_total = excluded.disk_total, dropped = excluded.dropped
-		WHERE excluded.last_seen_unix >= nodes.last_seen_unix`,
-		b.Node, b.End.Unix(), b.System.Version, mqtt, b.System.DiskFree, b.System.DiskTotal, b.Dropped); err != nil {
-		return false, fmt.Errorf("ingest node: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO system (node, end_unix, net_rx, net_tx, load1, disk_free, clients) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`, b.Node, b.End.Unix(), b.System.NetRxBytes, b.System.NetTxBytes, b.System.Load1, b.System.DiskFree, b.Clients); err != nil {
-		return false, fmt.Errorf("ingest system: %w", err)
-	}
-	day := b.End.Truncate(24 * time.Hour).Unix()
-	for _, p := range b.Top {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO top_paths (day_unix, node, project, path, requests, bytes) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (day_unix, node, project, path) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`,
-			day, b.Node, p.Project, p.Path, p.Requests, p.Bytes); err != nil {
-			return false, fmt.Errorf("ingest top: %w", err)
-		}
-	}
-	for _, c := range b.Checkers {
-		errs := c.Status["4xx"] + c.Status["5xx"]
-		var lastErr int64
-		if errs > 0 {
-			lastErr = c.Last.Unix()
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO checker_visits (node, checker, last_unix, requests, errors, last_error_unix) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (node, checker) DO UPDATE SET last_unix = MAX(last_unix, excluded.last_unix), requests = requests + excluded.requests,
-			errors = errors + excluded.errors, last_error_unix = MAX(last_error_unix, excluded.last_error_unix)`,
-			b.Node, c.Checker, c.Last.Unix(), c.Requests, errs, lastErr); err != nil {
-			return false, fmt.Errorf("ingest checkers: %w", err)
-		}
-	}
-	minute := b.End.Truncate(time.Minute).Unix()
-	for _, p := range b.Projects {
-		var req, by uint64
-		for _, v := range p.Requests {
-			req += v
-		}
-		for _, v := range p.Bytes {
-			by += v
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO traffic (node, project, minute_unix, requests, bytes) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (node, project, minute_unix) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`,
-			b.Node, p.Project, minute, req, by); err != nil {
-			return false, fmt.Errorf("ingest traffic: %w", err)
-		}
-	}
-	for _, e := range b.Syncs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO syncs (node, project, started_unix, seconds, result, trigger, bytes, files)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			b.Node, e.Project, e.Started.Unix(), e.Seconds, e.Result, e.Trigger, e.BytesReceived, e.Files); err != nil {
-			return false, fmt.Errorf("ingest sync: %w", err)
-		}
-		var success int64
-		if !e.LastSuccess.IsZero() {
-			success = e.LastSuccess.Unix()
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO project_state (node, project, last_success_unix, last_result, last_run_unix, tree_bytes, serial)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (node, project) DO UPDATE SET last_success_unix = MAX(last_success_unix, excluded.last_success_unix),
-			last_result = excluded.last_result, last_run_unix = excluded.last_run_unix,
-			tree_bytes = CASE WHEN excluded.tree_bytes > 0 THEN excluded.tree_bytes ELSE tree_bytes END,
-			serial = CASE WHEN excluded.serial <> '' THEN excluded.serial ELSE serial END
-			WHERE excluded.last_run_unix >= project_state.last_run_unix`,
-			b.Node, e.Project, success, e.Result, e.Started.Unix(), e.TreeBytes, e.Serial); err != nil {
-			return false, fmt.Errorf("ingest state: %w", err)
+	for _, st := range query.Ingest(b, false) {
+		if _, err := tx.ExecContext(ctx, st.SQL, st.Args...); err != nil {
+			return false, fmt.Errorf("ingest: %w", err)
 		}
 	}
 	return false, tx.Commit()
 }
 
-// Nodes implements watchtower.Store.
+// Nodes implements watchtower.Store: four queries, whatever the fleet's size.
 func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped FROM nodes ORDER BY node`)
+	rows, err := s.ro.QueryContext(ctx, `SELECT node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped FROM nodes ORDER BY node`)
 	if err != nil {
 		return nil, err
 	}
 	var out []watchtower.NodeSummary
+	index := map[string]int{}
 	for rows.Next() {
 		var n watchtower.NodeSummary
 		var seen int64
@@ -211,199 +154,163 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 		if mq.Valid {
 			n.MQTTConnected = &mq.Bool
 		}
+		index[n.Node] = len(out)
 		out = append(out, n)
 	}
 	rows.Close()
-	for i := range out {
-		prows, err := s.db.QueryContext(ctx, `SELECT project, last_success_unix, last_result, last_run_unix, tree_bytes, serial FROM project_state WHERE node = ? ORDER BY project`, out[i].Node)
-		if err != nil {
-			return nil, err
-		}
-		for prows.Next() {
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	err = s.each(ctx, `SELECT node, project, last_success_unix, last_result, last_run_unix, tree_bytes, serial, failures FROM project_state ORDER BY node, project`,
+		func(r *sql.Rows) error {
+			var node string
 			var p watchtower.ProjectSummary
 			var ok, run int64
-			prows.Scan(&p.Project, &ok, &p.LastResult, &run, &p.TreeBytes, &p.Serial)
-			if ok > 0 {
-				p.LastSuccess = time.Unix(ok, 0).UTC()
+			if err := r.Scan(&node, &p.Project, &ok, &p.LastResult, &run, &p.TreeBytes, &p.Serial, &p.Failures); err != nil {
+				return err
 			}
-			p.LastRun = time.Unix(run, 0).UTC()
-			out[i].Projects = append(out[i].Projects, p)
-		}
-		prows.Close()
-		for j := range out[i].Projects {
-			p := &out[i].Projects[j]
-			rrows, err := s.db.QueryContext(ctx, `SELECT result FROM syncs WHERE node = ? AND project = ? ORDER BY started_unix DESC LIMIT 20`, out[i].Node, p.Project)
-			if err != nil {
-				return nil, err
+			p.LastSuccess, p.LastRun = query.Time(ok), time.Unix(run, 0).UTC()
+			if i, found := index[node]; found {
+				out[i].Projects = append(out[i].Projects, p)
 			}
-			var results []string
-			for rrows.Next() {
-				var r string
-				rrows.Scan(&r)
-				results = append(results, r)
-			}
-			rrows.Close()
-			p.Failures = watchtower.CountFailures(results)
-		}
-		crows, err := s.db.QueryContext(ctx, `SELECT checker, last_unix, requests, errors, last_error_unix FROM checker_visits WHERE node = ? ORDER BY checker`, out[i].Node)
-		if err != nil {
-			return nil, err
-		}
-		for crows.Next() {
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	err = s.each(ctx, `SELECT node, checker, last_unix, requests, errors, last_error_unix FROM checker_visits ORDER BY node, checker`,
+		func(r *sql.Rows) error {
+			var node string
 			var c watchtower.CheckerSummary
 			var last, lastErr int64
-			crows.Scan(&c.Checker, &last, &c.Requests, &c.Errors, &lastErr)
-			c.LastVisit = time.Unix(last, 0).UTC()
-			if lastErr > 0 {
-				c.LastError = time.Unix(lastErr, 0).UTC()
+			if err := r.Scan(&node, &c.Checker, &last, &c.Requests, &c.Errors, &lastErr); err != nil {
+				return err
 			}
-			out[i].Checkers = append(out[i].Checkers, c)
-		}
-		crows.Close()
-		prows, err = s.db.QueryContext(ctx, `SELECT scheme, at_unix, ok, latency_ms, cert_expiry_unix, error, oldest_sync_unix FROM probes WHERE node = ? ORDER BY scheme`, out[i].Node)
-		if err != nil {
-			return nil, err
-		}
-		for prows.Next() {
+			c.LastVisit, c.LastError = time.Unix(last, 0).UTC(), query.Time(lastErr)
+			if i, found := index[node]; found {
+				out[i].Checkers = append(out[i].Checkers, c)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	err = s.each(ctx, `SELECT node, scheme, at_unix, ok, latency_ms, cert_expiry_unix, error, oldest_sync_unix FROM probes ORDER BY node, scheme`,
+		func(r *sql.Rows) error {
+			var node string
 			var p watchtower.Probe
 			var at, exp, oldest int64
-			prows.Scan(&p.Scheme, &at, &p.OK, &p.LatencyMS, &exp, &p.Error, &oldest)
-			if oldest > 0 {
-				p.OldestSync = time.Unix(oldest, 0).UTC()
+			if err := r.Scan(&node, &p.Scheme, &at, &p.OK, &p.LatencyMS, &exp, &p.Error, &oldest); err != nil {
+				return err
 			}
-			p.At = time.Unix(at, 0).UTC()
-			if exp > 0 {
-				p.CertExpiry = time.Unix(exp, 0).UTC()
+			p.At, p.CertExpiry, p.OldestSync = time.Unix(at, 0).UTC(), query.Time(exp), query.Time(oldest)
+			if i, found := index[node]; found {
+				out[i].Probes = append(out[i].Probes, p)
 			}
-			out[i].Probes = append(out[i].Probes, p)
-		}
-		prows.Close()
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
+// each runs a read query and calls fn for each row.
+func (s *Store) each(ctx context.Context, q string, fn func(*sql.Rows) error, args ...any) error {
+	rows, err := s.ro.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Usage implements watchtower.Store.
 func (s *Store) Usage(ctx context.Context, group string, from, to time.Time) ([]watchtower.UsageRow, error) {
-	col := map[string]string{"project": "project", "node": "node"}[strings.ToLower(group)]
-	if col == "" {
-		return nil, fmt.Errorf("group must be project or node")
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+col+`, SUM(requests), SUM(bytes) FROM traffic
-		WHERE minute_unix >= ? AND minute_unix < ? GROUP BY `+col+` ORDER BY `+col, from.Unix(), to.Unix())
+	a := &query.Args{}
+	q, err := query.Usage(a, group, from, to)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []watchtower.UsageRow
-	for rows.Next() {
-		var r watchtower.UsageRow
-		if err := rows.Scan(&r.Key, &r.Requests, &r.Bytes); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	err = s.each(ctx, q, func(r *sql.Rows) error {
+		var u watchtower.UsageRow
+		err := r.Scan(&u.Key, &u.Requests, &u.Bytes)
+		out = append(out, u)
+		return err
+	}, a.List...)
+	return out, err
 }
 
 // Served implements watchtower.Store.
 func (s *Store) Served(ctx context.Context, node string, from, to time.Time, step time.Duration) ([]watchtower.Point, error) {
-	st := int64(step / time.Second)
-	if st < 60 {
-		return nil, fmt.Errorf("step must be at least a minute")
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT (minute_unix / ?) * ?, SUM(requests), SUM(bytes) FROM traffic
-		WHERE minute_unix >= ? AND minute_unix < ? AND (? = '' OR node = ?) GROUP BY 1 ORDER BY 1`,
-		st, st, from.Unix(), to.Unix(), node, node)
+	a := &query.Args{}
+	q, err := query.Served(a, node, from, to, step)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []watchtower.Point
-	for rows.Next() {
+	err = s.each(ctx, q, func(r *sql.Rows) error {
 		var p watchtower.Point
 		var t int64
-		if err := rows.Scan(&t, &p.Requests, &p.Bytes); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&t, &p.Requests, &p.Bytes)
 		p.T = time.Unix(t, 0).UTC()
 		out = append(out, p)
-	}
-	return out, rows.Err()
+		return err
+	}, a.List...)
+	return out, err
 }
 
 // Series implements watchtower.Store.
 func (s *Store) Series(ctx context.Context, group string, from, to time.Time, step time.Duration) ([]watchtower.SeriesRow, error) {
-	col := map[string]string{"project": "project", "node": "node"}[group]
-	st := int64(step / time.Second)
-	if col == "" || st < 60 {
-		return nil, fmt.Errorf("group must be project or node, step at least a minute")
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+col+`, (minute_unix / ?) * ?, SUM(requests), SUM(bytes) FROM traffic
-		WHERE minute_unix >= ? AND minute_unix < ? GROUP BY 1, 2 ORDER BY 1, 2`, st, st, from.Unix(), to.Unix())
+	a := &query.Args{}
+	q, err := query.Series(a, group, from, to, step)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []watchtower.SeriesRow
-	for rows.Next() {
-		var r watchtower.SeriesRow
+	err = s.each(ctx, q, func(r *sql.Rows) error {
+		var row watchtower.SeriesRow
 		var t int64
-		if err := rows.Scan(&r.Key, &t, &r.Requests, &r.Bytes); err != nil {
-			return nil, err
-		}
-		r.T = time.Unix(t, 0).UTC()
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		err := r.Scan(&row.Key, &t, &row.Requests, &row.Bytes)
+		row.T = time.Unix(t, 0).UTC()
+		out = append(out, row)
+		return err
+	}, a.List...)
+	return out, err
 }
 
 // Demand implements watchtower.Store.
 func (s *Store) Demand(ctx context.Context, from, to time.Time) ([]watchtower.DemandRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT (minute_unix / 86400) * 86400, node, project, SUM(requests), SUM(bytes) FROM traffic
-		WHERE minute_unix >= ? AND minute_unix < ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, from.Unix(), to.Unix())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+	a := &query.Args{}
+	q := query.Demand(a, from, to)
 	var out []watchtower.DemandRow
-	for rows.Next() {
-		var r watchtower.DemandRow
-		var d int64
-		if err := rows.Scan(&d, &r.Node, &r.Project, &r.Requests, &r.Bytes); err != nil {
-			return nil, err
-		}
-		r.Day = time.Unix(d, 0).UTC()
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	err := s.each(ctx, q, func(r *sql.Rows) error {
+		var d watchtower.DemandRow
+		var day int64
+		err := r.Scan(&day, &d.Node, &d.Project, &d.Requests, &d.Bytes)
+		d.Day = time.Unix(day, 0).UTC()
+		out = append(out, d)
+		return err
+	}, a.List...)
+	return out, err
 }
 
-// Compact implements watchtower.Store.
+// Compact implements watchtower.Store: the hourly and daily rows hold
+// every minute's counts already, so old minutes are only deleted.
 func (s *Store) Compact(ctx context.Context, now time.Time, minuteKeep, hourKeep time.Duration) error {
-	cut := now.Add(-minuteKeep).Truncate(time.Hour).Unix()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	// Sum each old hour's minute rows into its first minute, in place: the
-	// queries need no change and totals stay the same.
-	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE rollup AS SELECT node, project, (minute_unix / 3600) * 3600 AS hour,
-		SUM(requests) AS requests, SUM(bytes) AS bytes FROM traffic WHERE minute_unix < ? GROUP BY 1, 2, 3`, cut); err != nil {
-		return fmt.Errorf("compact: %w", err)
-	}
-	steps := []string{
-		`DELETE FROM traffic WHERE minute_unix < ?`,
-		`INSERT INTO traffic (node, project, minute_unix, requests, bytes) SELECT node, project, hour, requests, bytes FROM rollup`,
-		`DROP TABLE rollup`,
-		`DELETE FROM traffic WHERE minute_unix < ?`,
-		`DELETE FROM system WHERE end_unix < ?`,
-		`DELETE FROM batches WHERE end_unix < ?`,
-		`DELETE FROM top_paths WHERE day_unix < ?`,
-	}
-	args := [][]any{{cut}, nil, nil, {now.Add(-hourKeep).Unix()}, {cut}, {cut}, {now.Add(-hourKeep).Unix()}}
-	for i, q := range steps {
-		if _, err := tx.ExecContext(ctx, q, args[i]...); err != nil {
+	for _, st := range query.Compact(now, minuteKeep, hourKeep, false) {
+		if _, err := tx.ExecContext(ctx, st.SQL, st.Args...); err != nil {
 			return fmt.Errorf("compact: %w", err)
 		}
 	}
@@ -420,7 +327,7 @@ func (s *Store) SaveAnnouncement(ctx context.Context, module, serial string, at 
 
 // Announcements implements watchtower.Store.
 func (s *Store) Announcements(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT module, at_unix FROM announcements`)
+	rows, err := s.ro.QueryContext(ctx, `SELECT module, at_unix FROM announcements`)
 	if err != nil {
 		return nil, err
 	}
@@ -452,13 +359,13 @@ func (s *Store) SaveProbe(ctx context.Context, p watchtower.Probe) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (node, scheme) DO UPDATE SET at_unix = excluded.at_unix, ok = excluded.ok, latency_ms = excluded.latency_ms,
 		cert_expiry_unix = excluded.cert_expiry_unix, error = excluded.error, oldest_sync_unix = excluded.oldest_sync_unix`,
-		p.Node, p.Scheme, p.At.Unix(), p.OK, p.LatencyMS, exp, p.Error, unixOrZero(p.OldestSync))
+		p.Node, p.Scheme, p.At.Unix(), p.OK, p.LatencyMS, exp, p.Error, query.Unix(p.OldestSync))
 	return err
 }
 
 // Top implements watchtower.Store.
 func (s *Store) Top(ctx context.Context, project string, from, to time.Time, limit int) ([]telemetry.PathCount, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT project, path, SUM(requests), SUM(bytes) FROM top_paths
+	rows, err := s.ro.QueryContext(ctx, `SELECT project, path, SUM(requests), SUM(bytes) FROM top_paths
 		WHERE day_unix >= ? AND day_unix < ? AND (? = '' OR project = ?) GROUP BY project, path
 		ORDER BY SUM(requests) DESC, path LIMIT ?`, from.Truncate(24*time.Hour).Unix(), to.Unix(), project, project, limit)
 	if err != nil {
@@ -478,7 +385,7 @@ func (s *Store) Top(ctx context.Context, project string, from, to time.Time, lim
 
 // Network implements watchtower.Store.
 func (s *Store) Network(ctx context.Context, node string, from, to time.Time) ([]watchtower.NetSample, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT end_unix, net_rx, net_tx FROM system WHERE node = ? AND end_unix >= ? AND end_unix < ? ORDER BY end_unix`,
+	rows, err := s.ro.QueryContext(ctx, `SELECT end_unix, net_rx, net_tx FROM system WHERE node = ? AND end_unix >= ? AND end_unix < ? ORDER BY end_unix`,
 		node, from.Unix(), to.Unix())
 	if err != nil {
 		return nil, err
@@ -498,14 +405,7 @@ func (s *Store) Network(ctx context.Context, node string, from, to time.Time) ([
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
-
-func unixOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.Unix()
-}
+func (s *Store) Close() error { return errors.Join(s.ro.Close(), s.db.Close()) }
 
 // OpenAlerts implements watchtower.Store.
 func (s *Store) OpenAlerts(ctx context.Context) ([]watchtower.Alert, error) {

@@ -96,3 +96,29 @@ func TestMigrationsByName(t *testing.T) {
 		}
 	}
 }
+
+func TestRollups(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wt.db")
+	storetest.Rollups(t, func(t *testing.T) watchtower.Store {
+		s, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestRollupMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wt.db")
+	storetest.RollupMigration(t, func(t *testing.T) watchtower.Store {
+		s, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, func(t *testing.T, s watchtower.Store, q string) {
+		if _, err := s.(*Store).db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	})
+}

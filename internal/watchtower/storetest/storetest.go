@@ -148,6 +148,28 @@ func Run(t *testing.T, open Opener) {
 		if nodes[0].Projects[0].Failures != 0 {
 			t.Errorf("node a failures = %d", nodes[0].Projects[0].Failures)
 		}
+		// One batch with several runs: a failure, a success, a failure.
+		b := batch("b", 20, t0.Add(5*time.Minute), 0)
+		ok := b.Syncs[0]
+		ok.Started = t0.Add(4*time.Minute + 10*time.Second)
+		failed := ok
+		failed.Result, failed.LastSuccess = "transient", time.Time{}
+		first, last := failed, failed
+		first.Started, last.Started = t0.Add(4*time.Minute), t0.Add(4*time.Minute+20*time.Second)
+		b.Syncs = []telemetry.SyncEvent{last, ok, first}
+		if _, err := s.Ingest(ctx, b, t0); err != nil {
+			t.Fatal(err)
+		}
+		// The same run again in a later batch counts once.
+		again := batch("b", 21, t0.Add(6*time.Minute), 0)
+		again.Syncs = []telemetry.SyncEvent{last}
+		if _, err := s.Ingest(ctx, again, t0); err != nil {
+			t.Fatal(err)
+		}
+		nodes, _ = s.Nodes(ctx)
+		if p := nodes[1].Projects[0]; p.Failures != 1 || p.LastResult != "transient" || !p.LastSuccess.Equal(ok.LastSuccess) {
+			t.Errorf("after a batch of fail, success, fail: %+v, want 1 failure", p)
+		}
 	})
 	t.Run("out-of-order batch keeps the newest state", func(t *testing.T) {
 		old := batch("a", 9, t0.Add(-time.Hour), 1)
