@@ -67,8 +67,8 @@ func TestDeployDocConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the page's watchtower.yaml: %v", err)
 	}
-	if !w.IsPostgres() {
-		t.Errorf("the page's watchtower.yaml does not name PostgreSQL: %q", w.DB)
+	if !w.IsPostgres() || w.OperatorTokenSHA256 == "" {
+		t.Errorf("the page's watchtower.yaml does not name PostgreSQL or an operator: %q", w.DB)
 	}
 }
 

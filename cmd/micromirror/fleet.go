@@ -136,7 +136,11 @@ func (ff *fleetFlags) client(f *inventory.Fleet) (*watchtower.Client, error) {
 	if ff.offline || url == "" {
 		return nil, nil
 	}
-	return watchtower.NewClient(url, ff.watchtowerCA)
+	sec, err := inventory.LoadSecrets(ff.secretsPath())
+	if err != nil {
+		return nil, err
+	}
+	return watchtower.NewClient(url, ff.watchtowerCA, sec.WatchtowerOperatorToken)
 }
 
 // sizes gives each project its size, measured by the watchtower when one

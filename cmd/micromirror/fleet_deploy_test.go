@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"micromirror/internal/testenv"
+	"micromirror/internal/watchtower"
 )
 
 // deployNode is a node host of the test: a directory standing for its
@@ -63,8 +64,8 @@ func TestFleetDeploy(t *testing.T) {
 	wtDir := t.TempDir()
 	wtPort := testenv.FreePort(t)
 	os.WriteFile(filepath.Join(wtDir, "nodes.yaml"), []byte("nodes: []\n"), 0o644)
-	os.WriteFile(filepath.Join(wtDir, "watchtower.yaml"), []byte(fmt.Sprintf("listen: 127.0.0.1:%d\ndb: %s/wt.db\nnodes_file: %s/nodes.yaml\n",
-		wtPort, wtDir, wtDir)), 0o644)
+	os.WriteFile(filepath.Join(wtDir, "watchtower.yaml"), []byte(fmt.Sprintf("listen: 127.0.0.1:%d\ndb: %s/wt.db\nnodes_file: %s/nodes.yaml\noperator_token_sha256: %s\n",
+		wtPort, wtDir, wtDir, watchtower.HashToken(testenv.OperatorToken))), 0o644)
 	wt := exec.Command(bin, "watchtower", "-config", filepath.Join(wtDir, "watchtower.yaml"), "-log-level", "warn")
 	if err := wt.Start(); err != nil {
 		t.Fatal(err)
@@ -87,7 +88,7 @@ func TestFleetDeploy(t *testing.T) {
     deploy:
       config_dir: %[3]s/etc
       reload: kill -HUP "$(cat %[3]s/node.pid)"
-      restart: kill "$(cat %[3]s/node.pid)" 2>/dev/null || true
+      restart: p="$(cat %[3]s/node.pid 2>/dev/null)"; kill "$p" 2>/dev/null || true; while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
       install: dpkg --root=%[3]s/root --force-script-chrootless -i
     node:
       user: nobody
@@ -154,7 +155,7 @@ nodes:
 	// The watchtower took the deployed node list: both nodes push to it.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		out, _ := testenv.Curl(t, wtURL+"/api/v1/nodes")
+		out, _ := testenv.Curl(t, "-H", "Authorization: Bearer "+testenv.OperatorToken, wtURL+"/api/v1/nodes")
 		if strings.Count(out, `"last_seen":"2`) >= 2 {
 			break
 		}

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"micromirror/internal/inventory"
 	"micromirror/internal/render"
+	"micromirror/internal/watchtower"
 )
 
 const fleetRenderUsage = `Usage: micromirror fleet render [-inventory fleet.yaml] [-secrets FILE] [-o DIR]
@@ -85,9 +87,10 @@ func countErrors(findings []inventory.Finding) int {
 const fleetSecretsUsage = `Usage: micromirror fleet secrets [-inventory fleet.yaml] [-secrets FILE]
 
 Adds what the secrets file lacks: a random telemetry token for every node
-that is not retired, and the broker password when mqtt.username is set.
-Existing secrets are kept; the file is written with mode 600. Values are
-never printed.
+that is not retired, the broker password when mqtt.username is set, and
+the watchtower operator's token the fleet tools read its API with (the
+hash for watchtower.yaml is printed). Existing secrets are kept; the file
+is written with mode 600. Values are never printed.
 
 Flags:
 `
@@ -112,6 +115,9 @@ func runFleetSecrets(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stdout, "%s has every secret the fleet needs\n", path)
 			} else {
 				fmt.Fprintf(stdout, "added to %s: %s\n", path, describeSecrets(added))
+				if slices.Contains(added, "watchtower_operator_token") {
+					fmt.Fprintf(stdout, "the watchtower wants its hash in watchtower.yaml: operator_token_sha256: %s\n", watchtower.HashToken(s.WatchtowerOperatorToken))
+				}
 			}
 		}
 	}

@@ -102,7 +102,7 @@ func startTestWatchtower(t *testing.T, nodes []watchtower.NodeConfig) (string, w
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	srv := watchtower.NewServer(watchtower.Config{Nodes: nodes}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := watchtower.NewServer(watchtower.Config{Nodes: nodes, OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := srv.Open("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +130,8 @@ func TestFleetCheckAndPlanWithWatchtower(t *testing.T) {
 		}
 	}
 	inv := testInventory(t, t.TempDir(), url, "")
+	// The fleet tools read the API with the operator's token.
+	os.WriteFile(filepath.Join(filepath.Dir(inv), "fleet-secrets.yaml"), []byte("watchtower_operator_token: "+testenv.OperatorToken+"\n"), 0o600)
 	code, out, stderr := runCLI(t, "fleet", "check", "-inventory", inv)
 	if code != 1 || !strings.Contains(out, "error [disk] a.mm.example.net: projects need 2.03 TB but 1.80 TB of the 2.00 TB disk is usable with 10% headroom: debian 1.90 TB (measured)") ||
 		!strings.Contains(out, "sizes: 2 catalog, 1 measured") {
@@ -246,7 +248,7 @@ func TestFleetRenderBootsNode(t *testing.T) {
 		var resp struct {
 			Nodes []watchtower.NodeSummary `json:"nodes"`
 		}
-		if r, err := http.Get(url + "/api/v1/nodes"); err == nil {
+		if r, err := testenv.OperatorGet(url + "/api/v1/nodes"); err == nil {
 			json.NewDecoder(r.Body).Decode(&resp)
 			r.Body.Close()
 		}

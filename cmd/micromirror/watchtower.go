@@ -75,6 +75,9 @@ func runWatchtower(ctx context.Context, args []string, hup <-chan os.Signal, std
 	}
 	defer store.Close()
 	srv := watchtower.NewServer(cfg, store, log.With("component", "watchtower"))
+	if cfg.OperatorTokenSHA256 == "" {
+		log.Warn("no operator_token_sha256 in the config: the operator's views, the API and /metrics are served to no one (micromirror fleet secrets makes a token)")
+	}
 	if err := srv.Open(cfg.Listen); err != nil {
 		log.Error("start", "err", err)
 		return 1

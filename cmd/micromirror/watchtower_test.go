@@ -33,7 +33,8 @@ func TestWatchtowerCommand(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			port := testenv.FreePort(t)
-			cfg := fmt.Sprintf("listen: 127.0.0.1:%d\ndb: %q\nnodes:\n  - {name: n1.mm.example.net, token_sha256: 1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0}\n", port, db)
+			cfg := fmt.Sprintf("listen: 127.0.0.1:%d\ndb: %q\nnodes:\n  - {name: n1.mm.example.net, token_sha256: 1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0}\noperator_token_sha256: %s\n",
+				port, db, watchtower.HashToken(testenv.OperatorToken))
 			os.WriteFile(filepath.Join(dir, "wt.yaml"), []byte(cfg), 0o644)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan int, 1)
@@ -44,7 +45,7 @@ func TestWatchtowerCommand(t *testing.T) {
 			var resp *http.Response
 			var err error
 			for i := 0; i < 100; i++ {
-				if resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/nodes", port)); err == nil {
+				if resp, err = testenv.OperatorGet(fmt.Sprintf("http://127.0.0.1:%d/api/v1/nodes", port)); err == nil {
 					break
 				}
 				time.Sleep(50 * time.Millisecond)

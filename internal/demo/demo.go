@@ -37,9 +37,11 @@ type Constellation struct {
 	Nodes      []*node.Node
 	Configs    []config.Node
 	Watchtower string // http://host:port
-	Upstream   string // rsync://host:port
-	RepoDir    string // the upstream's debian tree
-	Publisher  *mqtt.Publisher
+	// OperatorToken opens the watchtower's operator views and APIs.
+	OperatorToken string
+	Upstream      string // rsync://host:port
+	RepoDir       string // the upstream's debian tree
+	Publisher     *mqtt.Publisher
 	// UpdateLatency is from the announcement to the new version being
 	// served by every node that holds debian.
 	UpdateLatency time.Duration
@@ -122,6 +124,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	defer store.Close()
 	var wcfg watchtower.Config
+	op := make([]byte, 16)
+	rand.Read(op)
+	c.OperatorToken = hex.EncodeToString(op)
+	wcfg.OperatorTokenSHA256 = watchtower.HashToken(c.OperatorToken)
 	tokens := make([]string, len(sponsors))
 	for i, sp := range sponsors {
 		b := make([]byte, 16)
@@ -174,7 +180,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	say("micromirror demo: the whole constellation on loopback (work dir %s)", o.Dir)
 	say("  upstream        %s (modules debian, releases)", c.Upstream)
 	say("  MQTT broker     %s (embedded)", brokerURL)
-	say("  watchtower      %s/  (dashboard, API at /api/v1/nodes)", c.Watchtower)
+	say("  watchtower      %s/  (public status)", c.Watchtower)
+	say("                  %s/fleet  (the operator's view: any user, password %s; API at /api/v1/nodes with it as a bearer token)", c.Watchtower, c.OperatorToken)
 	for i, n := range c.Nodes {
 		say("  node %-26s http://%s/  https://%s/  rsync://%s/  hosted by %s", c.Configs[i].Name,
 			n.HTTPAddrs()[0], n.HTTPSAddrs()[0], n.RsyncAddrs()[0], c.Configs[i].Sponsor.Name)

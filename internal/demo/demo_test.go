@@ -70,8 +70,8 @@ func TestConstellationEndToEnd(t *testing.T) {
 				var nodes struct {
 					Nodes []watchtower.NodeSummary `json:"nodes"`
 				}
-				getJSON(t, c.Watchtower+"/api/v1/usage?group=node", &usage)
-				getJSON(t, c.Watchtower+"/api/v1/nodes", &nodes)
+				getJSON(t, c.Watchtower+"/api/v1/usage?group=node", c.OperatorToken, &usage)
+				getJSON(t, c.Watchtower+"/api/v1/nodes", c.OperatorToken, &nodes)
 				var served uint64
 				for _, r := range usage.Rows {
 					if r.Key == c.Configs[0].Name {
@@ -110,9 +110,11 @@ func TestConstellationEndToEnd(t *testing.T) {
 	}
 }
 
-func getJSON(t *testing.T, url string, v any) {
+func getJSON(t *testing.T, url, token string, v any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

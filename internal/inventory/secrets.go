@@ -25,6 +25,10 @@ type Secrets struct {
 	MQTTPassword string `yaml:"mqtt_password,omitempty"`
 	// TelemetryTokens maps node hostnames to their watchtower tokens.
 	TelemetryTokens map[string]string `yaml:"telemetry_tokens"`
+	// WatchtowerOperatorToken is the operator's token the fleet tools
+	// read the watchtower's API with (its hash is the watchtower's
+	// operator_token_sha256).
+	WatchtowerOperatorToken string `yaml:"watchtower_operator_token,omitempty"`
 }
 
 // errLineRE finds the line in "file:line:col: message".
@@ -69,6 +73,9 @@ func (s *Secrets) Missing(f *Fleet) []string {
 		out = append(out, "mqtt_password")
 	}
 	if f.Watchtower.URL != "" {
+		if s.WatchtowerOperatorToken == "" {
+			out = append(out, "watchtower_operator_token")
+		}
 		for _, n := range f.Live() {
 			if s.TelemetryTokens[n.Name] == "" {
 				out = append(out, "telemetry_tokens."+n.Name)
@@ -87,9 +94,12 @@ func (s *Secrets) Fill(f *Fleet) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if key == "mqtt_password" {
+		switch key {
+		case "mqtt_password":
 			s.MQTTPassword = tok
-		} else {
+		case "watchtower_operator_token":
+			s.WatchtowerOperatorToken = tok
+		default:
 			s.TelemetryTokens[key[len("telemetry_tokens."):]] = tok
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,7 +28,8 @@ func TestTelemetrySurvivesWatchtowerOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	wcfg := watchtower.Config{Nodes: []watchtower.NodeConfig{{Name: "test.mm.example.net", TokenSHA256: watchtower.HashToken("node-token")}}}
+	wcfg := watchtower.Config{Nodes: []watchtower.NodeConfig{{Name: "test.mm.example.net", TokenSHA256: watchtower.HashToken("node-token")}},
+		OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	wt := watchtower.NewServer(wcfg, store, quiet)
 	if err := wt.Open("127.0.0.1:0"); err != nil {
@@ -89,7 +89,7 @@ func TestTelemetrySurvivesWatchtowerOutage(t *testing.T) {
 		wantBytes += uint64(b)
 	}
 	f.Close()
-	resp, err := http.Get("http://" + addr + "/api/v1/usage?group=node&from=0")
+	resp, err := testenv.OperatorGet("http://" + addr + "/api/v1/usage?group=node&from=0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestTelemetrySurvivesWatchtowerOutage(t *testing.T) {
 			Requests uint64 `json:"requests"`
 		} `json:"paths"`
 	}
-	resp, _ = http.Get("http://" + addr + "/api/v1/top?project=debian&from=0")
+	resp, _ = testenv.OperatorGet("http://" + addr + "/api/v1/top?project=debian&from=0")
 	json.NewDecoder(resp.Body).Decode(&top)
 	resp.Body.Close()
 	if len(top.Paths) != 3 || top.Paths[0].Path != "/debian/f1" || top.Paths[0].Requests != 14 {
@@ -118,7 +118,7 @@ func TestTelemetrySurvivesWatchtowerOutage(t *testing.T) {
 	var nodes struct {
 		Nodes []watchtower.NodeSummary `json:"nodes"`
 	}
-	resp, _ = http.Get("http://" + addr + "/api/v1/nodes")
+	resp, _ = testenv.OperatorGet("http://" + addr + "/api/v1/nodes")
 	json.NewDecoder(resp.Body).Decode(&nodes)
 	resp.Body.Close()
 	if len(nodes.Nodes) != 1 || len(nodes.Nodes[0].Checkers) != 1 || nodes.Nodes[0].Checkers[0].Checker != "Mirrorbits" {

@@ -27,7 +27,8 @@ func TestTelemetryOverHTTPS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	wt := watchtower.NewServer(watchtower.Config{Nodes: []watchtower.NodeConfig{{Name: "test.mm.example.net", TokenSHA256: watchtower.HashToken("tls-token")}}},
+	wt := watchtower.NewServer(watchtower.Config{Nodes: []watchtower.NodeConfig{{Name: "test.mm.example.net", TokenSHA256: watchtower.HashToken("tls-token")}},
+		OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)},
 		store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := wt.Open("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -44,7 +45,9 @@ func TestTelemetryOverHTTPS(t *testing.T) {
 
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: testenv.TLSTrusting(t, cert)}}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		resp, err := client.Get("https://" + wt.Addr() + "/api/v1/nodes")
+		req, _ := http.NewRequest(http.MethodGet, "https://"+wt.Addr()+"/api/v1/nodes", nil)
+		req.Header.Set("Authorization", "Bearer "+testenv.OperatorToken)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

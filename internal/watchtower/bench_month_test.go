@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -209,7 +208,7 @@ func BenchmarkMonth(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Logf("%s: %d nodes x %d projects, %d days: loaded in %s", st.name, st.fleet.nodes, monthProjects, monthDays, time.Since(t0).Round(time.Second))
-		srv := watchtower.NewServer(watchtower.Config{}, s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		srv := watchtower.NewServer(watchtower.Config{OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}, s, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err := srv.Open("127.0.0.1:0"); err != nil {
 			b.Fatal(err)
 		}
@@ -248,7 +247,7 @@ func BenchmarkMonth(b *testing.B) {
 						default:
 						}
 						for _, p := range []string{"/", fmt.Sprintf("/api/v1/usage?group=node&step=24h&from=%d", monthAgo)} {
-							if resp, err := http.Get(base + p); err == nil {
+							if resp, err := testenv.OperatorGet(base + p); err == nil {
 								io.Copy(io.Discard, resp.Body)
 								resp.Body.Close()
 								pages.Add(1)

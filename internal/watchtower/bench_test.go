@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -87,7 +86,7 @@ func BenchmarkQueries(b *testing.B) {
 				}
 			}
 		}
-		srv := watchtower.NewServer(watchtower.Config{}, s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		srv := watchtower.NewServer(watchtower.Config{OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}, s, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err := srv.Open("127.0.0.1:0"); err != nil {
 			b.Fatal(err)
 		}
@@ -106,7 +105,7 @@ func BenchmarkQueries(b *testing.B) {
 // benchGet requests a URL b.N times and reports milliseconds per request.
 func benchGet(b *testing.B, url string) {
 	for range b.N {
-		resp, err := http.Get(url)
+		resp, err := testenv.OperatorGet(url)
 		if err != nil || resp.StatusCode != 200 {
 			b.Fatalf("%s: %v", url, err)
 		}

@@ -17,17 +17,19 @@ import (
 // Client reads the watchtower's JSON API (docs/api.md), for the
 // operator's fleet tools.
 type Client struct {
-	base string
-	http *http.Client
+	base  string
+	token string // the operator's
+	http  *http.Client
 }
 
 // maxResponse bounds what the client reads: a month of demand for a
 // thousand-node fleet is about 150 MB of JSON.
 const maxResponse = 1 << 30
 
-// NewClient talks to the watchtower at base (https://host:port); caFile,
-// if set, is a PEM bundle to trust for its certificate.
-func NewClient(base, caFile string) (*Client, error) {
+// NewClient talks to the watchtower at base (https://host:port) with the
+// operator's token; caFile, if set, is a PEM bundle to trust for its
+// certificate.
+func NewClient(base, caFile, token string) (*Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if caFile != "" {
 		pool, err := certs.LoadCAPool(caFile)
@@ -36,7 +38,7 @@ func NewClient(base, caFile string) (*Client, error) {
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}, nil
+	return &Client{base: strings.TrimRight(base, "/"), token: strings.TrimSpace(token), http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}, nil
 }
 
 // Nodes is GET /api/v1/nodes.
@@ -62,6 +64,9 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

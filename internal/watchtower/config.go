@@ -31,6 +31,11 @@ type Config struct {
 	Retention  Retention       `yaml:"retention"`
 	// MQTT hears the upstream's announcements to measure node lag.
 	MQTT MQTTConfig `yaml:"mqtt"`
+	// OperatorTokenSHA256 is the SHA-256 of the operator's token, which
+	// the operator's views and APIs (node pages, alerts, usage, /metrics)
+	// want as a bearer token or a basic-auth password. Unset, only the
+	// public status page and ingest are served.
+	OperatorTokenSHA256 string `yaml:"operator_token_sha256"`
 }
 
 // MQTTConfig is the watchtower's subscription to announcements.
@@ -119,6 +124,11 @@ func LoadConfig(path string) (Config, error) {
 	}
 	if c.Alerts.Webhook != "" && !strings.HasPrefix(c.Alerts.Webhook, "http://") && !strings.HasPrefix(c.Alerts.Webhook, "https://") {
 		bad("alerts.webhook", "%q is not an http(s) URL", c.Alerts.Webhook)
+	}
+	if c.OperatorTokenSHA256 != "" {
+		if b, err := hex.DecodeString(c.OperatorTokenSHA256); err != nil || len(b) != sha256.Size {
+			bad("operator_token_sha256", "want the 64 hex digits of sha256(token): micromirror watchtower -hash-token < token")
+		}
 	}
 	seen := map[string]bool{}
 	errs = append(errs, checkNodes(path, c.Nodes, seen)...)

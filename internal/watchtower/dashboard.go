@@ -2,12 +2,15 @@ package watchtower
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
 	"math"
 	"net/http"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"micromirror/internal/telemetry"
@@ -36,6 +39,8 @@ type cell struct {
 
 type overviewRow struct {
 	Node       string
+	State      string // ok, degraded, down
+	Why        string // the node's open alerts (operator's view)
 	LastSeen   time.Time
 	Silent     bool
 	Cells      []cell
@@ -43,6 +48,9 @@ type overviewRow struct {
 }
 
 type overviewData struct {
+	// Operator: the operator's view (alerts, why, links to node pages);
+	// otherwise the public status page.
+	Operator   bool
 	Now        time.Time
 	Projects   []string
 	Rows       []overviewRow
@@ -54,7 +62,56 @@ type overviewData struct {
 	Daily      template.HTML
 }
 
+// publicCache keeps the public status page for publicFor: anyone may ask
+// for it as often as they like, and each rendering reads the whole fleet.
+type publicCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	page []byte
+}
+
+const publicFor = 30 * time.Second
+
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
+	op := s.isOperator(r)
+	if op {
+		w.Header().Set("Cache-Control", "private, no-store")
+		s.renderOverview(w, r, true)
+		return
+	}
+	s.public.mu.Lock()
+	defer s.public.mu.Unlock() // one rendering at a time; the others wait for it
+	if s.public.page == nil || time.Since(s.public.at) > publicFor {
+		// Not the first asker's context: its going away must not fail
+		// the page for those waiting.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
+		defer cancel()
+		rec := &pageRecorder{header: http.Header{}}
+		s.renderOverview(rec, r.WithContext(ctx), false)
+		if rec.status != 0 && rec.status != http.StatusOK {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		s.public.page, s.public.at = rec.body.Bytes(), time.Now()
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", csp)
+	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(publicFor.Seconds())))
+	w.Write(s.public.page)
+}
+
+// pageRecorder takes a rendering for the public cache.
+type pageRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (p *pageRecorder) Header() http.Header         { return p.header }
+func (p *pageRecorder) WriteHeader(code int)        { p.status = code }
+func (p *pageRecorder) Write(b []byte) (int, error) { return p.body.Write(b) }
+
+func (s *Server) renderOverview(w http.ResponseWriter, r *http.Request, operator bool) {
 	ctx := r.Context()
 	now := time.Now().UTC()
 	nodes, err := s.store.Nodes(ctx)
@@ -71,7 +128,14 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	d := overviewData{Now: now, Alerts: s.Alerts.Open()}
+	d := overviewData{Now: now, Operator: operator}
+	why := map[string][]string{}
+	if operator {
+		d.Alerts = s.Alerts.Open()
+		for _, a := range d.Alerts {
+			why[a.Node] = append(why[a.Node], a.Kind+": "+a.Message)
+		}
+	}
 	todayOf := map[string]uint64{}
 	for _, u := range byNode {
 		todayOf[u.Key] = u.Bytes
@@ -89,7 +153,8 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Strings(d.Projects)
 	for _, n := range nodes {
-		row := overviewRow{Node: n.Node, LastSeen: n.LastSeen, Silent: now.Sub(n.LastSeen) > silentFor, BytesToday: todayOf[n.Node]}
+		row := overviewRow{Node: n.Node, State: n.State, Why: strings.Join(why[n.Node], "; "), LastSeen: n.LastSeen,
+			Silent: now.Sub(n.LastSeen) > silentFor, BytesToday: todayOf[n.Node]}
 		have := map[string]ProjectSummary{}
 		for _, p := range n.Projects {
 			have[p.Project] = p
@@ -244,6 +309,9 @@ func nicRates(ns []NetSample, from time.Time, buckets int, step time.Duration) (
 	return rx, tx
 }
 
+// csp allows the pages nothing but their own inline styles and images.
+const csp = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
+
 func (s *Server) render(w http.ResponseWriter, name string, data any) {
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
@@ -251,7 +319,7 @@ func (s *Server) render(w http.ResponseWriter, name string, data any) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:")
+	w.Header().Set("Content-Security-Policy", csp)
 	w.Write(buf.Bytes())
 }
 

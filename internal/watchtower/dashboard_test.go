@@ -48,7 +48,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			}
 		}
 	}
-	s := watchtower.NewServer(watchtower.Config{}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := watchtower.NewServer(watchtower.Config{OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := s.Open("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,18 @@ func TestDashboardInBrowser(t *testing.T) {
 	if n := strings.Count(dom, "<polyline"); n != 2 {
 		t.Errorf("fleet page has %d chart lines, want 2 (24 h bandwidth, debian per day)", n)
 	}
-	nodeDOM := testenv.BrowserDOM(t, base+"/nodes/ziply.mm.example.net")
+	// The public page shows states, not why, and links to no node page.
+	if strings.Contains(dom, `href="/nodes/`) || strings.Contains(dom, "open alerts") || !strings.Contains(dom, "state-") {
+		t.Errorf("the public page shows the operator's view")
+	}
+	if out := testenv.BrowserDOM(t, base+"/nodes/ziply.mm.example.net"); strings.Contains(out, "mirrorbits") {
+		t.Errorf("a node page served without the operator's token")
+	}
+	opDOM := testenv.BrowserDOM(t, testenv.OperatorURL(base+"/fleet"))
+	if !strings.Contains(opDOM, `href="/nodes/ziply.mm.example.net"`) || !strings.Contains(opDOM, "open alerts") {
+		t.Errorf("the operator's view lacks node links or alerts")
+	}
+	nodeDOM := testenv.BrowserDOM(t, testenv.OperatorURL(base+"/nodes/ziply.mm.example.net"))
 	for _, want := range []string{"NIC out", "served (HTTP/rsync)", "connected", "disk free", "mirrorbits"} {
 		if !strings.Contains(nodeDOM, want) {
 			t.Errorf("node page lacks %q", want)

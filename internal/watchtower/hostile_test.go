@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"micromirror/internal/testenv"
 	"net/http"
 	"strings"
 	"testing"
@@ -85,7 +86,7 @@ func TestImpossibleValuesRefused(t *testing.T) {
 		t.Fatalf("a genuine batch after the junk: %d %s", code, msg)
 	}
 	for _, path := range []string{"/api/v1/usage?group=project", "/api/v1/usage?group=sponsor&step=1m", "/api/v1/top", "/api/v1/demand", "/", "/nodes/a.mm.example.net"} {
-		resp, err := http.Get(url + path)
+		resp, err := testenv.OperatorGet(url + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +143,7 @@ func TestUnknownProjectsIgnored(t *testing.T) {
 	if len(u.Rows) != 1 || u.Rows[0].Key != "debian" || u.Rows[0].Bytes != 200 {
 		t.Errorf("usage = %.300v, want debian's 200 bytes alone", u.Rows)
 	}
-	resp, _ = http.Get(url + "/metrics")
+	resp, _ = testenv.OperatorGet(url + "/metrics")
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if !strings.Contains(string(metrics), `micromirror_watchtower_ignored_entries_total{reason="unknown_project"} 5100`) {

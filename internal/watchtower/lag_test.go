@@ -26,7 +26,7 @@ func TestLagBehindAnnouncement(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	s := watchtower.NewServer(watchtower.Config{}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := watchtower.NewServer(watchtower.Config{OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := s.Open("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}

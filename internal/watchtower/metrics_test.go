@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"micromirror/internal/testenv"
 	"net/http"
 	"os"
 	"regexp"
@@ -17,7 +18,7 @@ import (
 // scrape returns the /metrics text and the names of the series in it.
 func scrape(t *testing.T, url string) (string, map[string]bool) {
 	t.Helper()
-	resp, err := http.Get(url + "/metrics")
+	resp, err := testenv.OperatorGet(url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,9 @@ type Server struct {
 
 	told   sync.Mutex // guards toldOf
 	toldOf map[string]struct{}
+
+	operatorHash []byte // sha256 of the operator's token; nil: none
+	public       publicCache
 }
 
 // roster is the nodes a server knows, as one value so that a reload
@@ -56,21 +59,27 @@ type roster struct {
 // NewServer builds the server for the configured nodes.
 func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
 	s := &Server{store: store, log: log, Alerts: NewAlerter(store, cfg.Alerts, log.With("component", "alerts")),
-		toldOf: map[string]struct{}{}}
+		toldOf: map[string]struct{}{}, operatorHash: parseOperatorHash(cfg.OperatorTokenSHA256)}
 	s.SetNodes(cfg.Nodes)
 	mux := http.NewServeMux()
+	// Public: ingest (node tokens), the status page, health.
 	mux.HandleFunc("POST /api/v1/ingest", s.ingest)
-	mux.HandleFunc("GET /api/v1/nodes", s.apiNodes)
-	mux.HandleFunc("GET /api/v1/usage", s.apiUsage)
-	mux.HandleFunc("GET /api/v1/top", s.apiTop)
-	mux.HandleFunc("GET /api/v1/demand", s.apiDemand)
-	mux.Handle("GET /metrics", s.metricsHandler())
-	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"version": 1, "alerts": s.Alerts.Open()})
-	})
 	mux.HandleFunc("GET /{$}", s.overview)
-	mux.HandleFunc("GET /nodes/{name}", s.nodePage)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	// The operator's (operator.go).
+	mux.HandleFunc("GET /api/v1/nodes", s.operatorOnly(s.apiNodes))
+	mux.HandleFunc("GET /api/v1/usage", s.operatorOnly(s.apiUsage))
+	mux.HandleFunc("GET /api/v1/top", s.operatorOnly(s.apiTop))
+	mux.HandleFunc("GET /api/v1/demand", s.operatorOnly(s.apiDemand))
+	mux.HandleFunc("GET /metrics", s.operatorOnly(s.metricsHandler().ServeHTTP))
+	mux.HandleFunc("GET /api/v1/alerts", s.operatorOnly(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"version": 1, "alerts": s.Alerts.Open()})
+	}))
+	mux.HandleFunc("GET /nodes/{name}", s.operatorOnly(s.nodePage))
+	// The overview as the operator sees it, at a path of its own: "/"
+	// answers the public without a challenge, so a browser would never
+	// send the operator's password there.
+	mux.HandleFunc("GET /fleet", s.operatorOnly(func(w http.ResponseWriter, r *http.Request) { s.renderOverview(w, r, true) }))
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	return s
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"micromirror/internal/testenv"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,7 @@ func startWatchtower(t *testing.T) string {
 	cfg := watchtower.Config{Nodes: []watchtower.NodeConfig{
 		{Name: "a.mm.example.net", TokenSHA256: watchtower.HashToken("token-a"), Sponsor: "Ziply"},
 		{Name: "b.mm.example.net", TokenSHA256: watchtower.HashToken("token-b"), Sponsor: "Ziply"},
-	}}
+	}, OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}
 	s := watchtower.NewServer(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := s.Open("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -109,7 +110,7 @@ func TestIngestAuthenticatesAndRefusesJunk(t *testing.T) {
 			}
 		})
 	}
-	resp, _ := http.Get(url + "/api/v1/usage?group=node")
+	resp, _ := testenv.OperatorGet(url + "/api/v1/usage?group=node")
 	var u struct {
 		Rows []watchtower.UsageRow `json:"rows"`
 	}
@@ -119,7 +120,7 @@ func TestIngestAuthenticatesAndRefusesJunk(t *testing.T) {
 		t.Errorf("usage after the junk = %+v (only the two accepted batches count)", u.Rows)
 	}
 	for _, q := range []string{"group=planet", "from=yesterday", "step=1s", "step=1m&from=0", fmt.Sprintf("from=%d&to=%d", time.Now().Unix(), time.Now().Unix()-5)} {
-		if resp, _ := http.Get(url + "/api/v1/usage?" + q); resp.StatusCode != 400 {
+		if resp, _ := testenv.OperatorGet(url + "/api/v1/usage?" + q); resp.StatusCode != 400 {
 			t.Errorf("usage?%s = %d, want 400", q, resp.StatusCode)
 		}
 	}
@@ -127,7 +128,7 @@ func TestIngestAuthenticatesAndRefusesJunk(t *testing.T) {
 
 func getJSON(t *testing.T, url string, v any) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := testenv.OperatorGet(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestUsageSeriesSponsorDemandMetrics(t *testing.T) {
 	if total != 90 || len(d.Days) < 2 {
 		t.Errorf("demand = %+v", d.Days)
 	}
-	resp, _ := http.Get(url + "/metrics")
+	resp, _ := testenv.OperatorGet(url + "/metrics")
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	wants := []string{"micromirror_fleet_nodes 2", `micromirror_watchtower_batches_total{outcome="accepted"} 6`}
@@ -190,4 +191,86 @@ func batchJSONAt(node string, seq uint64, end time.Time, bytes uint64) []byte {
 	b, _ := json.Marshal(telemetry.Batch{Version: 1, Node: node, Seq: seq, Start: end.Add(-time.Minute), End: end,
 		Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 1}, Bytes: map[string]uint64{"http": bytes}}}})
 	return b
+}
+
+// TestOperatorToken: the operator's views and APIs want the operator's
+// token (bearer or basic-auth password); a node's token, a wrong one or
+// none get 401 with a prompt; without an operator token configured they
+// are served to no one. The public page is one rendering per 30 s,
+// whoever asks.
+func TestOperatorToken(t *testing.T) {
+	url := startWatchtower(t)
+	var body string
+	get := func(path string, auth func(*http.Request)) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url+path, nil)
+		if auth != nil {
+			auth(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return resp
+	}
+	bearer := func(tok string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+	}
+	if code, body := post(t, url, "token-a", batchJSON("a.mm.example.net", 1), false); code != 202 {
+		t.Fatalf("push: %d %s", code, body)
+	}
+	for _, path := range []string{"/api/v1/nodes", "/api/v1/usage", "/api/v1/top", "/api/v1/demand", "/api/v1/alerts", "/metrics", "/nodes/a.mm.example.net", "/fleet"} {
+		for name, auth := range map[string]func(*http.Request){
+			"none": nil, "a node's token": bearer("token-a"), "a wrong token": bearer(testenv.OperatorToken + "x"),
+			"basic, wrong": func(r *http.Request) { r.SetBasicAuth("operator", "nope") },
+		} {
+			if resp := get(path, auth); resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+				t.Errorf("%s with %s: %d %q", path, name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+			}
+		}
+		for name, auth := range map[string]func(*http.Request){
+			"bearer": bearer(testenv.OperatorToken),
+			"basic":  func(r *http.Request) { r.SetBasicAuth("anyone", testenv.OperatorToken) },
+		} {
+			if resp := get(path, auth); resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "private, no-store" {
+				t.Errorf("%s with the operator's token (%s): %d %q", path, name, resp.StatusCode, resp.Header.Get("Cache-Control"))
+			}
+		}
+	}
+	if resp := get("/", nil); resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Cache-Control"), "public") {
+		t.Errorf("public page: %d %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+	// The public page is rendered once for everyone: a node that pushes
+	// after it shows only on the operator's view.
+	if code, body := post(t, url, "token-b", batchJSON("b.mm.example.net", 1), false); code != 202 {
+		t.Fatalf("push: %d %s", code, body)
+	}
+	get("/", nil)
+	public := body
+	get("/fleet", bearer(testenv.OperatorToken))
+	if strings.Contains(public, "b.mm.example.net") || !strings.Contains(body, "b.mm.example.net") {
+		t.Errorf("the public page was rendered again within 30 s, or the operator's view is cached")
+	}
+
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "wt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	s := watchtower.NewServer(watchtower.Config{}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := s.Open("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve("", "")
+	defer s.Close(context.Background())
+	url = "http://" + s.Addr()
+	if resp := get("/api/v1/nodes", bearer(testenv.OperatorToken)); resp.StatusCode != 403 {
+		t.Errorf("no operator configured: %d, want 403", resp.StatusCode)
+	}
+	if resp := get("/", nil); resp.StatusCode != 200 {
+		t.Errorf("public page without an operator: %d", resp.StatusCode)
+	}
 }
