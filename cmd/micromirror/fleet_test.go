@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"micromirror/internal/config"
+	"micromirror/internal/inventory"
 	"micromirror/internal/node"
 	"micromirror/internal/store/sqlite"
 	"micromirror/internal/telemetry"
@@ -196,6 +197,11 @@ func TestFleetRenderBootsNode(t *testing.T) {
 	}
 	if fi, err := os.Stat(secrets); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("secrets file mode: %v %v", fi.Mode(), err)
+	}
+	// The operator's watchtower token, with the hash for watchtower.yaml.
+	if sec, err := inventory.LoadSecrets(secrets); err != nil || sec.WatchtowerOperatorToken == "" ||
+		!strings.Contains(out, "operator_token_sha256: "+watchtower.HashToken(sec.WatchtowerOperatorToken)) {
+		t.Errorf("no operator token or its hash: %v\n%s", err, out)
 	}
 	if code, out, _ := runCLI(t, "fleet", "secrets", "-inventory", inv, "-secrets", secrets); code != 0 || !strings.Contains(out, "has every secret") {
 		t.Errorf("second secrets run: %d %q", code, out)

@@ -73,9 +73,6 @@ func (s *Secrets) Missing(f *Fleet) []string {
 		out = append(out, "mqtt_password")
 	}
 	if f.Watchtower.URL != "" {
-		if s.WatchtowerOperatorToken == "" {
-			out = append(out, "watchtower_operator_token")
-		}
 		for _, n := range f.Live() {
 			if s.TelemetryTokens[n.Name] == "" {
 				out = append(out, "telemetry_tokens."+n.Name)
@@ -85,10 +82,16 @@ func (s *Secrets) Missing(f *Fleet) []string {
 	return out
 }
 
-// Fill generates what is missing (256-bit random tokens) and returns the
-// names it added, never the values.
+// Fill generates what is missing (256-bit random tokens), and the
+// operator's watchtower token, and returns the names it added, never the
+// values.
 func (s *Secrets) Fill(f *Fleet) ([]string, error) {
 	added := s.Missing(f)
+	// Not needed to render (the nodes never see it), but the fleet tools
+	// read the watchtower with it.
+	if f.Watchtower.URL != "" && s.WatchtowerOperatorToken == "" {
+		added = append(added, "watchtower_operator_token")
+	}
 	for _, key := range added {
 		tok, err := newToken()
 		if err != nil {

@@ -1,9 +1,7 @@
 package watchtower
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -157,9 +155,9 @@ type Alerter struct {
 	log   *slog.Logger
 	http  *http.Client
 
-	mu     sync.Mutex // guards open
-	open   map[string]Alert
-	loaded bool // open holds what the store recorded (Check's)
+	mu      sync.Mutex       // guards open
+	open    map[string]Alert // as the store had them at the last Check
+	leading bool             // Check's: whether the last Check led
 }
 
 // NewAlerter prepares an alerter; Run evaluates.
@@ -181,65 +179,48 @@ func (a *Alerter) Run(ctx context.Context) {
 	}
 }
 
-// Check evaluates once, records and notifies changes. The first Check
-// starts from the alerts the store recorded as open, so a restart
-// neither fires an open alert again nor loses the resolve of one.
+// Check evaluates once when this watchtower leads, records the changes
+// and delivers what the webhook is due; every replica then reads the open
+// alerts back from the store, so all show the same.
 func (a *Alerter) Check(ctx context.Context, now time.Time) {
-	if !a.loaded {
-		recorded, err := a.store.OpenAlerts(ctx)
-		if err != nil {
-			a.log.Error("alerts recorded as open", "err", err)
-			return
-		}
-		a.mu.Lock()
-		for _, al := range recorded {
-			a.open[al.Key] = al
-		}
-		a.mu.Unlock()
-		a.loaded = true
-	}
-	found, err := Evaluate(ctx, a.store, a.cfg, now)
+	lead, err := a.store.Lead(ctx)
 	if err != nil {
-		a.log.Error("alerts", "err", err)
+		a.log.Error("lead", "err", err)
+	}
+	if lead != a.leading {
+		a.leading = lead
+		if lead {
+			a.log.Info("leading: this watchtower evaluates the alerts, sends the webhooks, probes the nodes and applies retention")
+		} else {
+			a.log.Info("no longer leading: another watchtower on the database does the fleet-wide jobs")
+		}
+	}
+	if lead {
+		if found, err := Evaluate(ctx, a.store, a.cfg, now); err != nil {
+			a.log.Error("alerts", "err", err)
+		} else if fired, resolved, err := a.store.TransitionAlerts(ctx, found, now, a.cfg.Webhook != ""); err != nil {
+			a.log.Error("record alerts", "err", err)
+		} else {
+			for _, al := range fired {
+				a.log.Warn("alert", "kind", al.Kind, "node", al.Node, "project", al.Project, "msg", al.Message)
+			}
+			for _, al := range resolved {
+				a.log.Info("alert resolved", "kind", al.Kind, "node", al.Node, "project", al.Project)
+			}
+		}
+		a.deliver(ctx, now)
+	}
+	open, err := a.store.OpenAlerts(ctx)
+	if err != nil {
+		a.log.Error("open alerts", "err", err)
 		return
 	}
 	a.mu.Lock()
-	seen := map[string]bool{}
-	var fired, resolved []Alert
-	for _, al := range found {
-		seen[al.Key] = true
-		if prev, ok := a.open[al.Key]; ok {
-			al.Since = prev.Since
-		} else {
-			al.Since = now
-			fired = append(fired, al)
-		}
+	a.open = map[string]Alert{}
+	for _, al := range open {
 		a.open[al.Key] = al
 	}
-	for k, al := range a.open {
-		if !seen[k] {
-			delete(a.open, k)
-			resolved = append(resolved, al)
-		}
-	}
 	a.mu.Unlock()
-	if len(fired) > 0 || len(resolved) > 0 {
-		keys := make([]string, len(resolved))
-		for i, al := range resolved {
-			keys[i] = al.Key
-		}
-		if err := a.store.UpdateAlerts(ctx, fired, keys); err != nil {
-			a.log.Error("record alerts", "err", err)
-		}
-	}
-	for _, al := range fired {
-		a.log.Warn("alert", "kind", al.Kind, "node", al.Node, "project", al.Project, "msg", al.Message)
-		a.notify(ctx, "firing", al)
-	}
-	for _, al := range resolved {
-		a.log.Info("alert resolved", "kind", al.Kind, "node", al.Node, "project", al.Project)
-		a.notify(ctx, "resolved", al)
-	}
 }
 
 // Open returns the open alerts, oldest first.
@@ -264,26 +245,4 @@ type WebhookPayload struct {
 	Version int    `json:"version"`
 	Status  string `json:"status"` // firing or resolved
 	Alert   Alert  `json:"alert"`
-}
-
-func (a *Alerter) notify(ctx context.Context, status string, al Alert) {
-	if a.cfg.Webhook == "" {
-		return
-	}
-	body, _ := json.Marshal(WebhookPayload{Version: 1, Status: status, Alert: al})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.Webhook, bytes.NewReader(body))
-	if err != nil {
-		a.log.Error("webhook", "err", err)
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.http.Do(req)
-	if err != nil {
-		a.log.Error("webhook", "err", err)
-		return
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		a.log.Error("webhook", "status", resp.Status)
-	}
 }

@@ -3,6 +3,7 @@ package watchtower_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -142,5 +143,64 @@ func TestAlerts(t *testing.T) {
 				t.Errorf("%s: open since %s, was %s", al.Key, al.Since, b.Since)
 			}
 		}
+	}
+}
+
+// TestWebhookRetried: a webhook that fails keeps its deliveries: retried
+// after the backoff, in order (the resolve waits for its firing), each
+// sent until it is taken, and shown with their attempts.
+func TestWebhookRetried(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	push := func(seq uint64, end time.Time) {
+		b := telemetry.Batch{Version: 1, Node: "n", Seq: seq, Start: end.Add(-time.Minute), End: end}
+		if _, err := store.Ingest(ctx, b, end); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(1, now.Add(-30*time.Minute)) // silent
+	var mu sync.Mutex
+	var tries int
+	var taken []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p watchtower.WebhookPayload
+		json.NewDecoder(r.Body).Decode(&p)
+		mu.Lock()
+		defer mu.Unlock()
+		if tries++; tries <= 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		taken = append(taken, p.Status+" "+p.Alert.Key)
+	}))
+	defer hook.Close()
+	a := watchtower.NewAlerter(store, watchtower.AlertConfig{Webhook: hook.URL}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	state := func() (int, []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return tries, append([]string(nil), taken...)
+	}
+	a.Check(ctx, now) // fires; the webhook fails
+	a.Check(ctx, now.Add(10*time.Second))
+	if n, _ := state(); n != 1 {
+		t.Fatalf("%d webhook requests before the retry is due, want 1", n)
+	}
+	push(2, now.Add(20*time.Second))
+	a.Check(ctx, now.Add(40*time.Second)) // resolves; the firing is retried and fails again
+	if n, got := state(); n != 2 || len(got) != 0 {
+		t.Fatalf("after the second failure: %d requests, taken %v (the resolve must wait)", n, got)
+	}
+	a.Check(ctx, now.Add(40*time.Second+61*time.Second))
+	if n, got := state(); n != 4 || fmt.Sprint(got) != "[firing node-silent/n resolved node-silent/n]" {
+		t.Errorf("after the backoff: %d requests, taken %v", n, got)
+	}
+	ds, err := store.Deliveries(ctx, 10)
+	if err != nil || len(ds) != 2 || ds[1].Attempts != 3 || ds[1].State != "delivered" || ds[0].Attempts != 1 || ds[0].State != "delivered" {
+		t.Errorf("deliveries = %+v %v", ds, err)
 	}
 }

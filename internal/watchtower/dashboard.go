@@ -58,8 +58,10 @@ type overviewData struct {
 	ReqToday   uint64
 	Chart      template.HTML
 	Alerts     []Alert
-	Top        []telemetry.PathCount
-	Daily      template.HTML
+	// Undelivered are the recent webhook deliveries pending or given up.
+	Undelivered []Delivery
+	Top         []telemetry.PathCount
+	Daily       template.HTML
 }
 
 // publicCache keeps the public status page for publicFor: anyone may ask
@@ -131,6 +133,16 @@ func (s *Server) renderOverview(w http.ResponseWriter, r *http.Request, operator
 	d := overviewData{Now: now, Operator: operator}
 	why := map[string][]string{}
 	if operator {
+		recent, err := s.store.Deliveries(ctx, 50)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		for _, dl := range recent {
+			if dl.State != "delivered" {
+				d.Undelivered = append(d.Undelivered, dl)
+			}
+		}
 		d.Alerts = s.Alerts.Open()
 		for _, a := range d.Alerts {
 			why[a.Node] = append(why[a.Node], a.Kind+": "+a.Message)

@@ -128,8 +128,12 @@ func Compactor(ctx context.Context, store Store, r Retention, log interface{ Err
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if err := store.Compact(ctx, time.Now(), r.Minutes.D(), r.Hours.D()); err != nil {
-			log.Error("compact", "err", err)
+		if lead, err := store.Lead(ctx); err != nil {
+			log.Error("lead", "err", err)
+		} else if lead {
+			if err := store.Compact(ctx, time.Now(), r.Minutes.D(), r.Hours.D()); err != nil {
+				log.Error("compact", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

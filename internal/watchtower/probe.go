@@ -44,12 +44,17 @@ func NewProber(store Store, nodes []NodeConfig, every time.Duration, tlsConfig *
 // SetNodes replaces the nodes probed from the next round on.
 func (p *Prober) SetNodes(nodes []NodeConfig) { p.nodes.Store(&nodes) }
 
-// Run probes every interval until ctx ends.
+// Run probes every interval until ctx ends, when this watchtower leads.
 func (p *Prober) Run(ctx context.Context) {
 	t := time.NewTicker(p.every)
 	defer t.Stop()
 	for {
-		p.ProbeAll(ctx)
+		// Of the replicas on one database, the leader probes (Lead).
+		if lead, err := p.store.Lead(ctx); err != nil {
+			p.log.Error("lead", "err", err)
+		} else if lead {
+			p.ProbeAll(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -73,7 +73,13 @@ func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
 	mux.HandleFunc("GET /api/v1/demand", s.operatorOnly(s.apiDemand))
 	mux.HandleFunc("GET /metrics", s.operatorOnly(s.metricsHandler().ServeHTTP))
 	mux.HandleFunc("GET /api/v1/alerts", s.operatorOnly(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"version": 1, "alerts": s.Alerts.Open()})
+		deliveries, err := s.store.Deliveries(r.Context(), 50)
+		if err != nil {
+			s.log.Error("api alerts", "err", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "storage failed"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"version": 1, "alerts": s.Alerts.Open(), "deliveries": deliveries})
 	}))
 	mux.HandleFunc("GET /nodes/{name}", s.operatorOnly(s.nodePage))
 	// The overview as the operator sees it, at a path of its own: "/"

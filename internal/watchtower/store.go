@@ -41,10 +41,25 @@ type Store interface {
 	SaveProbe(ctx context.Context, p Probe) error
 	// Network returns a node's NIC counters as reported, oldest first.
 	Network(ctx context.Context, node string, from, to time.Time) ([]NetSample, error)
-	// OpenAlerts returns the alerts recorded as open; UpdateAlerts
-	// records newly fired ones and forgets resolved ones (by key).
+	// OpenAlerts returns the alerts recorded as open.
 	OpenAlerts(ctx context.Context) ([]Alert, error)
-	UpdateAlerts(ctx context.Context, fired []Alert, resolved []string) error
+	// TransitionAlerts makes found the open alerts at now, in one
+	// transaction that no other watchtower's overlaps: those not open
+	// before fire (since now), those open and not found resolve, and with
+	// queue each is queued for the webhook in the same transaction. So an
+	// alert fires and resolves once, however many replicas evaluate.
+	TransitionAlerts(ctx context.Context, found []Alert, now time.Time, queue bool) (fired, resolved []Alert, err error)
+	// PendingDeliveries returns the webhook deliveries not yet made,
+	// oldest first; RecordDelivery stores an attempt's outcome;
+	// Deliveries returns the newest, for the operator.
+	PendingDeliveries(ctx context.Context, limit int) ([]Delivery, error)
+	RecordDelivery(ctx context.Context, d Delivery) error
+	Deliveries(ctx context.Context, limit int) ([]Delivery, error)
+	// Lead reports whether this watchtower leads the fleet-wide jobs
+	// (alert evaluation, webhook deliveries, probes, retention): of the
+	// replicas on one database, one at a time does, and another takes over
+	// within one round when it goes.
+	Lead(ctx context.Context) (bool, error)
 	Close() error
 }
 

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,10 @@ var migrations embed.FS
 // Store is a watchtower.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+
+	leadMu   sync.Mutex // guards leadConn and leading
+	leadConn *pgx.Conn  // out of the pool: the session Lead's lock lives in
+	leading  bool
 }
 
 var _ watchtower.Store = (*Store)(nil)
@@ -390,47 +395,138 @@ func (s *Store) Network(ctx context.Context, node string, from, to time.Time) ([
 
 // Close closes the pool.
 func (s *Store) Close() error {
+	s.leadMu.Lock()
+	if s.leadConn != nil {
+		s.dropLead()
+	}
+	s.leadMu.Unlock()
 	s.pool.Close()
 	return nil
 }
 
 // OpenAlerts implements watchtower.Store.
 func (s *Store) OpenAlerts(ctx context.Context) ([]watchtower.Alert, error) {
-	rows, err := s.pool.Query(ctx, `SELECT key, kind, node, project, message, since_unix FROM alerts`)
+	rows, err := s.pool.Query(ctx, query.OpenAlerts)
+	return scanAlerts(rows, err)
+}
+
+func scanAlerts(rows pgx.Rows, err error) ([]watchtower.Alert, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []watchtower.Alert
-	for rows.Next() {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (watchtower.Alert, error) {
 		var a watchtower.Alert
 		var since int64
-		if err := rows.Scan(&a.Key, &a.Kind, &a.Node, &a.Project, &a.Message, &since); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&a.Key, &a.Kind, &a.Node, &a.Project, &a.Message, &since)
 		a.Since = time.Unix(since, 0).UTC()
-		out = append(out, a)
-	}
-	return out, rows.Err()
+		return a, err
+	})
 }
 
-// UpdateAlerts implements watchtower.Store.
-func (s *Store) UpdateAlerts(ctx context.Context, fired []watchtower.Alert, resolved []string) error {
+// alertsLock is the advisory lock transitions take ("mmal"): replicas
+// evaluating at once take turns, and the second finds the first's alerts.
+const alertsLock = "1835884908"
+
+// TransitionAlerts implements watchtower.Store.
+func (s *Store) TransitionAlerts(ctx context.Context, found []watchtower.Alert, now time.Time, queue bool) (fired, resolved []watchtower.Alert, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer tx.Rollback(ctx)
-	for _, a := range fired {
-		if _, err := tx.Exec(ctx, `INSERT INTO alerts (key, kind, node, project, message, since_unix) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (key) DO UPDATE SET message = excluded.message`, a.Key, a.Kind, a.Node, a.Project, a.Message, a.Since.Unix()); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+alertsLock+`)`); err != nil {
+		return nil, nil, err
+	}
+	rows, err := tx.Query(ctx, query.OpenAlerts)
+	open, err := scanAlerts(rows, err)
+	if err != nil {
+		return nil, nil, err
+	}
+	next, fired, resolved := watchtower.DiffAlerts(open, found, now)
+	for _, st := range query.AlertTransition(next, fired, resolved, now, queue, true) {
+		if _, err := tx.Exec(ctx, st.SQL, st.Args...); err != nil {
+			return nil, nil, err
+		}
+	}
+	return fired, resolved, tx.Commit(ctx)
+}
+
+// PendingDeliveries implements watchtower.Store.
+func (s *Store) PendingDeliveries(ctx context.Context, limit int) ([]watchtower.Delivery, error) {
+	a := &query.Args{Dollar: true}
+	return s.deliveries(ctx, query.PendingDeliveries(a, limit), a.List)
+}
+
+// Deliveries implements watchtower.Store.
+func (s *Store) Deliveries(ctx context.Context, limit int) ([]watchtower.Delivery, error) {
+	a := &query.Args{Dollar: true}
+	return s.deliveries(ctx, query.RecentDeliveries(a, limit), a.List)
+}
+
+func (s *Store) deliveries(ctx context.Context, q string, args []any) ([]watchtower.Delivery, error) {
+	var out []watchtower.Delivery
+	err := s.each(ctx, q, func(r pgx.Rows) error {
+		var d watchtower.Delivery
+		var payload string
+		var created, next, done, attempts int64
+		if err := r.Scan(&d.ID, &payload, &created, &d.State, &attempts, &next, &d.LastError, &done); err != nil {
+			return err
+		}
+		d.Attempts = int(attempts)
+		out = append(out, d)
+		return query.ScanDelivery(&out[len(out)-1], payload, created, next, done)
+	}, args...)
+	return out, err
+}
+
+// RecordDelivery implements watchtower.Store.
+func (s *Store) RecordDelivery(ctx context.Context, d watchtower.Delivery) error {
+	for _, st := range query.RecordDelivery(d, true) {
+		if _, err := s.pool.Exec(ctx, st.SQL, st.Args...); err != nil {
 			return err
 		}
 	}
-	for _, k := range resolved {
-		if _, err := tx.Exec(ctx, `DELETE FROM alerts WHERE key = $1`, k); err != nil {
-			return err
+	return nil
+}
+
+// leadLock is the advisory lock the leading replica holds ("mmld").
+const leadLock = "1835887716"
+
+// Lead implements watchtower.Store. The leader holds a session advisory
+// lock on a connection of its own, taken out of the pool: the lock lasts
+// as long as the session, and ends with it when the process dies or the
+// connection breaks, so another replica gets it on its next try. A
+// replica that cannot tell whether its session lives (the ping fails)
+// closes it, giving the lock up rather than risk two leaders.
+func (s *Store) Lead(ctx context.Context) (bool, error) {
+	s.leadMu.Lock()
+	defer s.leadMu.Unlock()
+	if s.leadConn != nil {
+		if err := s.leadConn.Ping(ctx); err != nil {
+			s.dropLead()
 		}
 	}
-	return tx.Commit(ctx)
+	if s.leadConn == nil {
+		c, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return false, err
+		}
+		s.leadConn = c.Hijack()
+	}
+	if s.leading {
+		return true, nil
+	}
+	if err := s.leadConn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+leadLock+`)`).Scan(&s.leading); err != nil {
+		s.dropLead()
+		return false, err
+	}
+	return s.leading, nil
+}
+
+// dropLead closes the lead connection (and with it any lock it held).
+func (s *Store) dropLead() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.leadConn.Close(ctx)
+	s.leadConn, s.leading = nil, false
 }

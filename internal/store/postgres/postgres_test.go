@@ -8,7 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"micromirror/internal/testenv"
 	"micromirror/internal/watchtower"
@@ -121,4 +124,79 @@ func TestRollupMigration(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	})
+}
+
+// TestTransitionsOfReplicas: two watchtowers on one database evaluating
+// at the same moment (a lease changing hands) fire and resolve each alert
+// once between them.
+func TestTransitionsOfReplicas(t *testing.T) {
+	url := testenv.StartPostgres(t)
+	ctx := context.Background()
+	var stores [2]*Store
+	for i := range stores {
+		s, err := Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	alert := watchtower.Alert{Key: "node-silent/n", Kind: "node-silent", Node: "n", Message: "silent"}
+	var fired, resolved atomic.Int64
+	now := time.Now()
+	for round := range 20 {
+		for _, found := range [][]watchtower.Alert{{alert}, nil} {
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for _, s := range stores {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					f, r, err := s.TransitionAlerts(ctx, found, now.Add(time.Duration(round)*time.Minute), true)
+					if err != nil {
+						t.Error(err)
+					}
+					fired.Add(int64(len(f)))
+					resolved.Add(int64(len(r)))
+				}()
+			}
+			close(start)
+			wg.Wait()
+		}
+	}
+	pending, _ := stores[0].PendingDeliveries(ctx, 1000)
+	if fired.Load() != 20 || resolved.Load() != 20 || len(pending) != 40 {
+		t.Errorf("20 rounds: %d fired, %d resolved, %d deliveries queued; want 20, 20, 40", fired.Load(), resolved.Load(), len(pending))
+	}
+}
+
+// TestLeadHandsOver: one of two stores leads; closing it (as a process
+// dying closes its connections) hands the lead to the other.
+func TestLeadHandsOver(t *testing.T) {
+	url := testenv.StartPostgres(t)
+	ctx := context.Background()
+	a, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if la, _ := a.Lead(ctx); !la {
+		t.Fatal("the first store does not lead")
+	}
+	for range 3 { // asked again, each keeps its role
+		la, _ := a.Lead(ctx)
+		lb, _ := b.Lead(ctx)
+		if !la || lb {
+			t.Fatalf("a leads %v, b leads %v", la, lb)
+		}
+	}
+	a.Close()
+	if lb, err := b.Lead(ctx); !lb || err != nil {
+		t.Errorf("b does not take over: %v", err)
+	}
 }

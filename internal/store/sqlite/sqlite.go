@@ -409,7 +409,10 @@ func (s *Store) Close() error { return errors.Join(s.ro.Close(), s.db.Close()) }
 
 // OpenAlerts implements watchtower.Store.
 func (s *Store) OpenAlerts(ctx context.Context) ([]watchtower.Alert, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key, kind, node, project, message, since_unix FROM alerts`)
+	return scanAlerts(s.db.QueryContext(ctx, query.OpenAlerts))
+}
+
+func scanAlerts(rows *sql.Rows, err error) ([]watchtower.Alert, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -427,23 +430,63 @@ func (s *Store) OpenAlerts(ctx context.Context) ([]watchtower.Alert, error) {
 	return out, rows.Err()
 }
 
-// UpdateAlerts implements watchtower.Store.
-func (s *Store) UpdateAlerts(ctx context.Context, fired []watchtower.Alert, resolved []string) error {
+// TransitionAlerts implements watchtower.Store; one writer at a time is
+// SQLite's, so the transaction alone keeps transitions apart.
+func (s *Store) TransitionAlerts(ctx context.Context, found []watchtower.Alert, now time.Time, queue bool) (fired, resolved []watchtower.Alert, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer tx.Rollback()
-	for _, a := range fired {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO alerts (key, kind, node, project, message, since_unix) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET message = excluded.message`, a.Key, a.Kind, a.Node, a.Project, a.Message, a.Since.Unix()); err != nil {
-			return err
+	open, err := scanAlerts(tx.QueryContext(ctx, query.OpenAlerts))
+	if err != nil {
+		return nil, nil, err
+	}
+	next, fired, resolved := watchtower.DiffAlerts(open, found, now)
+	for _, st := range query.AlertTransition(next, fired, resolved, now, queue, false) {
+		if _, err := tx.ExecContext(ctx, st.SQL, st.Args...); err != nil {
+			return nil, nil, err
 		}
 	}
-	for _, k := range resolved {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM alerts WHERE key = ?`, k); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+	return fired, resolved, tx.Commit()
 }
+
+// PendingDeliveries implements watchtower.Store.
+func (s *Store) PendingDeliveries(ctx context.Context, limit int) ([]watchtower.Delivery, error) {
+	a := &query.Args{}
+	return s.deliveries(ctx, query.PendingDeliveries(a, limit), a.List)
+}
+
+// Deliveries implements watchtower.Store.
+func (s *Store) Deliveries(ctx context.Context, limit int) ([]watchtower.Delivery, error) {
+	a := &query.Args{}
+	return s.deliveries(ctx, query.RecentDeliveries(a, limit), a.List)
+}
+
+func (s *Store) deliveries(ctx context.Context, q string, args []any) ([]watchtower.Delivery, error) {
+	var out []watchtower.Delivery
+	err := s.each(ctx, q, func(r *sql.Rows) error {
+		var d watchtower.Delivery
+		var payload string
+		var created, next, done int64
+		if err := r.Scan(&d.ID, &payload, &created, &d.State, &d.Attempts, &next, &d.LastError, &done); err != nil {
+			return err
+		}
+		out = append(out, d)
+		return query.ScanDelivery(&out[len(out)-1], payload, created, next, done)
+	}, args...)
+	return out, err
+}
+
+// RecordDelivery implements watchtower.Store.
+func (s *Store) RecordDelivery(ctx context.Context, d watchtower.Delivery) error {
+	for _, st := range query.RecordDelivery(d, false) {
+		if _, err := s.db.ExecContext(ctx, st.SQL, st.Args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Lead implements watchtower.Store: a SQLite watchtower is the only one.
+func (s *Store) Lead(context.Context) (bool, error) { return true, nil }

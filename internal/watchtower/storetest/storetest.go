@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -213,21 +214,61 @@ func Run(t *testing.T, open Opener) {
 			t.Errorf("recent minute data touched: %+v -> %+v", recentBefore, recent)
 		}
 	})
-	t.Run("open alerts", func(t *testing.T) {
-		since := t0.Add(-time.Hour)
-		fired := []watchtower.Alert{{Key: "node-silent/a", Kind: "node-silent", Node: "a", Message: "silent", Since: since},
-			{Key: "project-stale/a/debian", Kind: "project-stale", Node: "a", Project: "debian", Message: "stale", Since: since}}
-		if err := s.UpdateAlerts(ctx, fired, nil); err != nil {
+	t.Run("alert transitions and deliveries", func(t *testing.T) {
+		t1, t2 := t0.Add(-time.Hour), t0
+		silent := watchtower.Alert{Key: "node-silent/a", Kind: "node-silent", Node: "a", Message: "silent"}
+		stale := watchtower.Alert{Key: "project-stale/a/debian", Kind: "project-stale", Node: "a", Project: "debian", Message: "stale"}
+		fired, resolved, err := s.TransitionAlerts(ctx, []watchtower.Alert{silent, stale}, t1, true)
+		if err != nil || len(fired) != 2 || len(resolved) != 0 || !fired[0].Since.Equal(t1) {
+			t.Fatalf("first transition: %+v %+v %v", fired, resolved, err)
+		}
+		stale.Message = "still stale"
+		fired, resolved, err = s.TransitionAlerts(ctx, []watchtower.Alert{stale}, t2, true)
+		if err != nil || len(fired) != 0 || len(resolved) != 1 || resolved[0].Key != silent.Key {
+			t.Fatalf("second transition: %+v %+v %v", fired, resolved, err)
+		}
+		if fired, resolved, _ = s.TransitionAlerts(ctx, []watchtower.Alert{stale}, t2.Add(time.Minute), true); len(fired)+len(resolved) != 0 {
+			t.Errorf("an unchanged set transitioned: %+v %+v", fired, resolved)
+		}
+		open, err := s.OpenAlerts(ctx)
+		if err != nil || len(open) != 1 || open[0].Key != stale.Key || !open[0].Since.Equal(t1) || open[0].Message != "still stale" {
+			t.Errorf("open alerts = %+v %v", open, err)
+		}
+		pending, err := s.PendingDeliveries(ctx, 10)
+		var got []string
+		for _, d := range pending {
+			got = append(got, d.Payload.Status+" "+d.Payload.Alert.Key)
+		}
+		if err != nil || fmt.Sprint(got) != "[firing node-silent/a firing project-stale/a/debian resolved node-silent/a]" || !pending[0].Created.Equal(t1) {
+			t.Fatalf("queued deliveries = %v %v", got, err)
+		}
+		// The first delivered, the second failed once and waits.
+		d0, d1 := pending[0], pending[1]
+		d0.State, d0.Attempts, d0.Done = "delivered", 1, t2
+		d1.Attempts, d1.NextAttempt, d1.LastError = 1, t2.Add(30*time.Second), "webhook answered 502"
+		if err := errors.Join(s.RecordDelivery(ctx, d0), s.RecordDelivery(ctx, d1)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.UpdateAlerts(ctx, fired[1:], []string{"node-silent/a"}); err != nil { // again: no duplicate
-			t.Fatal(err)
+		pending, _ = s.PendingDeliveries(ctx, 10)
+		if len(pending) != 2 || pending[0].ID != d1.ID || pending[0].Attempts != 1 || !pending[0].NextAttempt.Equal(d1.NextAttempt) || pending[0].LastError != d1.LastError {
+			t.Errorf("pending after one delivered, one failed: %+v", pending)
 		}
-		got, err := s.OpenAlerts(ctx)
-		if err != nil || len(got) != 1 || got[0] != fired[1] {
-			t.Errorf("open alerts = %+v, %v; want %+v", got, err, fired[1:])
+		recent, err := s.Deliveries(ctx, 10)
+		if err != nil || len(recent) != 3 || recent[2].State != "delivered" || !recent[2].Done.Equal(t2) {
+			t.Errorf("recent deliveries = %+v %v", recent, err)
 		}
-		s.UpdateAlerts(ctx, nil, []string{"project-stale/a/debian"})
+		// Without a webhook nothing is queued.
+		if _, resolved, _ := s.TransitionAlerts(ctx, nil, t2, false); len(resolved) != 1 {
+			t.Errorf("the last alert did not resolve")
+		}
+		if pending, _ := s.PendingDeliveries(ctx, 10); len(pending) != 2 {
+			t.Errorf("a transition without a webhook queued: %d pending", len(pending))
+		}
+	})
+	t.Run("lead", func(t *testing.T) {
+		if lead, err := s.Lead(ctx); err != nil || !lead {
+			t.Errorf("the only watchtower does not lead: %v", err)
+		}
 	})
 	t.Run("reopen", func(t *testing.T) {
 		s.Close()
