@@ -22,7 +22,7 @@ import (
 // of its own to score.
 const backupTimer = "micromirror-watchtower-backup.timer"
 
-var units = []string{"micromirror-node.service", "micromirror-watchtower.service", "micromirror-announce.service", "micromirror-watchtower-backup.service"}
+var units = []string{"micromirror-node.service", "micromirror-watchtower.service", "micromirror-announce.service", "micromirror-watchtower-backup.service", "micromirror-smart.service"}
 
 // build makes the amd64 package of a version into dir.
 func build(t *testing.T, dir, version string) string {

@@ -26,7 +26,7 @@ Usage: micromirror <command> [flags]
 Commands:
   node        serve mirrored projects over HTTP, HTTPS and rsync, and keep them synced
   announce    publish upstream change messages over MQTT (one-shot or watching daemon)
-  watchtower  collect the fleet's telemetry; JSON API (first part: ingest, nodes, usage)
+  watchtower  collect the fleet's telemetry: storage, API, dashboard, alerts, probes
   fleet       operator tools: inventory checks, placement, configs, registrations
   demo        the whole constellation on one machine, nothing to configure
   version     print the version

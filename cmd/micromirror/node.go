@@ -12,6 +12,7 @@ import (
 
 	"micromirror/internal/catalog"
 	"micromirror/internal/config"
+	"micromirror/internal/hosthealth"
 	"micromirror/internal/node"
 )
 
@@ -19,6 +20,7 @@ const nodeUsage = `Usage: micromirror node [flags]             run the node
        micromirror node catalog             list the built-in project recipes
        micromirror node status [-watch]     projects, last syncs, live progress
        micromirror node sync [-force] P...  start a sync of projects now
+       micromirror node smart [-o DIR]      write the drives' smartctl reports (run as root, by micromirror-smart.timer)
 
 Serves the configured projects over HTTP, HTTPS and rsync and keeps them
 synced from the upstream.
@@ -38,6 +40,8 @@ func runNode(ctx context.Context, args []string, hup <-chan os.Signal, stdout, s
 			return runNodeStatus(ctx, args[1:], stdout, stderr)
 		case "sync":
 			return runNodeSync(args[1:], stdout, stderr)
+		case "smart":
+			return runNodeSmart(ctx, args[1:], stderr)
 		}
 	}
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
@@ -170,4 +174,22 @@ func checkFiles(path string, cfg config.Node) error {
 		return err
 	}
 	return config.Locate(path, src, errs)
+}
+
+// runNodeSmart writes a smartctl report per drive for the node's
+// telemetry: smartctl needs root, the node does not run as root, so the
+// packaged timer runs this and the node reads the files.
+func runNodeSmart(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("node smart", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", hosthealth.DefaultSmartDir, "the directory the node's telemetry.smart_dir reads")
+	smartctl := fs.String("smartctl", "smartctl", "the smartctl to run")
+	if code, done := parseFlags(fs, args); done {
+		return code
+	}
+	if err := hosthealth.Collect(ctx, *smartctl, *out); err != nil {
+		fmt.Fprintf(stderr, "micromirror node smart: %v\n", err)
+		return 1
+	}
+	return 0
 }

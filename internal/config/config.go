@@ -54,6 +54,9 @@ type Telemetry struct {
 	Interval Duration `yaml:"interval"`
 	// SpoolMax bounds the batches kept while the watchtower is away.
 	SpoolMax int `yaml:"spool_max"`
+	// SmartDir holds the drives' smartctl reports, written as root by
+	// micromirror-smart.timer (default /run/micromirror/smart).
+	SmartDir string `yaml:"smart_dir"`
 }
 
 // MQTT is the node's subscription to upstream change announcements.

@@ -180,6 +180,7 @@ func (c *Node) resolvePaths(base string) {
 	abs(&c.TLS.KeyFile)
 	abs(&c.Limits.Blocklist)
 	abs(&c.Telemetry.TokenFile)
+	abs(&c.Telemetry.SmartDir)
 	abs(&c.Telemetry.CAFile)
 	abs(&c.MQTT.PasswordFile)
 	abs(&c.MQTT.CAFile)

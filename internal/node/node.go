@@ -25,6 +25,7 @@ import (
 	"micromirror/internal/certs"
 	"micromirror/internal/config"
 	"micromirror/internal/guard"
+	"micromirror/internal/hosthealth"
 	"micromirror/internal/httpd"
 	"micromirror/internal/listen"
 	"micromirror/internal/mqtt"
@@ -400,6 +401,9 @@ func (n *Node) startTelemetry(ctx context.Context, cfg config.Node) error {
 		Usage: n.usage,
 		Node:  cfg.Name, Version: Version, DataDir: cfg.DataDir, Traffic: n.traffic,
 		Syncs: n.syncEvents,
+		Health: func() telemetry.Health {
+			return hosthealth.Read(hosthealth.Sources{SmartDir: t.SmartDir}, time.Now())
+		},
 		MQTT: func() *telemetry.MQTTState {
 			m, ok := n.MQTTStats()
 			if !ok {

@@ -22,6 +22,7 @@ type Batch struct {
 	Projects []ProjectTraffic `json:"projects,omitempty"`
 	Syncs    []SyncEvent      `json:"syncs,omitempty"`
 	System   System           `json:"system"`
+	Health   *Health          `json:"health,omitempty"`
 	MQTT     *MQTTState       `json:"mqtt,omitempty"`
 	// Top are the most requested paths of the interval (at most TopN).
 	Top []PathCount `json:"top,omitempty"`

@@ -16,6 +16,9 @@ type Sources struct {
 	MQTT func() *MQTTState
 	// Usage holds top paths, distinct clients and checker visits.
 	Usage *Usage
+	// Health reads the machine's drives, sensors, clock and NICs; nil:
+	// not reported.
+	Health func() Health
 }
 
 // Collector turns cumulative counters into per-interval batches.
@@ -43,6 +46,10 @@ func NewCollector(src Sources) *Collector {
 func (c *Collector) Collect(now time.Time) Batch {
 	b := Batch{Version: BatchVersion, Node: c.src.Node, Start: c.since, End: now,
 		System: ReadSystem(c.src.DataDir, c.src.Version)}
+	if c.src.Health != nil {
+		h := c.src.Health()
+		b.Health = &h
+	}
 	c.since = now
 	for _, s := range c.src.Traffic.Snapshot() {
 		prev := c.last[s.Project]

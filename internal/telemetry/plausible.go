@@ -127,7 +127,50 @@ func (b *Batch) Plausible(now time.Time) error {
 	if m := b.MQTT; m != nil && (m.Received > maxCounter || m.Triggered > maxCounter || m.Ignored > maxCounter) {
 		return bad("mqtt counters out of range")
 	}
+	if h := b.Health; h != nil {
+		if err := h.plausible(); err != "" {
+			return bad("health: %s", err)
+		}
+	}
 	return nil
+}
+
+// plausible checks the health section: entries, names and values a
+// machine could report ("" when fine).
+func (h *Health) plausible() string {
+	if len(h.Disks) > maxDisks || len(h.Temps) > maxTemps || len(h.NICs) > maxNICs || len(h.Missing) > maxMissing {
+		return "too many entries"
+	}
+	temp := func(v *float64) bool { return v == nil || finiteIn(*v, -100, 300) }
+	for _, d := range h.Disks {
+		switch {
+		case len(d.Device) > maxNameLen || len(d.Model) > maxNameLen:
+			return "a disk name too long"
+		case !temp(d.TempC) || d.WearPercent != nil && !finiteIn(*d.WearPercent, 0, 1000) || !finiteIn(d.AgeSec, 0, 1e10):
+			return "disk " + d.Device + ": values out of range"
+		case d.PowerOnHours != nil && *d.PowerOnHours > maxCounter || d.MediaErrors != nil && *d.MediaErrors > maxCounter:
+			return "disk " + d.Device + ": counters out of range"
+		}
+	}
+	for _, t := range h.Temps {
+		if len(t.Chip) > maxNameLen || len(t.Label) > maxNameLen || !temp(&t.C) || !temp(t.CritC) {
+			return "a sensor out of range"
+		}
+	}
+	for _, n := range h.NICs {
+		if len(n.Name) > maxNameLen || n.RxErrors > maxCounter || n.TxErrors > maxCounter || n.RxDropped > maxCounter || n.TxDropped > maxCounter {
+			return "a NIC's counters out of range"
+		}
+	}
+	for _, m := range h.Missing {
+		if len(m) > maxTextLen {
+			return "a note too long"
+		}
+	}
+	if c := h.Clock; c != nil && !finiteIn(c.MaxErrorMS, 0, 1e12) {
+		return "clock error out of range"
+	}
+	return ""
 }
 
 func finiteIn(v, lo, hi float64) bool { return !math.IsNaN(v) && v >= lo && v <= hi }

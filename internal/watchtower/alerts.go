@@ -29,6 +29,12 @@ type AlertConfig struct {
 	// average hour over the previous week (a project's load balancer
 	// dropped the node, with every check green).
 	CliffPercent float64 `yaml:"cliff_percent"`
+	// SSDWearPercent: a drive that has used this share of its rated
+	// endurance.
+	SSDWearPercent float64 `yaml:"ssd_wear_percent"`
+	// TemperatureC: a sensor this hot, where its chip gives no critical
+	// threshold (with one: 5 °C below it).
+	TemperatureC float64 `yaml:"temperature_c"`
 }
 
 func (c AlertConfig) withDefaults() AlertConfig {
@@ -48,6 +54,12 @@ func (c AlertConfig) withDefaults() AlertConfig {
 	}
 	if c.CliffPercent == 0 {
 		c.CliffPercent = 20
+	}
+	if c.SSDWearPercent == 0 {
+		c.SSDWearPercent = 80
+	}
+	if c.TemperatureC == 0 {
+		c.TemperatureC = 90
 	}
 	return c
 }
@@ -120,6 +132,7 @@ func Evaluate(ctx context.Context, store Store, cfg AlertConfig, now time.Time) 
 				add("cert-expiring", n.Node, "", "TLS certificate expires %s", p.CertExpiry.Format("2006-01-02"))
 			}
 		}
+		healthAlerts(n, cfg, add)
 		for _, c := range n.Checkers {
 			if !c.LastError.IsZero() && now.Sub(c.LastError) < 24*time.Hour {
 				add("checker-errors", n.Node, c.Checker, "%s got %d error answers, the last %s", c.Checker, c.Errors, agoShort(c.LastError))

@@ -204,3 +204,50 @@ func TestWebhookRetried(t *testing.T) {
 		t.Errorf("deliveries = %+v %v", ds, err)
 	}
 }
+
+// TestHealthAlerts: a worn drive, a drive failing SMART, a sensor near
+// its critical temperature or past the configured one, an unsynchronised
+// clock each alert; a healthy machine, and one whose sensors are missing,
+// do not.
+func TestHealthAlerts(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now().UTC()
+	f := func(v float64) *float64 { return &v }
+	no, yes := false, true
+	for i, c := range []struct {
+		node string
+		h    telemetry.Health
+	}{
+		{"worn", telemetry.Health{
+			Disks: []telemetry.DiskHealth{{Device: "/dev/nvme0", Model: "SN570", WearPercent: f(85), Passed: &yes}, {Device: "/dev/sda", Passed: &no, WearPercent: f(10)}},
+			Temps: []telemetry.Temp{{Chip: "nvme", Label: "Composite", C: 82, CritC: f(84.85)}, {Chip: "acpitz", Label: "temp1", C: 95}},
+			Clock: &telemetry.ClockState{Synced: false, MaxErrorMS: 16000}}},
+		{"healthy", telemetry.Health{
+			Disks: []telemetry.DiskHealth{{Device: "/dev/nvme0", WearPercent: f(7), Passed: &yes}},
+			Temps: []telemetry.Temp{{Chip: "nvme", Label: "Composite", C: 41, CritC: f(84.85)}, {Chip: "k10temp", Label: "Tctl", C: 70}},
+			Clock: &telemetry.ClockState{Synced: true}}},
+		{"unread", telemetry.Health{Missing: []string{"smart: no report", "temperatures: no hwmon sensor"}}},
+	} {
+		b := telemetry.Batch{Version: 1, Node: c.node, Seq: uint64(i + 1), Start: now.Add(-time.Minute), End: now, Health: &c.h}
+		if _, err := store.Ingest(ctx, b, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	found, err := watchtower.Evaluate(ctx, store, watchtower.AlertConfig{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, a := range found {
+		keys = append(keys, a.Key)
+	}
+	want := "[clock-unsynced/worn disk-failing/worn/sda ssd-wear/worn/nvme0 too-hot/worn/acpitz/temp1 too-hot/worn/nvme/Composite]"
+	if fmt.Sprint(keys) != want {
+		t.Errorf("alerts = %v\nwant %s", keys, want)
+	}
+}

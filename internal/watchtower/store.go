@@ -41,6 +41,9 @@ type Store interface {
 	SaveProbe(ctx context.Context, p Probe) error
 	// Network returns a node's NIC counters as reported, oldest first.
 	Network(ctx context.Context, node string, from, to time.Time) ([]NetSample, error)
+	// HealthSamples returns a node's health figures in [from, to), oldest
+	// first.
+	HealthSamples(ctx context.Context, node string, from, to time.Time) ([]HealthSample, error)
 	// OpenAlerts returns the alerts recorded as open.
 	OpenAlerts(ctx context.Context) ([]Alert, error)
 	// TransitionAlerts makes found the open alerts at now, in one
@@ -107,6 +110,8 @@ type NodeSummary struct {
 	Projects      []ProjectSummary `json:"projects"`
 	Checkers      []CheckerSummary `json:"checkers"`
 	Probes        []Probe          `json:"probes"`
+	// Health is the node's hardware as its last report told it.
+	Health *telemetry.Health `json:"health,omitempty"`
 }
 
 // Probe is the watchtower's latest check of a node over http or https.

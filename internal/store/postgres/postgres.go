@@ -147,15 +147,17 @@ func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Tim
 
 // Nodes implements watchtower.Store: four queries, whatever the fleet's size.
 func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
-	rows, err := s.pool.Query(ctx, `SELECT node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped FROM nodes ORDER BY node`)
+	rows, err := s.pool.Query(ctx, `SELECT node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped, health FROM nodes ORDER BY node`)
 	if err != nil {
 		return nil, err
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (watchtower.NodeSummary, error) {
 		var n watchtower.NodeSummary
 		var seen, free, total, dropped int64
-		err := r.Scan(&n.Node, &seen, &n.Version, &n.MQTTConnected, &free, &total, &dropped)
+		var health string
+		err := r.Scan(&n.Node, &seen, &n.Version, &n.MQTTConnected, &free, &total, &dropped, &health)
 		n.DiskFree, n.DiskTotal, n.Dropped, n.LastSeen = uint64(free), uint64(total), uint64(dropped), query.Time(seen)
+		n.Health = query.ParseHealth(health)
 		return n, err
 	})
 	if err != nil {
@@ -529,4 +531,21 @@ func (s *Store) dropLead() {
 	defer cancel()
 	s.leadConn.Close(ctx)
 	s.leadConn, s.leading = nil, false
+}
+
+// HealthSamples implements watchtower.Store.
+func (s *Store) HealthSamples(ctx context.Context, node string, from, to time.Time) ([]watchtower.HealthSample, error) {
+	a := &query.Args{Dollar: true}
+	var out []watchtower.HealthSample
+	err := s.each(ctx, query.HealthSamples(a, node, from, to), func(r pgx.Rows) error {
+		var end int64
+		var maxT, diskT, wear *float64
+		var synced, errs *int64
+		if err := r.Scan(&end, &maxT, &diskT, &wear, &synced, &errs); err != nil {
+			return err
+		}
+		out = append(out, query.HealthSample(end, maxT, diskT, wear, synced, errs))
+		return nil
+	}, a.List...)
+	return out, err
 }

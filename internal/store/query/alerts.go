@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"micromirror/internal/telemetry"
 	"micromirror/internal/watchtower"
 )
 
@@ -57,15 +58,18 @@ func RecentDeliveries(a *Args, limit int) string {
 }
 
 // RecordDelivery stores an attempt's outcome, and forgets deliveries done
-// more than a week before.
+// more than a week before this one.
 func RecordDelivery(d watchtower.Delivery, dollar bool) []Statement {
 	a := &Args{Dollar: dollar}
 	up := `UPDATE webhook_deliveries SET state = ` + a.Add(d.State) + `, attempts = ` + a.Add(int64(d.Attempts)) +
 		`, next_unix = ` + a.Add(Unix(d.NextAttempt)) + `, last_error = ` + a.Add(d.LastError) + `, done_unix = ` + a.Add(Unix(d.Done)) +
 		` WHERE id = ` + a.Add(d.ID)
-	b := &Args{Dollar: dollar}
-	old := `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND done_unix < ` + b.Add(time.Now().Add(-deliveriesKept).Unix())
-	return []Statement{{SQL: up, Args: a.List}, {SQL: old, Args: b.List}}
+	out := []Statement{{SQL: up, Args: a.List}}
+	if !d.Done.IsZero() { // a week before this one was done, by the same clock
+		b := &Args{Dollar: dollar}
+		out = append(out, Statement{SQL: `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND done_unix < ` + b.Add(d.Done.Add(-deliveriesKept).Unix()), Args: b.List})
+	}
+	return out
 }
 
 // ScanDelivery fills d from a row of DeliveryColumns read into payload
@@ -73,4 +77,37 @@ func RecordDelivery(d watchtower.Delivery, dollar bool) []Statement {
 func ScanDelivery(d *watchtower.Delivery, payload string, created, next, done int64) error {
 	d.Created, d.NextAttempt, d.Done = Time(created), Time(next), Time(done)
 	return json.Unmarshal([]byte(payload), &d.Payload)
+}
+
+// HealthSamples selects a node's health figures in [from, to): end_unix,
+// max_temp_c, disk_temp_c, wear_percent, clock_synced, nic_errors.
+func HealthSamples(a *Args, node string, from, to time.Time) string {
+	return `SELECT end_unix, max_temp_c, disk_temp_c, wear_percent, clock_synced, nic_errors FROM health_samples WHERE node = ` + a.Add(node) +
+		` AND end_unix >= ` + a.Add(from.Unix()) + ` AND end_unix < ` + a.Add(to.Unix()) + ` ORDER BY end_unix`
+}
+
+// HealthSample makes a sample of a row's nullable columns.
+func HealthSample(end int64, maxTemp, diskTemp, wear *float64, synced, errs *int64) watchtower.HealthSample {
+	s := watchtower.HealthSample{T: time.Unix(end, 0).UTC(), MaxTempC: maxTemp, DiskTempC: diskTemp, WearPercent: wear}
+	if synced != nil {
+		v := *synced != 0
+		s.ClockSynced = &v
+	}
+	if errs != nil {
+		v := uint64(*errs)
+		s.NICErrors = &v
+	}
+	return s
+}
+
+// ParseHealth reads the nodes table's health column ("" none).
+func ParseHealth(s string) *telemetry.Health {
+	if s == "" {
+		return nil
+	}
+	var h telemetry.Health
+	if json.Unmarshal([]byte(s), &h) != nil {
+		return nil
+	}
+	return &h
 }

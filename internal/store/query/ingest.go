@@ -1,9 +1,11 @@
 package query
 
 import (
+	"encoding/json"
 	"time"
 
 	"micromirror/internal/telemetry"
+	"micromirror/internal/watchtower"
 )
 
 // Statement is one SQL statement with its arguments.
@@ -32,14 +34,42 @@ func Ingest(b telemetry.Batch, dollar bool) []Statement {
 	if b.MQTT != nil {
 		mqtt = &b.MQTT.Connected
 	}
+	health := ""
+	if b.Health != nil {
+		j, _ := json.Marshal(b.Health)
+		health = string(j)
+	}
 	add(func(a *Args) string {
-		return `INSERT INTO nodes (node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped) VALUES ` +
+		return `INSERT INTO nodes (node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped, health) VALUES ` +
 			a.Values(1, func(int) []any {
-				return []any{b.Node, b.End.Unix(), b.System.Version, mqtt, int64(b.System.DiskFree), int64(b.System.DiskTotal), int64(b.Dropped)}
+				return []any{b.Node, b.End.Unix(), b.System.Version, mqtt, int64(b.System.DiskFree), int64(b.System.DiskTotal), int64(b.Dropped), health}
 			}) + ` ON CONFLICT (node) DO UPDATE SET last_seen_unix = excluded.last_seen_unix, version = excluded.version,
-			mqtt_connected = excluded.mqtt_connected, disk_free = excluded.disk_free, disk_total = excluded.disk_total, dropped = excluded.dropped
+			mqtt_connected = excluded.mqtt_connected, disk_free = excluded.disk_free, disk_total = excluded.disk_total, dropped = excluded.dropped,
+			health = CASE WHEN excluded.health <> '' THEN excluded.health ELSE nodes.health END
 			WHERE excluded.last_seen_unix >= nodes.last_seen_unix`
 	})
+	if b.Health != nil {
+		f := watchtower.HealthFigures(*b.Health, b.End)
+		var synced, errs *int64
+		if f.ClockSynced != nil {
+			v := int64(0)
+			if *f.ClockSynced {
+				v = 1
+			}
+			synced = &v
+		}
+		if f.NICErrors != nil {
+			v := int64(*f.NICErrors)
+			errs = &v
+		}
+		add(func(a *Args) string {
+			return `INSERT INTO health_samples (node, end_unix, max_temp_c, disk_temp_c, wear_percent, clock_synced, nic_errors) VALUES ` +
+				a.Values(1, func(int) []any {
+					return []any{b.Node, b.End.Unix(), f.MaxTempC, f.DiskTempC, f.WearPercent, synced, errs}
+				}) +
+				` ON CONFLICT DO NOTHING`
+		})
+	}
 	add(func(a *Args) string {
 		return `INSERT INTO system (node, end_unix, net_rx, net_tx, load1, disk_free, clients) VALUES ` +
 			a.Values(1, func(int) []any {

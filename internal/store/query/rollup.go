@@ -113,6 +113,7 @@ func Compact(now time.Time, minuteKeep, hourKeep time.Duration, dollar bool) []S
 		{Hours.Table, Hours.Column, old},
 		{Days.Table, Days.Column, floor(old, Days.Seconds)},
 		{"system", "end_unix", cut},
+		{"health_samples", "end_unix", cut},
 		{"batches", "end_unix", cut},
 		{"top_paths", "day_unix", floor(old, Days.Seconds)},
 	} {

@@ -134,7 +134,7 @@ func (s *Store) Ingest(ctx context.Context, b telemetry.Batch, received time.Tim
 
 // Nodes implements watchtower.Store: four queries, whatever the fleet's size.
 func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
-	rows, err := s.ro.QueryContext(ctx, `SELECT node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped FROM nodes ORDER BY node`)
+	rows, err := s.ro.QueryContext(ctx, `SELECT node, last_seen_unix, version, mqtt_connected, disk_free, disk_total, dropped, health FROM nodes ORDER BY node`)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,8 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 		var n watchtower.NodeSummary
 		var seen int64
 		var mq sql.NullBool
-		if err := rows.Scan(&n.Node, &seen, &n.Version, &mq, &n.DiskFree, &n.DiskTotal, &n.Dropped); err != nil {
+		var health string
+		if err := rows.Scan(&n.Node, &seen, &n.Version, &mq, &n.DiskFree, &n.DiskTotal, &n.Dropped, &health); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -154,6 +155,7 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 		if mq.Valid {
 			n.MQTTConnected = &mq.Bool
 		}
+		n.Health = query.ParseHealth(health)
 		index[n.Node] = len(out)
 		out = append(out, n)
 	}
@@ -490,3 +492,34 @@ func (s *Store) RecordDelivery(ctx context.Context, d watchtower.Delivery) error
 
 // Lead implements watchtower.Store: a SQLite watchtower is the only one.
 func (s *Store) Lead(context.Context) (bool, error) { return true, nil }
+
+// HealthSamples implements watchtower.Store.
+func (s *Store) HealthSamples(ctx context.Context, node string, from, to time.Time) ([]watchtower.HealthSample, error) {
+	a := &query.Args{}
+	var out []watchtower.HealthSample
+	err := s.each(ctx, query.HealthSamples(a, node, from, to), func(r *sql.Rows) error {
+		var end int64
+		var maxT, diskT, wear sql.NullFloat64
+		var synced, errs sql.NullInt64
+		if err := r.Scan(&end, &maxT, &diskT, &wear, &synced, &errs); err != nil {
+			return err
+		}
+		out = append(out, query.HealthSample(end, nullFloat(maxT), nullFloat(diskT), nullFloat(wear), nullInt(synced), nullInt(errs)))
+		return nil
+	}, a.List...)
+	return out, err
+}
+
+func nullFloat(v sql.NullFloat64) *float64 {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Float64
+}
+
+func nullInt(v sql.NullInt64) *int64 {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Int64
+}

@@ -265,6 +265,40 @@ func Run(t *testing.T, open Opener) {
 			t.Errorf("a transition without a webhook queued: %d pending", len(pending))
 		}
 	})
+	t.Run("health", func(t *testing.T) {
+		hot, wear := 71.5, 12.0
+		h := telemetry.Health{Temps: []telemetry.Temp{{Chip: "k10temp", Label: "Tctl", C: 55}, {Chip: "nvme", Label: "Composite", C: hot}},
+			Disks:   []telemetry.DiskHealth{{Device: "/dev/nvme0", WearPercent: &wear}, {Device: "/dev/sda"}},
+			Clock:   &telemetry.ClockState{Synced: false, MaxErrorMS: 16000},
+			Missing: []string{"nics: no /proc/net/dev"}}
+		b := batch("h", 1, t0, 0)
+		b.Health = &h
+		later := batch("h", 2, t0.Add(time.Minute), 0) // no health section: the last report stands
+		for _, x := range []telemetry.Batch{b, later} {
+			if _, err := s.Ingest(ctx, x, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		nodes, _ := s.Nodes(ctx)
+		var got *telemetry.Health
+		for _, n := range nodes {
+			if n.Node == "h" {
+				got = n.Health
+			}
+		}
+		if got == nil || len(got.Temps) != 2 || len(got.Disks) != 2 || got.Disks[1].WearPercent != nil || got.Clock == nil || got.Clock.Synced || len(got.Missing) != 1 {
+			t.Errorf("health of node h = %+v", got)
+		}
+		samples, err := s.HealthSamples(ctx, "h", t0.Add(-time.Hour), t0.Add(time.Hour))
+		if err != nil || len(samples) != 1 {
+			t.Fatalf("samples = %+v %v", samples, err)
+		}
+		x := samples[0]
+		if !x.T.Equal(t0) || x.MaxTempC == nil || *x.MaxTempC != hot || x.DiskTempC == nil || *x.DiskTempC != hot ||
+			x.WearPercent == nil || *x.WearPercent != wear || x.ClockSynced == nil || *x.ClockSynced || x.NICErrors != nil {
+			t.Errorf("sample = %+v (the NICs were missing: nil, not 0)", x)
+		}
+	})
 	t.Run("lead", func(t *testing.T) {
 		if lead, err := s.Lead(ctx); err != nil || !lead {
 			t.Errorf("the only watchtower does not lead: %v", err)
