@@ -23,11 +23,7 @@ import (
 // problem resolves.
 func TestAlerts(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openSQLite(t)
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	ingest := func(node string, seq uint64, end time.Time, bytes uint64, free uint64, syncs ...telemetry.SyncEvent) {
 		t.Helper()
@@ -151,11 +147,7 @@ func TestAlerts(t *testing.T) {
 // sent until it is taken, and shown with their attempts.
 func TestWebhookRetried(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openSQLite(t)
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	push := func(seq uint64, end time.Time) {
 		b := telemetry.Batch{Version: 1, Node: "n", Seq: seq, Start: end.Add(-time.Minute), End: end}
@@ -211,11 +203,7 @@ func TestWebhookRetried(t *testing.T) {
 // do not.
 func TestHealthAlerts(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openSQLite(t)
 	now := time.Now().UTC()
 	f := func(v float64) *float64 { return &v }
 	no, yes := false, true
@@ -250,4 +238,15 @@ func TestHealthAlerts(t *testing.T) {
 	if fmt.Sprint(keys) != want {
 		t.Errorf("alerts = %v\nwant %s", keys, want)
 	}
+}
+
+// openSQLite opens a store in the test's directory, closed at its end.
+func openSQLite(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "wt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"micromirror/internal/mqtt"
-	"micromirror/internal/store/sqlite"
 	"micromirror/internal/telemetry"
 	"micromirror/internal/testenv"
 	"micromirror/internal/watchtower"
@@ -21,11 +19,7 @@ import (
 func TestLagBehindAnnouncement(t *testing.T) {
 	ctx := context.Background()
 	broker := testenv.StartMosquitto(t)
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openSQLite(t)
 	s := watchtower.NewServer(watchtower.Config{OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := s.Open("127.0.0.1:0"); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"micromirror/internal/status"
-	"micromirror/internal/store/sqlite"
 	"micromirror/internal/telemetry"
 	"micromirror/internal/testenv"
 	"micromirror/internal/watchtower"
@@ -33,11 +32,7 @@ func TestProbesRealNode(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := l.Addr().String()
 	l.Close()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openSQLite(t)
 	nodes := []watchtower.NodeConfig{
 		{Name: cfg.Name, Probes: []string{testenv.URL("http", n.HTTPAddrs()[0]) + "/", testenv.URL("https", n.HTTPSAddrs()[0]) + "/"}},
 		{Name: "down.mm.example.net", Probes: []string{"http://" + closed + "/"}},
@@ -116,11 +111,7 @@ func TestProbesRunTogether(t *testing.T) {
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openSQLite(t)
 	var nodes []watchtower.NodeConfig
 	for i := range 20 {
 		store.Ingest(ctx, telemetry.Batch{Version: 1, Node: fmt.Sprintf("n%d.mm.example.net", i), Seq: 1, Start: time.Now(), End: time.Now()}, time.Now())
