@@ -286,7 +286,7 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
   echo
   echo "Watchtower at month scale (3 projects a node; 30 days of hourly and daily roll-ups, 2 days of minutes)"
   printf "%-34s %12s %12s\n" "measure" "sqlite, 100" "pg, 1,000"
-  for q in usage-day usage-week usage-month usage-month-by-node demand nodes metrics dashboard node-page; do
+  for q in usage-day usage-week usage-month usage-month-by-node demand nodes metrics dashboard dashboard-7d dashboard-30d node-page sponsor-page-query; do
     awk -v q="$q" '$1 ~ "Month/sqlite/"q"-" {s=$(NF-1)} $1 ~ "Month/postgres/"q"-" {p=$(NF-1)}
       END {printf "%-34s %12s %12s\n", q" ms", s, p}' "$work/wt-month.txt"
   done

@@ -147,7 +147,7 @@ nodes:
 	replicas[first].cmd.Process.Signal(syscall.SIGKILL)
 	replicas[first].cmd.Wait()
 	failing.Store(true)
-	waitFor("the probe's alert from the next leader", func() bool { return count("firing probe-failing/n1.mm.example.net/http") > 0 })
+	waitFor("the probe's alert from the next leader", func() bool { return count("firing probe-failing/n1.mm.example.net/http-ipv4") > 0 })
 	if next := leader(); next < 0 || next == first {
 		t.Errorf("leader after the kill = %d (was %d)\n%s", next, first, logs())
 	}
@@ -168,7 +168,7 @@ nodes:
 	}
 	waitFor("the resolve", func() bool { return count("resolved node-silent/n1.mm.example.net") > 0 })
 	time.Sleep(3 * time.Second) // rounds enough for a second message to show
-	for _, m := range []string{"firing node-silent/n1.mm.example.net", "firing probe-failing/n1.mm.example.net/http", "resolved node-silent/n1.mm.example.net"} {
+	for _, m := range []string{"firing node-silent/n1.mm.example.net", "firing probe-failing/n1.mm.example.net/http-ipv4", "resolved node-silent/n1.mm.example.net"} {
 		if n := count(m); n != 1 {
 			t.Errorf("%q sent %d times", m, n)
 		}
@@ -190,7 +190,7 @@ nodes:
 		}
 		json.NewDecoder(resp.Body).Decode(&got)
 		resp.Body.Close()
-		if len(got.Alerts) != 1 || got.Alerts[0].Key != "probe-failing/n1.mm.example.net/http" {
+		if len(got.Alerts) != 1 || got.Alerts[0].Key != "probe-failing/n1.mm.example.net/http-ipv4" {
 			t.Errorf("replica %d shows %+v", i, got.Alerts)
 		}
 	}

@@ -139,8 +139,8 @@ func Run(ctx context.Context, o Options) (err error) {
 				own = append(own, p)
 			}
 		}
-		wcfg.Nodes = append(wcfg.Nodes, watchtower.NodeConfig{Name: sp.slug + ".mm.example.net", Sponsor: sp.name,
-			TokenSHA256: watchtower.HashToken(tokens[i]), Projects: own})
+		wcfg.Nodes = append(wcfg.Nodes, watchtower.NodeConfig{Name: sp.slug + ".mm.example.net", Sponsor: sp.name, SponsorURL: sp.url,
+			Country: "US", TokenSHA256: watchtower.HashToken(tokens[i]), Projects: own})
 	}
 	wt := watchtower.NewServer(wcfg, store, o.Log.With("component", "watchtower"))
 	if err := wt.Open("127.0.0.1:0"); err != nil {
@@ -173,7 +173,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	var probeNodes []watchtower.NodeConfig
 	for i, n := range c.Nodes {
-		probeNodes = append(probeNodes, watchtower.NodeConfig{Name: c.Configs[i].Name, Probes: []string{"http://" + n.HTTPAddrs()[0].String() + "/"}})
+		var urls []string // each loopback: the probes are per address family
+		for _, a := range n.HTTPAddrs() {
+			urls = append(urls, "http://"+a.String()+"/")
+		}
+		probeNodes = append(probeNodes, watchtower.NodeConfig{Name: c.Configs[i].Name, Probes: urls})
 	}
 	go watchtower.NewProber(store, probeNodes, 30*time.Second, nil, o.Log.With("component", "probe")).Run(wctx)
 
@@ -183,8 +187,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	say("  watchtower      %s/  (public status)", c.Watchtower)
 	say("                  %s/fleet  (the operator's view: any user, password %s; API at /api/v1/nodes with it as a bearer token)", c.Watchtower, c.OperatorToken)
 	for i, n := range c.Nodes {
-		say("  node %-26s http://%s/  https://%s/  rsync://%s/  hosted by %s", c.Configs[i].Name,
-			n.HTTPAddrs()[0], n.HTTPSAddrs()[0], n.RsyncAddrs()[0], c.Configs[i].Sponsor.Name)
+		say("  node %-26s http://%s/  https://%s/  rsync://%s/  hosted by %s (sponsor page %s/sponsors/%s)", c.Configs[i].Name,
+			n.HTTPAddrs()[0], n.HTTPSAddrs()[0], n.RsyncAddrs()[0], c.Configs[i].Sponsor.Name, c.Watchtower, c.Configs[i].Name)
 	}
 	say("  apt sources line: deb [trusted=yes] http://%s/debian stable main", c.Nodes[0].HTTPAddrs()[0])
 

@@ -82,7 +82,7 @@ func Build(f *inventory.Fleet, s *inventory.Secrets) (map[string]file, error) {
 			tok := s.TelemetryTokens[n.Name]
 			out[path.Join(dir, inventory.TokenFile)] = file{[]byte(tok + "\n"), 0o600}
 			wt = append(wt, watchtower.NodeConfig{Name: n.Name, TokenSHA256: watchtower.HashToken(tok),
-				Sponsor: n.Sponsor.Name, Probes: probes(cfg), Projects: ownProjects(cfg)})
+				Sponsor: n.Sponsor.Name, SponsorURL: n.Sponsor.URL, Country: n.Location.Country, Probes: probes(cfg), Projects: ownProjects(cfg)})
 		}
 		if cfg.MQTT.PasswordFile != "" {
 			out[path.Join(dir, inventory.MQTTPasswordFile)] = file{[]byte(s.MQTTPassword + "\n"), 0o600}

@@ -124,13 +124,17 @@ func Evaluate(ctx context.Context, store Store, cfg AlertConfig, now time.Time) 
 		if n.DiskTotal > 0 && float64(n.DiskFree)*100 < cfg.DiskFreePercent*float64(n.DiskTotal) {
 			add("disk-full", n.Node, "", "%.1f%% of the disk free", float64(n.DiskFree)*100/float64(n.DiskTotal))
 		}
+		certSoon := time.Time{} // one alert for the node, however many probes saw it
 		for _, p := range n.Probes {
+			if !p.CertExpiry.IsZero() && p.CertExpiry.Sub(now) < 14*24*time.Hour && (certSoon.IsZero() || p.CertExpiry.Before(certSoon)) {
+				certSoon = p.CertExpiry
+			}
 			if !p.OK {
-				add("probe-failing", n.Node, p.Scheme, "%s probe failed: %s", p.Scheme, p.Error)
+				add("probe-failing", n.Node, p.Scheme+"-"+p.Family, "%s probe over %s failed: %s", p.Scheme, p.Family, p.Error)
 			}
-			if !p.CertExpiry.IsZero() && p.CertExpiry.Sub(now) < 14*24*time.Hour {
-				add("cert-expiring", n.Node, "", "TLS certificate expires %s", p.CertExpiry.Format("2006-01-02"))
-			}
+		}
+		if !certSoon.IsZero() {
+			add("cert-expiring", n.Node, "", "TLS certificate expires %s", certSoon.Format("2006-01-02"))
 		}
 		healthAlerts(n, cfg, add)
 		for _, c := range n.Checkers {

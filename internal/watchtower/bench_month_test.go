@@ -105,7 +105,7 @@ func (f monthFleet) ingestState(tb testing.TB, s watchtower.Store) {
 			tb.Fatal(err)
 		}
 		for _, scheme := range []string{"http", "https"} {
-			if err := s.SaveProbe(ctx, watchtower.Probe{Node: f.node(n), Scheme: scheme, At: f.now, OK: true, LatencyMS: 5}); err != nil {
+			if err := s.SaveProbe(ctx, watchtower.Probe{Node: f.node(n), Scheme: scheme, Family: "ipv4", At: f.now, OK: true, LatencyMS: 5}); err != nil {
 				tb.Fatal(err)
 			}
 		}
@@ -115,6 +115,13 @@ func (f monthFleet) ingestState(tb testing.TB, s watchtower.Store) {
 // BenchmarkMonth: the watchtower's pages and queries at a month of data,
 // 1,000 nodes on PostgreSQL and 100 on SQLite (the sizes each is for),
 // then ingest alone and with the dashboard read in a loop beside it.
+// fillNodeRollups sums the loaded per-project roll-ups per node, as
+// ingest and migration 013 do.
+var fillNodeRollups = []string{
+	`INSERT INTO node_traffic_hour (node, hour_unix, requests, bytes) SELECT node, hour_unix, SUM(requests), SUM(bytes) FROM traffic_hour GROUP BY 1, 2`,
+	`INSERT INTO node_traffic_day (node, day_unix, requests, bytes) SELECT node, day_unix, SUM(requests), SUM(bytes) FROM traffic_day GROUP BY 1, 2`,
+}
+
 func BenchmarkMonth(b *testing.B) {
 	ctx := context.Background()
 	now := time.Now().UTC()
@@ -147,6 +154,11 @@ func BenchmarkMonth(b *testing.B) {
 				return err
 			}); err != nil {
 				return err
+			}
+			for _, q := range fillNodeRollups {
+				if _, err := tx.Exec(q); err != nil {
+					return err
+				}
 			}
 			if err := tx.Commit(); err != nil {
 				return err
@@ -193,6 +205,11 @@ func BenchmarkMonth(b *testing.B) {
 					return err
 				}
 			}
+			for _, q := range fillNodeRollups {
+				if _, err := conn.Exec(ctx, q); err != nil {
+					return err
+				}
+			}
 			_, err = conn.Exec(ctx, "ANALYZE")
 			return err
 		}},
@@ -208,7 +225,8 @@ func BenchmarkMonth(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Logf("%s: %d nodes x %d projects, %d days: loaded in %s", st.name, st.fleet.nodes, monthProjects, monthDays, time.Since(t0).Round(time.Second))
-		srv := watchtower.NewServer(watchtower.Config{OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}, s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		srv := watchtower.NewServer(watchtower.Config{OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken),
+			Nodes: []watchtower.NodeConfig{{Name: st.fleet.node(7), Sponsor: "Sponsor 7"}}}, s, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err := srv.Open("127.0.0.1:0"); err != nil {
 			b.Fatal(err)
 		}
@@ -224,10 +242,23 @@ func BenchmarkMonth(b *testing.B) {
 			{"nodes", "/api/v1/nodes"},
 			{"metrics", "/metrics"},
 			{"dashboard", "/"},
+			{"dashboard-7d", "/fleet?range=7d"},
+			{"dashboard-30d", "/fleet?range=30d"},
 			{"node-page", "/nodes/" + st.fleet.node(7)},
 		} {
 			b.Run(st.name+"/"+page.name, func(b *testing.B) { benchGet(b, base+page.path) })
 		}
+		// The sponsor page is public and cached for 5 minutes: what one
+		// rendering reads is its node's whole daily history.
+		b.Run(st.name+"/sponsor-page-query", func(b *testing.B) {
+			end := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+			for b.Loop() {
+				if _, err := s.Served(ctx, st.fleet.node(7), end.Add(-10*365*24*time.Hour), end, 24*time.Hour); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/request")
+		})
 		b.Run(st.name+"/ingest-alone", func(b *testing.B) { benchIngest(b, s, st.fleet, 0, 1) })
 		// As a fleet pushes: many nodes at once (the server takes each
 		// request on its own goroutine).

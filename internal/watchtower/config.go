@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"micromirror/internal/config"
+	"micromirror/internal/geo"
 )
 
 // Config is watchtower.yaml.
@@ -62,8 +63,13 @@ type Retention struct {
 type NodeConfig struct {
 	Name        string `yaml:"name"`
 	TokenSHA256 string `yaml:"token_sha256"`
-	// Sponsor groups usage by hosting network (usage?group=sponsor).
-	Sponsor string `yaml:"sponsor"`
+	// Sponsor groups usage by hosting network (usage?group=sponsor) and
+	// is credited on the overview and the node's sponsor page, linked to
+	// SponsorURL.
+	Sponsor    string `yaml:"sponsor"`
+	SponsorURL string `yaml:"sponsor_url,omitempty"`
+	// Country is where the node is (ISO 3166-1 alpha-2), for the overview.
+	Country string `yaml:"country,omitempty"`
 	// Probes are base URLs the watchtower checks the node at
 	// (http://name/ and https://name/).
 	Probes []string `yaml:"probes"`
@@ -183,6 +189,12 @@ func checkNodes(path string, nodes []NodeConfig, seen map[string]bool) []error {
 			if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 				bad(fmt.Sprintf("nodes[%d].probes[%d]", i, j), "%q is not an http(s) URL", u)
 			}
+		}
+		if n.SponsorURL != "" && !strings.HasPrefix(n.SponsorURL, "http://") && !strings.HasPrefix(n.SponsorURL, "https://") {
+			bad(fmt.Sprintf("nodes[%d].sponsor_url", i), "%q is not an http(s) URL", n.SponsorURL)
+		}
+		if _, ok := geo.Continent(n.Country); n.Country != "" && !ok {
+			bad(fmt.Sprintf("nodes[%d].country", i), "%q is not an ISO 3166-1 alpha-2 country code", n.Country)
 		}
 		if b, err := hex.DecodeString(n.TokenSHA256); err != nil || len(b) != sha256.Size {
 			bad(fmt.Sprintf("nodes[%d].token_sha256", i), "want the 64 hex digits of sha256(token): micromirror watchtower -hash-token < token")

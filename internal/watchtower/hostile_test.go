@@ -85,7 +85,8 @@ func TestImpossibleValuesRefused(t *testing.T) {
 	if code, msg := post(t, url, "token-a", marshal(t, base(seq)), true); code != 202 {
 		t.Fatalf("a genuine batch after the junk: %d %s", code, msg)
 	}
-	for _, path := range []string{"/api/v1/usage?group=project", "/api/v1/usage?group=sponsor&step=1m", "/api/v1/top", "/api/v1/demand", "/", "/nodes/a.mm.example.net"} {
+	for _, path := range []string{"/api/v1/usage?group=project", "/api/v1/usage?group=sponsor&step=1m", "/api/v1/top", "/api/v1/demand",
+		"/api/v1/syncs?node=a.mm.example.net", "/", "/fleet?range=30d", "/sponsors/a.mm.example.net", "/nodes/a.mm.example.net", "/metrics"} {
 		resp, err := testenv.OperatorGet(url + path)
 		if err != nil {
 			t.Fatal(err)

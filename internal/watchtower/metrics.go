@@ -3,6 +3,7 @@ package watchtower
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,16 @@ var (
 	descProjLag      = prometheus.NewDesc("micromirror_project_lag_seconds", "How long the node has been behind the newest announced upstream change (0: not behind).", []string{"node", "project"}, nil)
 	descProjFailures = prometheus.NewDesc("micromirror_project_consecutive_failures", "Runs failed since the project's last success on the node.", []string{"node", "project"}, nil)
 	descProjBytes    = prometheus.NewDesc("micromirror_project_tree_bytes", "The project's size on the node after its last run.", []string{"node", "project"}, nil)
+
+	// The nodes' hardware, from their last health report; a figure the
+	// node could not read is absent, never 0.
+	descTemp      = prometheus.NewDesc("micromirror_node_temperature_celsius", "A hwmon sensor of the node.", []string{"node", "chip", "sensor"}, nil)
+	descDriveTemp = prometheus.NewDesc("micromirror_node_drive_temperature_celsius", "A drive's temperature (SMART).", []string{"node", "device"}, nil)
+	descDriveWear = prometheus.NewDesc("micromirror_node_drive_endurance_used_ratio", "The share of a drive's rated endurance used (SMART; 1 is all of it).", []string{"node", "device"}, nil)
+	descDriveOK   = prometheus.NewDesc("micromirror_node_drive_smart_passed", "1 when the drive passes SMART's overall health assessment, 0 when it fails it.", []string{"node", "device"}, nil)
+	descClock     = prometheus.NewDesc("micromirror_node_clock_synced", "1 when the node's kernel says its clock is synchronised.", []string{"node"}, nil)
+	descNICErrors = prometheus.NewDesc("micromirror_node_nic_errors_total", "A NIC's receive and transmit errors and drops since the node booted.", []string{"node", "nic"}, nil)
+	healthDescs   = []*prometheus.Desc{descTemp, descDriveTemp, descDriveWear, descDriveOK, descClock, descNICErrors}
 )
 
 // nodeStates are the values of micromirror_node_state's state label.
@@ -42,6 +53,9 @@ func (c fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descNodes, descSilent, descAlerts, descToday, descIngested, descIgnored,
 		descNodeState, descNodeSeen, descNodeInfo, descNodeDiskFree, descNodeDisk, descNodeToday, descNodeAlerts,
 		descProjSuccess, descProjLag, descProjFailures, descProjBytes} {
+		ch <- d
+	}
+	for _, d := range healthDescs {
 		ch <- d
 	}
 }
@@ -108,12 +122,53 @@ func (c fleetCollector) collectNodes(ch chan<- prometheus.Metric, nodes []NodeSu
 			gauge(descNodeDiskFree, float64(n.DiskFree), n.Node)
 			gauge(descNodeDisk, float64(n.DiskTotal), n.Node)
 		}
+		collectHealth(ch, n)
 		for _, p := range n.Projects {
 			gauge(descProjSuccess, stamp(p.LastSuccess), n.Node, p.Project)
 			gauge(descProjLag, float64(p.LagSeconds), n.Node, p.Project)
 			gauge(descProjFailures, float64(p.Failures), n.Node, p.Project)
 			gauge(descProjBytes, float64(p.TreeBytes), n.Node, p.Project)
 		}
+	}
+}
+
+// collectHealth sends a node's hardware series from its last report.
+func collectHealth(ch chan<- prometheus.Metric, n NodeSummary) {
+	h := n.Health
+	if h == nil {
+		return
+	}
+	// A report naming a sensor, drive or NIC twice must not fail the
+	// whole scrape (Prometheus refuses a series sent twice): the first
+	// counts.
+	seen := map[string]bool{}
+	send := func(d *prometheus.Desc, kind prometheus.ValueType, v float64, labels ...string) {
+		k := d.String() + "\x00" + strings.Join(labels, "\x00")
+		if !seen[k] {
+			seen[k] = true
+			ch <- prometheus.MustNewConstMetric(d, kind, v, labels...)
+		}
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
+	for _, t := range h.Temps {
+		gauge(descTemp, t.C, n.Node, t.Chip, t.Label)
+	}
+	for _, d := range h.Disks {
+		if d.TempC != nil {
+			gauge(descDriveTemp, *d.TempC, n.Node, d.Device)
+		}
+		if d.WearPercent != nil {
+			gauge(descDriveWear, *d.WearPercent/100, n.Node, d.Device)
+		}
+		if d.Passed != nil {
+			gauge(descDriveOK, map[bool]float64{true: 1}[*d.Passed], n.Node, d.Device)
+		}
+	}
+	if h.Clock != nil {
+		gauge(descClock, map[bool]float64{true: 1}[h.Clock.Synced], n.Node)
+	}
+	for _, c := range h.NICs {
+		send(descNICErrors, prometheus.CounterValue, float64(c.RxErrors+c.TxErrors+c.RxDropped+c.TxDropped), n.Node, c.Name)
 	}
 }
 

@@ -83,7 +83,9 @@ func TestGrafanaDashboardUsesRealSeries(t *testing.T) {
 	b, _ := json.Marshal(telemetry.Batch{Version: 1, Node: "a.mm.example.net", Seq: 1, Start: now.Add(-time.Minute), End: now,
 		Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 1}, Bytes: map[string]uint64{"http": 1}}},
 		Syncs:    []telemetry.SyncEvent{{Project: "debian", Started: now, Result: "success", LastSuccess: now}},
-		System:   telemetry.System{Version: "1", DiskTotal: 1, DiskFree: 1}})
+		System:   telemetry.System{Version: "1", DiskTotal: 1, DiskFree: 1},
+		Health: &telemetry.Health{Temps: []telemetry.Temp{{Chip: "k10temp", Label: "Tctl", C: 50}}, Clock: &telemetry.ClockState{Synced: true},
+			Disks: []telemetry.DiskHealth{{Device: "/dev/nvme0", WearPercent: new(float64)}}, NICs: []telemetry.NICCounters{{Name: "eth0"}}}})
 	post(t, url, "token-a", b, false)
 	_, exported := scrape(t, url)
 	exported["micromirror_fleet_alerts_open"] = true // present only while an alert is open
@@ -120,5 +122,41 @@ func TestGrafanaDashboardUsesRealSeries(t *testing.T) {
 	}
 	if queries < 10 {
 		t.Errorf("only %d queries in the dashboard", queries)
+	}
+}
+
+// TestMetricsHealth: the last health report's figures are series per
+// node, sensor, drive and NIC; what the node could not read is absent,
+// not 0; a report naming a drive twice does not fail the scrape.
+func TestMetricsHealth(t *testing.T) {
+	url := startWatchtower(t)
+	now := time.Now().UTC()
+	wear, temp, ok := 12.0, 41.0, true
+	disk := telemetry.DiskHealth{Device: "/dev/nvme0", Model: "WD Blue SN570", WearPercent: &wear, TempC: &temp, Passed: &ok}
+	b, _ := json.Marshal(telemetry.Batch{Version: 1, Node: "a.mm.example.net", Seq: 1, Start: now.Add(-time.Minute), End: now,
+		System: telemetry.System{Version: "1"},
+		Health: &telemetry.Health{
+			Disks: []telemetry.DiskHealth{disk, disk, {Device: "/dev/sda", Model: "no SMART"}},
+			Temps: []telemetry.Temp{{Chip: "coretemp", Label: "Package id 0", C: 52}, {Chip: "coretemp", Label: "Package id 0", C: 53}},
+			Clock: &telemetry.ClockState{Synced: false},
+			NICs:  []telemetry.NICCounters{{Name: "eno1", RxErrors: 2, TxDropped: 3}}}})
+	if code, body := post(t, url, "token-a", b, false); code != http.StatusAccepted && code != http.StatusOK {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	text, _ := scrape(t, url)
+	for _, want := range []string{
+		`micromirror_node_temperature_celsius{chip="coretemp",node="a.mm.example.net",sensor="Package id 0"} 52`,
+		`micromirror_node_drive_temperature_celsius{device="/dev/nvme0",node="a.mm.example.net"} 41`,
+		`micromirror_node_drive_endurance_used_ratio{device="/dev/nvme0",node="a.mm.example.net"} 0.12`,
+		`micromirror_node_drive_smart_passed{device="/dev/nvme0",node="a.mm.example.net"} 1`,
+		`micromirror_node_clock_synced{node="a.mm.example.net"} 0`,
+		`micromirror_node_nic_errors_total{nic="eno1",node="a.mm.example.net"} 5`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(text, `device="/dev/sda"`) {
+		t.Error("a drive without SMART figures has series (missing must not read as 0)")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -24,8 +25,15 @@ type Prober struct {
 	store Store
 	nodes atomic.Pointer[[]NodeConfig] // SetNodes swaps it between rounds
 	log   *slog.Logger
-	http  *http.Client
+	// http has a client per address family ("ipv4", "ipv6"), each dialing
+	// only its own: a node reachable over one and not the other shows.
+	http  map[string]*http.Client
 	every time.Duration
+}
+
+// families are the address families probed, with their dial networks.
+var families = []struct{ name, network, lookup, record string }{
+	{"ipv4", "tcp4", "ip4", "A"}, {"ipv6", "tcp6", "ip6", "AAAA"},
 }
 
 // NewProber prepares probes of the nodes that list probe URLs.
@@ -33,10 +41,18 @@ func NewProber(store Store, nodes []NodeConfig, every time.Duration, tlsConfig *
 	if every == 0 {
 		every = 5 * time.Minute
 	}
-	tr := &http.Transport{TLSClientConfig: tlsConfig, DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
-	p := &Prober{store: store, log: log, every: every,
-		http: &http.Client{Timeout: 10 * time.Second, Transport: tr,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	p := &Prober{store: store, log: log, every: every, http: map[string]*http.Client{}}
+	for _, f := range families {
+		dialer := &net.Dialer{Timeout: 10 * time.Second}
+		network := f.network
+		// No proxy: a probe checks the node itself, over one family.
+		tr := &http.Transport{TLSClientConfig: tlsConfig, DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+				return dialer.DialContext(ctx, network, addr)
+			}}
+		p.http[f.name] = &http.Client{Timeout: 10 * time.Second, Transport: tr,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
 	p.SetNodes(nodes)
 	return p
 }
@@ -70,7 +86,7 @@ const probeWorkers = 32
 // ProbeAll probes every node once, several at a time, and stores the
 // results; it returns when all are done or ctx ends.
 func (p *Prober) ProbeAll(ctx context.Context) {
-	type job struct{ node, url string }
+	type job struct{ node, url, family string }
 	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range probeWorkers {
@@ -78,7 +94,7 @@ func (p *Prober) ProbeAll(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				pr := p.probe(ctx, j.node, j.url)
+				pr := p.probe(ctx, j.node, j.url, j.family)
 				if ctx.Err() != nil {
 					continue // shutting down: the result is not the node's fault
 				}
@@ -91,10 +107,12 @@ func (p *Prober) ProbeAll(ctx context.Context) {
 feed:
 	for _, n := range *p.nodes.Load() {
 		for _, u := range n.Probes {
-			select {
-			case jobs <- job{n.Name, u}:
-			case <-ctx.Done():
-				break feed
+			for _, f := range probeFamilies(u) {
+				select {
+				case jobs <- job{n.Name, u, f}:
+				case <-ctx.Done():
+					break feed
+				}
 			}
 		}
 	}
@@ -102,21 +120,49 @@ feed:
 	wg.Wait()
 }
 
-func (p *Prober) probe(ctx context.Context, node, base string) Probe {
+// probeFamilies are the families a probe URL is checked over: an address
+// literal's own, both for a name (a node's name without an AAAA record is
+// a failing IPv6 probe, as the distros' checkers would find).
+func probeFamilies(base string) []string {
 	u, err := url.Parse(base)
-	pr := Probe{Node: node, At: time.Now().UTC()}
+	if err != nil {
+		return []string{"ipv4"} // probe reports the bad URL
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil {
+		if ip.To4() != nil {
+			return []string{"ipv4"}
+		}
+		return []string{"ipv6"}
+	}
+	return []string{"ipv4", "ipv6"}
+}
+
+func (p *Prober) probe(ctx context.Context, node, base, family string) Probe {
+	u, err := url.Parse(base)
+	pr := Probe{Node: node, At: time.Now().UTC(), Family: family}
 	if err != nil {
 		pr.Error = "bad probe URL"
 		return pr
 	}
 	pr.Scheme = u.Scheme
+	if net.ParseIP(u.Hostname()) == nil {
+		for _, f := range families {
+			if f.name != family {
+				continue
+			}
+			if _, err := net.DefaultResolver.LookupIP(ctx, f.lookup, u.Hostname()); err != nil {
+				pr.Error = fmt.Sprintf("no %s address (%s record): %v", f.name, f.record, err)
+				return pr
+			}
+		}
+	}
 	q := u.Query()
 	q.Set("format", "json")
 	u.RawQuery = q.Encode()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	req.Header.Set("User-Agent", ProbeUserAgent)
 	start := time.Now()
-	resp, err := p.http.Do(req)
+	resp, err := p.http[family].Do(req)
 	pr.LatencyMS = time.Since(start).Milliseconds()
 	if err != nil {
 		pr.Error = err.Error()

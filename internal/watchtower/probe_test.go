@@ -21,8 +21,9 @@ import (
 	"micromirror/internal/watchtower"
 )
 
-// TestProbesRealNode probes a running node over HTTP and HTTPS, a closed
-// port, and a URL that answers as another node; failures raise alerts.
+// TestProbesRealNode probes a running node over HTTP and HTTPS and over
+// IPv4 and IPv6, a closed port, a URL that answers as another node, and a
+// name without an IPv6 address; failures raise alerts per family.
 func TestProbesRealNode(t *testing.T) {
 	ctx := context.Background()
 	cfg := testenv.NodeConfig(t, "debian")
@@ -33,10 +34,20 @@ func TestProbesRealNode(t *testing.T) {
 	closed := l.Addr().String()
 	l.Close()
 	store := openSQLite(t)
+	var v4, v6 net.Addr // the node listens on both loopbacks
+	for _, a := range n.HTTPAddrs() {
+		if a.(*net.TCPAddr).IP.To4() != nil {
+			v4 = a
+		} else {
+			v6 = a
+		}
+	}
 	nodes := []watchtower.NodeConfig{
-		{Name: cfg.Name, Probes: []string{testenv.URL("http", n.HTTPAddrs()[0]) + "/", testenv.URL("https", n.HTTPSAddrs()[0]) + "/"}},
+		{Name: cfg.Name, Probes: []string{testenv.URL("http", v4) + "/", testenv.URL("http", v6) + "/", testenv.URL("https", n.HTTPSAddrs()[0]) + "/"}},
 		{Name: "down.mm.example.net", Probes: []string{"http://" + closed + "/"}},
-		{Name: "other.mm.example.net", Probes: []string{testenv.URL("http", n.HTTPAddrs()[0]) + "/"}},
+		{Name: "other.mm.example.net", Probes: []string{testenv.URL("http", v4) + "/"}},
+		// localhost has no IPv6 address here (/etc/hosts): both are probed.
+		{Name: "v4only.mm.example.net", Probes: []string{fmt.Sprintf("http://localhost:%d/", v4.(*net.TCPAddr).Port)}},
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// The node's certificate is self-signed in tests; the expiry is what is checked.
@@ -51,9 +62,13 @@ func TestProbesRealNode(t *testing.T) {
 		by[nd.Node] = nd.Probes
 	}
 	ok := by[cfg.Name]
-	if len(ok) != 2 || !ok[0].OK || !ok[1].OK || ok[1].Scheme != "https" || ok[1].CertExpiry.Before(time.Now().Add(300*24*time.Hour)) ||
-		!ok[0].OldestSync.Equal(synced) {
+	if len(ok) != 3 || !ok[0].OK || !ok[1].OK || !ok[2].OK || ok[0].Family != "ipv4" || ok[1].Family != "ipv6" ||
+		ok[2].Scheme != "https" || ok[2].CertExpiry.Before(time.Now().Add(300*24*time.Hour)) || !ok[0].OldestSync.Equal(synced) {
 		t.Errorf("probes of the healthy node = %+v", ok)
+	}
+	if v := by["v4only.mm.example.net"]; len(v) != 2 || v[0].Family != "ipv4" || !strings.Contains(v[0].Error, "answered as") ||
+		v[1].Family != "ipv6" || !strings.Contains(v[1].Error, "no ipv6 address") {
+		t.Errorf("probes of a name without an IPv6 address = %+v", v)
 	}
 	if d := by["down.mm.example.net"]; len(d) != 1 || d[0].OK || !strings.Contains(d[0].Error, "refused") {
 		t.Errorf("probe of a closed port = %+v", d)
@@ -69,18 +84,23 @@ func TestProbesRealNode(t *testing.T) {
 	for _, a := range alerts {
 		keys[a.Key] = true
 	}
-	if !keys["probe-failing/down.mm.example.net/http"] || !keys["probe-failing/other.mm.example.net/http"] || keys["probe-failing/"+cfg.Name+"/https"] {
+	if !keys["probe-failing/down.mm.example.net/http-ipv4"] || !keys["probe-failing/other.mm.example.net/http-ipv4"] ||
+		!keys["probe-failing/v4only.mm.example.net/http-ipv6"] || keys["probe-failing/"+cfg.Name+"/https-ipv4"] {
 		t.Errorf("alerts = %v", keys)
 	}
 	// An almost expired certificate alerts.
-	store.SaveProbe(ctx, watchtower.Probe{Node: cfg.Name, Scheme: "https", At: time.Now(), OK: true, CertExpiry: time.Now().Add(5 * 24 * time.Hour)})
+	store.SaveProbe(ctx, watchtower.Probe{Node: cfg.Name, Scheme: "https", Family: "ipv4", At: time.Now(), OK: true, CertExpiry: time.Now().Add(5 * 24 * time.Hour)})
+	// Seen over both families, it is one alert.
+	store.SaveProbe(ctx, watchtower.Probe{Node: cfg.Name, Scheme: "https", Family: "ipv6", At: time.Now(), OK: true, CertExpiry: time.Now().Add(6 * 24 * time.Hour)})
 	alerts, _ = watchtower.Evaluate(ctx, store, watchtower.AlertConfig{}, time.Now())
-	found := false
+	found := 0
 	for _, a := range alerts {
-		found = found || a.Key == "cert-expiring/"+cfg.Name
+		if a.Key == "cert-expiring/"+cfg.Name {
+			found++
+		}
 	}
-	if !found {
-		t.Errorf("no cert-expiring alert: %+v", alerts)
+	if found != 1 {
+		t.Errorf("%d cert-expiring alerts, want 1: %+v", found, alerts)
 	}
 }
 

@@ -45,14 +45,14 @@ type Server struct {
 	toldOf map[string]struct{}
 
 	operatorHash []byte // sha256 of the operator's token; nil: none
-	public       publicCache
+	public       publicPages
 }
 
 // roster is the nodes a server knows, as one value so that a reload
 // replaces all of it at once.
 type roster struct {
 	tokens   map[[32]byte]string        // token hash -> node
-	sponsor  map[string]string          // node -> sponsor
+	about    map[string]NodeConfig      // node -> its configuration (sponsor, country)
 	projects map[string]map[string]bool // node -> its own projects beyond the catalog
 }
 
@@ -62,15 +62,17 @@ func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
 		toldOf: map[string]struct{}{}, operatorHash: parseOperatorHash(cfg.OperatorTokenSHA256)}
 	s.SetNodes(cfg.Nodes)
 	mux := http.NewServeMux()
-	// Public: ingest (node tokens), the status page, health.
+	// Public: ingest (node tokens), the status and sponsor pages, health.
 	mux.HandleFunc("POST /api/v1/ingest", s.ingest)
 	mux.HandleFunc("GET /{$}", s.overview)
+	mux.HandleFunc("GET /sponsors/{node}", s.sponsorPage)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	// The operator's (operator.go).
 	mux.HandleFunc("GET /api/v1/nodes", s.operatorOnly(s.apiNodes))
 	mux.HandleFunc("GET /api/v1/usage", s.operatorOnly(s.apiUsage))
 	mux.HandleFunc("GET /api/v1/top", s.operatorOnly(s.apiTop))
 	mux.HandleFunc("GET /api/v1/demand", s.operatorOnly(s.apiDemand))
+	mux.HandleFunc("GET /api/v1/syncs", s.operatorOnly(s.apiSyncs))
 	mux.HandleFunc("GET /metrics", s.operatorOnly(s.metricsHandler().ServeHTTP))
 	mux.HandleFunc("GET /api/v1/alerts", s.operatorOnly(func(w http.ResponseWriter, r *http.Request) {
 		deliveries, err := s.store.Deliveries(r.Context(), 50)
@@ -85,7 +87,7 @@ func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
 	// The overview as the operator sees it, at a path of its own: "/"
 	// answers the public without a challenge, so a browser would never
 	// send the operator's password there.
-	mux.HandleFunc("GET /fleet", s.operatorOnly(func(w http.ResponseWriter, r *http.Request) { s.renderOverview(w, r, true) }))
+	mux.HandleFunc("GET /fleet", s.operatorOnly(s.operatorOverview))
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	return s
 }
@@ -94,9 +96,9 @@ func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
 // LoadConfig returns it). Requests in flight finish with the old list;
 // a node taken out is refused from its next push on.
 func (s *Server) SetNodes(nodes []NodeConfig) {
-	r := &roster{tokens: map[[32]byte]string{}, sponsor: map[string]string{}, projects: map[string]map[string]bool{}}
+	r := &roster{tokens: map[[32]byte]string{}, about: map[string]NodeConfig{}, projects: map[string]map[string]bool{}}
 	for _, n := range nodes {
-		r.sponsor[n.Name] = n.Sponsor
+		r.about[n.Name] = n
 		if len(n.Projects) > 0 {
 			own := map[string]bool{}
 			for _, p := range n.Projects {
@@ -333,9 +335,9 @@ func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
 	storeGroup, keyOf := group, func(k string) string { return k }
 	if group == "sponsor" {
 		storeGroup = "node"
-		sponsor := s.roster.Load().sponsor
+		about := s.roster.Load().about
 		keyOf = func(node string) string {
-			if sp := sponsor[node]; sp != "" {
+			if sp := about[node].Sponsor; sp != "" {
 				return sp
 			}
 			return "(unknown)"
@@ -376,35 +378,43 @@ func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := map[string]any{"version": 1, "group": group, "from": from.UTC(), "to": to.UTC(), "rows": out}
 	if step > 0 {
-		byKey := map[string]map[time.Time]*Point{}
-		for _, p := range series {
-			k := keyOf(p.Key)
-			if byKey[k] == nil {
-				byKey[k] = map[time.Time]*Point{}
-			}
-			if byKey[k][p.T] == nil {
-				byKey[k][p.T] = &Point{T: p.T}
-			}
-			byKey[k][p.T].Requests += p.Requests
-			byKey[k][p.T].Bytes += p.Bytes
-		}
-		type keySeries struct {
-			Key    string  `json:"key"`
-			Points []Point `json:"points"`
-		}
-		var all []keySeries
-		for _, k := range order {
-			var pts []Point
-			for _, p := range byKey[k] {
-				pts = append(pts, *p)
-			}
-			sort.Slice(pts, func(i, j int) bool { return pts[i].T.Before(pts[j].T) })
-			all = append(all, keySeries{Key: k, Points: pts})
-		}
+		resp["series"] = groupSeries(series, keyOf)
 		resp["step"] = step.String()
-		resp["series"] = all
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// maxSyncRuns bounds an answer of /api/v1/syncs.
+const maxSyncRuns = 10000
+
+// apiSyncs: ?node=&from=&to=&limit= (default the last 7 days, 1000 runs):
+// a node's sync runs, newest first.
+func (s *Server) apiSyncs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	to, err1 := parseTime(q.Get("to"), time.Now())
+	from, err2 := parseTime(q.Get("from"), to.Add(-7*24*time.Hour))
+	limit := 1000
+	var err3 error
+	if v := q.Get("limit"); v != "" {
+		if limit, err3 = strconv.Atoi(v); err3 == nil && (limit < 1 || limit > maxSyncRuns) {
+			err3 = errors.New("limit")
+		}
+	}
+	node := q.Get("node")
+	if err := errors.Join(err1, err2, err3); err != nil || !from.Before(to) || node == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("want node, from < to (RFC 3339 or unix seconds), 1 <= limit <= %d", maxSyncRuns)})
+		return
+	}
+	runs, err := s.store.Syncs(r.Context(), node, from, to, limit)
+	if err != nil {
+		s.log.Error("api syncs", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "storage failed"})
+		return
+	}
+	if runs == nil {
+		runs = []SyncRun{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": 1, "node": node, "from": from.UTC(), "to": to.UTC(), "runs": runs})
 }
 
 // apiDemand: bytes served per day, node and project (default the last 30
@@ -474,6 +484,83 @@ func alignUp(t time.Time, d time.Duration) time.Time {
 }
 
 // seriesTotals sums a series per key: the totals of the same range.
+// keySeries is one group's points in a usage answer.
+type keySeries struct {
+	Key    string  `json:"key"`
+	Points []Point `json:"points"`
+}
+
+// MarshalJSON writes what encoding/json would (TestKeySeriesJSON holds it
+// to that) without reflection per point: a week of a thousand nodes by
+// the hour is 168,000 points.
+func (k keySeries) MarshalJSON() ([]byte, error) {
+	key, err := json.Marshal(k.Key)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 32+len(key)+len(k.Points)*72)
+	b = append(append(append(b, `{"key":`...), key...), `,"points":`...)
+	if k.Points == nil {
+		return append(b, "null}"...), nil
+	}
+	b = append(b, '[')
+	for i, p := range k.Points {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		t, err := p.T.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `{"t":`...), t...)
+		b = strconv.AppendUint(append(b, `,"requests":`...), p.Requests, 10)
+		b = strconv.AppendUint(append(b, `,"bytes":`...), p.Bytes, 10)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...), nil
+}
+
+// groupSeries gathers the store's rows (ordered by key, then time) into a
+// series per group, by name; groups of several keys (the nodes of a
+// sponsor) have their points summed per bucket. A week of a thousand
+// nodes by the hour is 168,000 rows: no map per point.
+func groupSeries(rows []SeriesRow, keyOf func(string) string) []keySeries {
+	index := map[string]int{}
+	var out []keySeries
+	merged := map[int]bool{} // groups that got more than one key's rows
+	last := map[int]string{}
+	for _, r := range rows {
+		k := keyOf(r.Key)
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, keySeries{Key: k})
+		} else if last[i] != r.Key {
+			merged[i] = true
+		}
+		last[i] = r.Key
+		out[i].Points = append(out[i].Points, r.Point)
+	}
+	for i := range merged {
+		pts := out[i].Points
+		sort.SliceStable(pts, func(a, b int) bool { return pts[a].T.Before(pts[b].T) })
+		n := 0
+		for _, p := range pts {
+			if n > 0 && pts[n-1].T.Equal(p.T) {
+				pts[n-1].Requests += p.Requests
+				pts[n-1].Bytes += p.Bytes
+				continue
+			}
+			pts[n] = p
+			n++
+		}
+		out[i].Points = pts[:n]
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Key < out[b].Key })
+	return out
+}
+
 func seriesTotals(series []SeriesRow) []UsageRow {
 	var out []UsageRow
 	index := map[string]int{}

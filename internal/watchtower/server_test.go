@@ -162,6 +162,18 @@ func TestUsageSeriesSponsorDemandMetrics(t *testing.T) {
 	if len(u.Rows) != 1 || u.Rows[0].Key != "Ziply" || u.Rows[0].Bytes != 90 || len(u.Series) != 1 || len(u.Series[0].Points) != 3 || u.Series[0].Points[0].Bytes != 30 {
 		t.Errorf("sponsor usage = %+v", u)
 	}
+	var runs struct {
+		Runs []watchtower.SyncRun `json:"runs"`
+	}
+	if code := getJSON(t, url+"/api/v1/syncs?node=a.mm.example.net&limit=2", &runs); code != 200 || len(runs.Runs) != 2 ||
+		runs.Runs[0].Project != "debian" || !runs.Runs[0].Started.After(runs.Runs[1].Started) || runs.Runs[0].Bytes != 1<<20 {
+		t.Errorf("sync runs = %d %+v", code, runs)
+	}
+	for _, q := range []string{"", "node=a.mm.example.net&limit=0", "node=a.mm.example.net&limit=10001", "node=a.mm.example.net&from=tomorrow"} {
+		if resp, _ := testenv.OperatorGet(url + "/api/v1/syncs?" + q); resp.StatusCode != 400 {
+			t.Errorf("syncs?%s = %d, want 400", q, resp.StatusCode)
+		}
+	}
 	var d struct {
 		Days []watchtower.DemandRow `json:"days"`
 	}
@@ -189,7 +201,8 @@ func TestUsageSeriesSponsorDemandMetrics(t *testing.T) {
 
 func batchJSONAt(node string, seq uint64, end time.Time, bytes uint64) []byte {
 	b, _ := json.Marshal(telemetry.Batch{Version: 1, Node: node, Seq: seq, Start: end.Add(-time.Minute), End: end,
-		Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 1}, Bytes: map[string]uint64{"http": bytes}}}})
+		Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 1}, Bytes: map[string]uint64{"http": bytes}}},
+		Syncs:    []telemetry.SyncEvent{{Project: "debian", Started: end.Add(-30 * time.Second), Seconds: 20, Result: "success", BytesReceived: 1 << 20}}})
 	return b
 }
 
@@ -222,7 +235,8 @@ func TestOperatorToken(t *testing.T) {
 	if code, body := post(t, url, "token-a", batchJSON("a.mm.example.net", 1), false); code != 202 {
 		t.Fatalf("push: %d %s", code, body)
 	}
-	for _, path := range []string{"/api/v1/nodes", "/api/v1/usage", "/api/v1/top", "/api/v1/demand", "/api/v1/alerts", "/metrics", "/nodes/a.mm.example.net", "/fleet"} {
+	for _, path := range []string{"/api/v1/nodes", "/api/v1/usage", "/api/v1/top", "/api/v1/demand", "/api/v1/syncs?node=a.mm.example.net",
+		"/api/v1/alerts", "/metrics", "/nodes/a.mm.example.net", "/fleet", "/fleet?range=30d"} {
 		for name, auth := range map[string]func(*http.Request){
 			"none": nil, "a node's token": bearer("token-a"), "a wrong token": bearer(testenv.OperatorToken + "x"),
 			"basic, wrong": func(r *http.Request) { r.SetBasicAuth("operator", "nope") },
@@ -240,8 +254,18 @@ func TestOperatorToken(t *testing.T) {
 			}
 		}
 	}
-	if resp := get("/", nil); resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Cache-Control"), "public") {
-		t.Errorf("public page: %d %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	for _, path := range []string{"/", "/?range=7d", "/sponsors/a.mm.example.net"} {
+		if resp := get(path, nil); resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Cache-Control"), "public") ||
+			strings.Contains(body, "/nodes/") {
+			t.Errorf("public page %s: %d %q", path, resp.StatusCode, resp.Header.Get("Cache-Control"))
+		}
+	}
+	// Only configured nodes have a sponsor page (the cache keeps one
+	// each); an unknown range is refused.
+	for path, want := range map[string]int{"/sponsors/x.mm.example.net": 404, "/?range=1y": 400, "/fleet?range=1y": 400} {
+		if resp := get(path, bearer(testenv.OperatorToken)); resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
+		}
 	}
 	// The public page is rendered once for everyone: a node that pushes
 	// after it shows only on the operator's view.

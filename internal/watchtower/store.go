@@ -26,7 +26,8 @@ type Store interface {
 	// or, with project "", all.
 	Top(ctx context.Context, project string, from, to time.Time, limit int) ([]telemetry.PathCount, error)
 	// Series returns bytes and requests per step-long bucket in [from, to),
-	// per project or per node.
+	// per project or per node, ordered by time (the groups of one bucket
+	// in no order).
 	Series(ctx context.Context, group string, from, to time.Time, step time.Duration) ([]SeriesRow, error)
 	// Demand returns bytes served per day, node and project in [from, to).
 	Demand(ctx context.Context, from, to time.Time) ([]DemandRow, error)
@@ -37,8 +38,12 @@ type Store interface {
 	SaveAnnouncement(ctx context.Context, module, serial string, at time.Time) error
 	// Announcements returns the last announced change per module.
 	Announcements(ctx context.Context) (map[string]time.Time, error)
-	// SaveProbe records the latest probe of a node over a scheme.
+	// SaveProbe records the latest probe of a node over a scheme and an
+	// address family.
 	SaveProbe(ctx context.Context, p Probe) error
+	// Syncs returns a node's sync runs that started in [from, to), newest
+	// first, at most limit.
+	Syncs(ctx context.Context, node string, from, to time.Time, limit int) ([]SyncRun, error)
 	// Network returns a node's NIC counters as reported, oldest first.
 	Network(ctx context.Context, node string, from, to time.Time) ([]NetSample, error)
 	// HealthSamples returns a node's health figures in [from, to), oldest
@@ -114,10 +119,14 @@ type NodeSummary struct {
 	Health *telemetry.Health `json:"health,omitempty"`
 }
 
-// Probe is the watchtower's latest check of a node over http or https.
+// Probe is the watchtower's latest check of a node over http or https and
+// over IPv4 or IPv6.
 type Probe struct {
-	Node       string    `json:"-"`
-	Scheme     string    `json:"scheme"`
+	Node   string `json:"-"`
+	Scheme string `json:"scheme"`
+	// Family is ipv4 or ipv6: each is checked apart, as the distros'
+	// checkers do, so a node unreachable over one shows.
+	Family     string    `json:"family"`
 	At         time.Time `json:"at"`
 	OK         bool      `json:"ok"`
 	LatencyMS  int64     `json:"latency_ms"`
@@ -126,6 +135,18 @@ type Probe struct {
 	// the node's own root page lists, as any user would see it.
 	OldestSync time.Time `json:"oldest_sync,omitzero"`
 	Error      string    `json:"error,omitempty"`
+}
+
+// SyncRun is one sync run of a project on a node, as the node reported it.
+type SyncRun struct {
+	Project string    `json:"project"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	Result  string    `json:"result"`
+	Trigger string    `json:"trigger,omitempty"`
+	// Bytes is what the run received from the upstream.
+	Bytes int64 `json:"bytes"`
+	Files int64 `json:"files"`
 }
 
 // CheckerSummary is what one distro checker did on a node, all time.

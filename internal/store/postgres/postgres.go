@@ -198,16 +198,11 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.each(ctx, `SELECT node, scheme, at_unix, ok, latency_ms, cert_expiry_unix, error, oldest_sync_unix FROM probes ORDER BY node, scheme`,
-		func(r pgx.Rows) error {
-			var node string
-			var p watchtower.Probe
-			var at, exp, oldest int64
-			err := r.Scan(&node, &p.Scheme, &at, &p.OK, &p.LatencyMS, &exp, &p.Error, &oldest)
-			p.At, p.CertExpiry, p.OldestSync = time.Unix(at, 0).UTC(), query.Time(exp), query.Time(oldest)
-			attach(node, func(n *watchtower.NodeSummary) { n.Probes = append(n.Probes, p) })
-			return err
-		})
+	err = s.each(ctx, query.Probes, func(r pgx.Rows) error {
+		node, p, err := query.ScanProbe(r)
+		attach(node, func(n *watchtower.NodeSummary) { n.Probes = append(n.Probes, p) })
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -273,13 +268,24 @@ func (s *Store) Series(ctx context.Context, group string, from, to time.Time, st
 		return nil, err
 	}
 	var out []watchtower.SeriesRow
+	// A few hundred keys repeat over up to hundreds of thousands of rows
+	// (a week of the fleet by the hour): one string per key, not per row.
+	keys := map[string]string{}
+	var raw []byte
 	err = s.each(ctx, q, func(r pgx.Rows) error {
 		var x watchtower.SeriesRow
 		var t, req, by int64
-		err := r.Scan(&x.Key, &t, &req, &by)
-		x.T, x.Requests, x.Bytes = time.Unix(t, 0).UTC(), uint64(req), uint64(by)
+		if err := r.Scan(&raw, &t, &req, &by); err != nil {
+			return err
+		}
+		k, ok := keys[string(raw)]
+		if !ok {
+			k = string(raw)
+			keys[k] = k
+		}
+		x.Key, x.T, x.Requests, x.Bytes = k, time.Unix(t, 0).UTC(), uint64(req), uint64(by)
 		out = append(out, x)
-		return err
+		return nil
 	}, a.List...)
 	return out, err
 }
@@ -345,21 +351,26 @@ func (s *Store) Announcements(ctx context.Context) (map[string]time.Time, error)
 
 // SaveProbe implements watchtower.Store.
 func (s *Store) SaveProbe(ctx context.Context, p watchtower.Probe) error {
-	var exp int64
-	if !p.CertExpiry.IsZero() {
-		exp = p.CertExpiry.Unix()
-	}
-	// A node that is probed but never pushed still belongs in the list
-	// (and shows as silent).
-	if _, err := s.pool.Exec(ctx, `INSERT INTO nodes (node, last_seen_unix) VALUES ($1, 0) ON CONFLICT DO NOTHING`, p.Node); err != nil {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, st := range query.SaveProbe(p, true) {
+			if _, err := tx.Exec(ctx, st.SQL, st.Args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Syncs implements watchtower.Store.
+func (s *Store) Syncs(ctx context.Context, node string, from, to time.Time, limit int) ([]watchtower.SyncRun, error) {
+	a := &query.Args{Dollar: true}
+	var out []watchtower.SyncRun
+	err := s.each(ctx, query.Syncs(a, node, from, to, limit), func(r pgx.Rows) error {
+		x, err := query.ScanSyncRun(r)
+		out = append(out, x)
 		return err
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO probes (node, scheme, at_unix, ok, latency_ms, cert_expiry_unix, error, oldest_sync_unix)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (node, scheme) DO UPDATE SET at_unix = excluded.at_unix, ok = excluded.ok, latency_ms = excluded.latency_ms,
-		cert_expiry_unix = excluded.cert_expiry_unix, error = excluded.error, oldest_sync_unix = excluded.oldest_sync_unix`,
-		p.Node, p.Scheme, p.At.Unix(), p.OK, p.LatencyMS, exp, p.Error, query.Unix(p.OldestSync))
-	return err
+	}, a.List...)
+	return out, err
 }
 
 // Top implements watchtower.Store.

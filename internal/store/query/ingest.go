@@ -113,6 +113,24 @@ func Ingest(b telemetry.Batch, dollar bool) []Statement {
 			})
 		}
 	}
+	if len(r.Traffic) > 0 {
+		// The node's own rows: all its projects in one per hour and day.
+		var req, by int64
+		for _, t := range r.Traffic {
+			req, by = req+t.Requests, by+t.Bytes
+		}
+		for _, res := range []struct {
+			Resolution
+			at int64
+		}{{Hours, r.Hour}, {Days, r.Day}} {
+			add(func(a *Args) string {
+				return `INSERT INTO ` + res.NodeTable + ` (node, ` + res.Column + `, requests, bytes) VALUES ` +
+					a.Values(1, func(int) []any { return []any{b.Node, res.at, req, by} }) +
+					` ON CONFLICT (` + res.Column + `, node) DO UPDATE SET requests = ` + res.NodeTable + `.requests + excluded.requests,
+					bytes = ` + res.NodeTable + `.bytes + excluded.bytes`
+			})
+		}
+	}
 	Chunks(len(r.Syncs), rowsPerStatement, func(lo, hi int) error {
 		add(func(a *Args) string {
 			return `INSERT INTO syncs (node, project, started_unix, seconds, result, trigger, bytes, files) VALUES ` +

@@ -12,13 +12,16 @@ import (
 type Resolution struct {
 	Table, Column string
 	Seconds       int64
+	// NodeTable holds the same counters per node, all its projects
+	// summed ("" for minutes): what a query not asking for projects reads.
+	NodeTable string
 }
 
 // The traffic tables, coarsest first.
 var (
-	Days    = Resolution{"traffic_day", "day_unix", 86400}
-	Hours   = Resolution{"traffic_hour", "hour_unix", 3600}
-	Minutes = Resolution{"traffic", "minute_unix", 60}
+	Days    = Resolution{"traffic_day", "day_unix", 86400, "node_traffic_day"}
+	Hours   = Resolution{"traffic_hour", "hour_unix", 3600, "node_traffic_hour"}
+	Minutes = Resolution{"traffic", "minute_unix", 60, ""}
 	all     = []Resolution{Days, Hours, Minutes}
 )
 
@@ -72,16 +75,24 @@ func floor(t, n int64) int64 {
 func ceil(t, n int64) int64 { return -floor(-t, n) }
 
 // Traffic returns a subquery over the spans with the columns node,
-// project, t, requests and bytes, its arguments added to a; with node set,
-// only that node's rows.
-func Traffic(a *Args, spans []Span, node string) string {
+// project (with projects), t, requests and bytes, its arguments added to
+// a; with node set, only that node's rows. Without projects it reads the
+// per-node tables where they hold the span: a row per node and bucket.
+func Traffic(a *Args, spans []Span, node string, projects bool) string {
 	if len(spans) == 0 {
 		// An empty range: a query of the right shape that finds nothing.
 		spans = []Span{{Minutes, 0, 0}}
 	}
 	parts := make([]string, len(spans))
 	for i, s := range spans {
-		q := "SELECT node, project, " + s.Column + " AS t, requests, bytes FROM " + s.Table +
+		table, cols := s.Table, "node, project, "
+		if !projects {
+			cols = "node, "
+			if s.NodeTable != "" {
+				table = s.NodeTable
+			}
+		}
+		q := "SELECT " + cols + s.Column + " AS t, requests, bytes FROM " + table +
 			" WHERE " + s.Column + " >= " + a.Add(s.From) + " AND " + s.Column + " < " + a.Add(s.To)
 		if node != "" {
 			q += " AND node = " + a.Add(node)
@@ -100,7 +111,8 @@ func Bucket(step int64) string {
 
 // Compact returns the statements that apply retention: minute rows and
 // samples older than minuteKeep (their counts are in the hourly and daily
-// rows), hourly and daily rows and top paths older than hourKeep.
+// rows), hourly and daily rows, top paths and sync runs older than
+// hourKeep.
 func Compact(now time.Time, minuteKeep, hourKeep time.Duration, dollar bool) []Statement {
 	cut := now.Add(-minuteKeep).Truncate(time.Hour).Unix()
 	old := now.Add(-hourKeep).Truncate(time.Hour).Unix()
@@ -112,10 +124,13 @@ func Compact(now time.Time, minuteKeep, hourKeep time.Duration, dollar bool) []S
 		{Minutes.Table, Minutes.Column, cut},
 		{Hours.Table, Hours.Column, old},
 		{Days.Table, Days.Column, floor(old, Days.Seconds)},
+		{Hours.NodeTable, Hours.Column, old},
+		{Days.NodeTable, Days.Column, floor(old, Days.Seconds)},
 		{"system", "end_unix", cut},
 		{"health_samples", "end_unix", cut},
 		{"batches", "end_unix", cut},
 		{"top_paths", "day_unix", floor(old, Days.Seconds)},
+		{"syncs", "started_unix", old},
 	} {
 		a := &Args{Dollar: dollar}
 		out = append(out, Statement{SQL: "DELETE FROM " + d.table + " WHERE " + d.column + " < " + a.Add(d.before), Args: a.List})

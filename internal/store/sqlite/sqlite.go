@@ -197,20 +197,13 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.each(ctx, `SELECT node, scheme, at_unix, ok, latency_ms, cert_expiry_unix, error, oldest_sync_unix FROM probes ORDER BY node, scheme`,
-		func(r *sql.Rows) error {
-			var node string
-			var p watchtower.Probe
-			var at, exp, oldest int64
-			if err := r.Scan(&node, &p.Scheme, &at, &p.OK, &p.LatencyMS, &exp, &p.Error, &oldest); err != nil {
-				return err
-			}
-			p.At, p.CertExpiry, p.OldestSync = time.Unix(at, 0).UTC(), query.Time(exp), query.Time(oldest)
-			if i, found := index[node]; found {
-				out[i].Probes = append(out[i].Probes, p)
-			}
-			return nil
-		})
+	err = s.each(ctx, query.Probes, func(r *sql.Rows) error {
+		node, p, err := query.ScanProbe(r)
+		if i, found := index[node]; found {
+			out[i].Probes = append(out[i].Probes, p)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -348,21 +341,29 @@ func (s *Store) Announcements(ctx context.Context) (map[string]time.Time, error)
 
 // SaveProbe implements watchtower.Store.
 func (s *Store) SaveProbe(ctx context.Context, p watchtower.Probe) error {
-	var exp int64
-	if !p.CertExpiry.IsZero() {
-		exp = p.CertExpiry.Unix()
-	}
-	// A node that is probed but never pushed still belongs in the list
-	// (and shows as silent).
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO nodes (node, last_seen_unix) VALUES (?, 0) ON CONFLICT DO NOTHING`, p.Node); err != nil {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO probes (node, scheme, at_unix, ok, latency_ms, cert_expiry_unix, error, oldest_sync_unix)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (node, scheme) DO UPDATE SET at_unix = excluded.at_unix, ok = excluded.ok, latency_ms = excluded.latency_ms,
-		cert_expiry_unix = excluded.cert_expiry_unix, error = excluded.error, oldest_sync_unix = excluded.oldest_sync_unix`,
-		p.Node, p.Scheme, p.At.Unix(), p.OK, p.LatencyMS, exp, p.Error, query.Unix(p.OldestSync))
-	return err
+	defer tx.Rollback()
+	for _, st := range query.SaveProbe(p, false) {
+		if _, err := tx.ExecContext(ctx, st.SQL, st.Args...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Syncs implements watchtower.Store.
+func (s *Store) Syncs(ctx context.Context, node string, from, to time.Time, limit int) ([]watchtower.SyncRun, error) {
+	a := &query.Args{}
+	var out []watchtower.SyncRun
+	err := s.each(ctx, query.Syncs(a, node, from, to, limit), func(r *sql.Rows) error {
+		x, err := query.ScanSyncRun(r)
+		out = append(out, x)
+		return err
+	}, a.List...)
+	return out, err
 }
 
 // Top implements watchtower.Store.

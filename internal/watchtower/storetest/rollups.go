@@ -53,6 +53,7 @@ func Rollups(t *testing.T, open Opener) {
 		t.Helper()
 		byNode, byProject := map[string][2]uint64{}, map[string][2]uint64{}
 		series, served, demand := map[string][2]uint64{}, map[string][2]uint64{}, map[string][2]uint64{}
+		nodeSeries, fleet := map[string][2]uint64{}, map[string][2]uint64{} // read from the per-node rows
 		st := int64(step / time.Second)
 		for k, c := range model {
 			if k.minute < from.Unix() || k.minute >= to.Unix() {
@@ -65,6 +66,8 @@ func Rollups(t *testing.T, open Opener) {
 			add(byNode, k.node)
 			add(byProject, k.project)
 			add(series, fmt.Sprintf("%s@%d", k.project, k.minute/st*st))
+			add(nodeSeries, fmt.Sprintf("%s@%d", k.node, k.minute/st*st))
+			add(fleet, fmt.Sprint(k.minute/st*st))
 			if k.node == "r2" {
 				add(served, fmt.Sprint(k.minute/st*st))
 			}
@@ -85,13 +88,20 @@ func Rollups(t *testing.T, open Opener) {
 		if got := seriesMap(rows); err != nil || fmt.Sprint(got) != fmt.Sprint(series) {
 			t.Fatalf("series %s = %v %v, want %v", what, got, err, series)
 		}
-		pts, err := s.Served(ctx, "r2", from, to, step)
-		got := map[string][2]uint64{}
-		for _, p := range pts {
-			got[fmt.Sprint(p.T.Unix())] = [2]uint64{p.Requests, p.Bytes}
+		rows, err = s.Series(ctx, "node", from, to, step)
+		if got := seriesMap(rows); err != nil || fmt.Sprint(got) != fmt.Sprint(nodeSeries) {
+			t.Fatalf("series by node %s = %v %v, want %v", what, got, err, nodeSeries)
 		}
-		if err != nil || fmt.Sprint(got) != fmt.Sprint(served) {
-			t.Fatalf("served by r2 %s = %v %v, want %v", what, got, err, served)
+		var got map[string][2]uint64
+		for node, want := range map[string]map[string][2]uint64{"r2": served, "": fleet} {
+			pts, err := s.Served(ctx, node, from, to, step)
+			got = map[string][2]uint64{}
+			for _, p := range pts {
+				got[fmt.Sprint(p.T.Unix())] = [2]uint64{p.Requests, p.Bytes}
+			}
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("served by %q %s = %v %v, want %v", node, what, got, err, want)
+			}
 		}
 		dem, err := s.Demand(ctx, from, to)
 		got = map[string][2]uint64{}
@@ -125,9 +135,14 @@ func Rollups(t *testing.T, open Opener) {
 	})
 }
 
+// seriesMap keys a series' rows by group and bucket; rows out of time
+// order (the Store's promise) come back as a key of their own.
 func seriesMap(rows []watchtower.SeriesRow) map[string][2]uint64 {
 	out := map[string][2]uint64{}
-	for _, r := range rows {
+	for i, r := range rows {
+		if i > 0 && r.T.Before(rows[i-1].T) {
+			out["out of time order"] = [2]uint64{}
+		}
 		out[fmt.Sprintf("%s@%d", r.Key, r.T.Unix())] = [2]uint64{r.Requests, r.Bytes}
 	}
 	return out
@@ -145,7 +160,8 @@ func RollupMigration(t *testing.T, open Opener, exec func(t *testing.T, s watcht
 	old := t0 - 20*86400
 	for _, q := range []string{
 		`DROP TABLE traffic_hour`, `DROP TABLE traffic_day`, `ALTER TABLE project_state DROP COLUMN failures`,
-		`DELETE FROM schema_migrations WHERE name = 'migrations/009_rollups.sql'`,
+		`DROP TABLE node_traffic_hour`, `DROP TABLE node_traffic_day`,
+		`DELETE FROM schema_migrations WHERE name IN ('migrations/009_rollups.sql', 'migrations/013_node_rollups.sql')`,
 		fmt.Sprintf(`INSERT INTO traffic (node, project, minute_unix, requests, bytes) VALUES ('m', 'debian', %d, 60, 600), ('m', 'debian', %d, 1, 7), ('m', 'debian', %d, 1, 9), ('m', 'ubuntu', %d, 2, 20)`,
 			old, t0+60, t0+86400+300, t0+60),
 		`INSERT INTO nodes (node, last_seen_unix) VALUES ('m', 1)`,
@@ -171,6 +187,15 @@ func RollupMigration(t *testing.T, open Opener, exec func(t *testing.T, s watcht
 	}
 	if pts, err := s.Served(ctx, "m", time.Unix(old, 0), time.Unix(old+3600, 0), time.Hour); err != nil || len(pts) != 1 || pts[0].Bytes != 600 {
 		t.Errorf("the compacted hour = %+v %v", pts, err)
+	}
+	// The per-node rows (migration 013) sum the projects of each hour and day.
+	if rows, err := s.Usage(ctx, "node", time.Unix(old-86400, 0).Truncate(24*time.Hour), time.Unix(t0+2*86400, 0).Truncate(24*time.Hour)); err != nil ||
+		fmt.Sprint(rows) != "[{m 64 636}]" {
+		t.Errorf("usage by node over the roll-ups = %v %v", rows, err)
+	}
+	if pts, err := s.Served(ctx, "m", time.Unix(t0, 0).Truncate(time.Hour), time.Unix(t0, 0).Truncate(time.Hour).Add(time.Hour), time.Hour); err != nil ||
+		len(pts) != 1 || pts[0].Bytes != 27 {
+		t.Errorf("the hour of debian and ubuntu = %+v %v", pts, err)
 	}
 	nodes, err := s.Nodes(ctx)
 	if err != nil || len(nodes) != 1 || len(nodes[0].Projects) != 2 || nodes[0].Projects[0].Failures != 2 || nodes[0].Projects[1].Failures != 1 {

@@ -21,7 +21,7 @@ func batch(node string, seq uint64, end time.Time, bytes uint64) telemetry.Batch
 	return telemetry.Batch{Version: 1, Node: node, Seq: seq, Start: end.Add(-time.Minute), End: end,
 		Projects: []telemetry.ProjectTraffic{{Project: "debian", Requests: map[string]uint64{"http": 2, "https": 1}, Bytes: map[string]uint64{"http": bytes}}},
 		System:   telemetry.System{Version: "v1", DiskFree: 10, DiskTotal: 100, NetRxBytes: 10 * seq, NetTxBytes: 1000 * seq},
-		Syncs: []telemetry.SyncEvent{{Project: "debian", Started: end.Add(-30 * time.Second), Seconds: 3, Result: "success",
+		Syncs: []telemetry.SyncEvent{{Project: "debian", Started: end.Add(-30 * time.Second), Seconds: 3, Result: "success", BytesReceived: 1234, Files: 5,
 			LastSuccess: end.Add(-27 * time.Second), TreeBytes: 4e11, Serial: "20261125T1200"}},
 		MQTT: &telemetry.MQTTState{Connected: true},
 		Top: []telemetry.PathCount{{Project: "debian", Path: "/debian/dists/stable/InRelease", Requests: 3, Bytes: bytes},
@@ -102,8 +102,15 @@ func Run(t *testing.T, open Opener) {
 	})
 	t.Run("series and demand", func(t *testing.T) {
 		rows, err := s.Series(ctx, "node", t0.Add(-time.Hour), t0.Add(time.Hour), time.Minute)
-		if err != nil || len(rows) != 3 || rows[0].Key != "a" || rows[0].Bytes != 100 || rows[1].Bytes != 50 || rows[2].Key != "b" {
+		// Ordered by time; the nodes of one minute in any order.
+		if err != nil || len(rows) != 3 || fmt.Sprint(seriesMap(rows)) != "map[a@1795608000:[3 100] a@1795608060:[3 50] b@1795608000:[3 7]]" ||
+			!rows[2].T.Equal(t0.Add(time.Minute)) {
 			t.Errorf("series by node = %+v %v", rows, err)
+		}
+		// The same from the hourly rows, whole hours: a row per node and hour.
+		rows, err = s.Series(ctx, "node", t0.Add(-time.Hour), t0.Add(time.Hour), time.Hour)
+		if err != nil || fmt.Sprint(seriesMap(rows)) != "map[a@1795608000:[6 150] b@1795608000:[3 7]]" {
+			t.Errorf("series by node, hourly = %+v %v", rows, err)
 		}
 		dem, err := s.Demand(ctx, t0.Add(-24*time.Hour), t0.Add(24*time.Hour))
 		if err != nil || len(dem) != 2 || dem[0].Node != "a" || dem[0].Bytes != 150 || !dem[0].Day.Equal(t0.Truncate(24*time.Hour)) {
@@ -121,17 +128,35 @@ func Run(t *testing.T, open Opener) {
 	})
 	t.Run("probes", func(t *testing.T) {
 		exp := t0.Add(30 * 24 * time.Hour)
-		for _, p := range []watchtower.Probe{{Node: "a", Scheme: "https", At: t0, OK: true, LatencyMS: 12, CertExpiry: exp},
-			{Node: "a", Scheme: "http", At: t0, OK: false, Error: "connection refused"},
-			{Node: "a", Scheme: "http", At: t0.Add(time.Minute), OK: true, LatencyMS: 3}} {
+		for _, p := range []watchtower.Probe{{Node: "a", Scheme: "https", Family: "ipv4", At: t0, OK: true, LatencyMS: 12, CertExpiry: exp},
+			{Node: "a", Scheme: "http", Family: "ipv4", At: t0, OK: false, Error: "connection refused"},
+			{Node: "a", Scheme: "http", Family: "ipv6", At: t0, OK: false, Error: "no ipv6 address"},
+			{Node: "a", Scheme: "http", Family: "ipv4", At: t0.Add(time.Minute), OK: true, LatencyMS: 3}} {
 			if err := s.SaveProbe(ctx, p); err != nil {
 				t.Fatal(err)
 			}
 		}
 		nodes, _ := s.Nodes(ctx)
 		ps := nodes[0].Probes
-		if len(ps) != 2 || ps[0].Scheme != "http" || !ps[0].OK || ps[0].Error != "" || !ps[1].CertExpiry.Equal(exp) || ps[1].LatencyMS != 12 {
+		if len(ps) != 3 || ps[0].Scheme != "http" || ps[0].Family != "ipv4" || !ps[0].OK || ps[0].Error != "" ||
+			ps[1].Family != "ipv6" || ps[1].OK || ps[1].Error != "no ipv6 address" || !ps[2].CertExpiry.Equal(exp) || ps[2].LatencyMS != 12 {
 			t.Errorf("probes = %+v", ps)
+		}
+	})
+	t.Run("sync history", func(t *testing.T) {
+		runs, err := s.Syncs(ctx, "a", t0.Add(-time.Hour), t0.Add(time.Hour), 10)
+		if err != nil || len(runs) != 2 || !runs[0].Started.Equal(t0.Add(30*time.Second)) || !runs[1].Started.Equal(t0.Add(-30*time.Second)) ||
+			runs[0].Project != "debian" || runs[0].Seconds != 3 || runs[0].Result != "success" || runs[0].Bytes != 1234 || runs[0].Files != 5 {
+			t.Errorf("runs of a = %+v %v", runs, err)
+		}
+		if runs, _ := s.Syncs(ctx, "a", t0.Add(-time.Hour), t0.Add(time.Hour), 1); len(runs) != 1 || !runs[0].Started.Equal(t0.Add(30*time.Second)) {
+			t.Errorf("the newest run of a = %+v", runs)
+		}
+		if runs, _ := s.Syncs(ctx, "a", t0, t0.Add(time.Hour), 10); len(runs) != 1 {
+			t.Errorf("runs of a from t0 = %+v", runs)
+		}
+		if runs, _ := s.Syncs(ctx, "nobody", t0.Add(-time.Hour), t0.Add(time.Hour), 10); len(runs) != 0 {
+			t.Errorf("runs of an unknown node = %+v", runs)
 		}
 	})
 	t.Run("consecutive failures", func(t *testing.T) {
