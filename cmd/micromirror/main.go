@@ -26,7 +26,7 @@ Usage: micromirror <command> [flags]
 Commands:
   node        serve mirrored projects over HTTP, HTTPS and rsync, and keep them synced
   announce    publish upstream change messages over MQTT (one-shot or watching daemon)
-  watchtower  collect the fleet's telemetry: storage, API, dashboard, alerts, probes
+  watchtower  collect the fleet's telemetry: storage, API, status and sponsor pages, alerts, probes
   fleet       operator tools: inventory checks, placement, configs, registrations
   demo        the whole constellation on one machine, nothing to configure
   version     print the version
@@ -50,7 +50,7 @@ func main() {
 type ownsProcess struct{}
 
 // run dispatches a command line and returns the exit code: 0 success,
-// 1 failure, 2 usage error or a command not built yet.
+// 1 failure, 2 usage error (an unknown command among them).
 func run(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"micromirror/internal/mqtt"
@@ -20,13 +21,16 @@ const watchtowerUsage = `Usage: micromirror watchtower -config watchtower.yaml
        micromirror watchtower backup -config watchtower.yaml -o FILE
 
 Collects the nodes' telemetry (authenticated per node), stores it in SQLite
-or PostgreSQL and answers the JSON API (docs/api.md). -hash-token prints
-the token_sha256 value for a node's token. backup writes a consistent copy
-of the store while the watchtower runs (SQLite: a database file to put in
-place of db; PostgreSQL: a pg_dump archive for pg_restore). SIGHUP rereads the config's
-nodes and its nodes_file (after 'micromirror fleet render'); a config
-with errors is reported and the running list kept. Other settings take
-a restart.
+or PostgreSQL, probes the nodes, raises alerts, and serves the public
+status page (/) and sponsor pages (/sponsors/NODE), the operator's views
+(/fleet, /nodes/NODE), the JSON API and /metrics (docs/api.md).
+Several watchtowers may share one PostgreSQL. -hash-token prints the
+token_sha256 value for a token. backup writes a consistent copy of the
+store while the watchtower runs (SQLite: a database file to put in place
+of db; PostgreSQL: a pg_dump archive for pg_restore). SIGHUP rereads the
+config's nodes and its nodes_file (after 'micromirror fleet render'); a
+config with errors is reported and the running list kept. Other settings
+take a restart.
 
 Flags:
 `
@@ -89,7 +93,13 @@ func runWatchtower(ctx context.Context, args []string, hup <-chan os.Signal, std
 	log.Info("watchtower listening", "addr", srv.Addr(), "nodes", len(cfg.Nodes), "store", backend)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(cfg.CertFile, cfg.KeyFile) }()
-	go srv.Alerts.Run(ctx)
+	// The fleet-wide jobs end before the store closes (this defer runs
+	// before store.Close's): a round cut off by shutdown never meets a
+	// closed database.
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	var jobs sync.WaitGroup
+	defer func() { stopJobs(); jobs.Wait() }()
+	jobs.Go(func() { srv.Alerts.Run(jobsCtx) })
 	if m := cfg.MQTT; m.Broker != "" {
 		stop, err := srv.ListenAnnouncements(mqtt.ClientConfig{Broker: m.Broker, ClientID: "watchtower-" + fmt.Sprint(os.Getpid()),
 			Username: m.Username, PasswordFile: m.PasswordFile, CAFile: m.CAFile}, m.Topics)
@@ -99,15 +109,9 @@ func runWatchtower(ctx context.Context, args []string, hup <-chan os.Signal, std
 		}
 		defer stop()
 	}
-	go watchtower.Compactor(ctx, store, cfg.Retention, log.With("component", "retention"))
+	jobs.Go(func() { watchtower.Compactor(jobsCtx, store, cfg.Retention, log.With("component", "retention")) })
 	prober := watchtower.NewProber(store, cfg.Nodes, cfg.ProbeEvery.D(), nil, log.With("component", "probe"))
-	probeCtx, stopProbes := context.WithCancel(ctx)
-	probing := make(chan struct{})
-	go func() {
-		defer close(probing)
-		prober.Run(probeCtx)
-	}()
-	defer func() { stopProbes(); <-probing }() // before the store closes
+	jobs.Go(func() { prober.Run(jobsCtx) })
 	reloadOnHUP(ctx, hup, log, "node list", func() (watchtower.Config, error) { return watchtower.LoadConfig(*cfgPath) },
 		func(next watchtower.Config) {
 			srv.SetNodes(next.Nodes)

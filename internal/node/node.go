@@ -70,10 +70,13 @@ type Node struct {
 	adminSockets []string
 	drop         func(sockets []string) error
 	wg           sync.WaitGroup
-	cancel       context.CancelFunc
-	telCancel    context.CancelFunc // ends telemetry after the servers stopped
-	closeOnce    sync.Once
-	closeErr     error
+	// runCtx is the node's life: the engine, ACME prefetch and the like
+	// run in it, and close cancels it first.
+	runCtx    context.Context
+	cancel    context.CancelFunc
+	telCancel context.CancelFunc // ends telemetry after the servers stopped
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New prepares a node; Open starts it.
@@ -180,7 +183,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		}
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	n.cancel = cancel
+	n.runCtx, n.cancel = runCtx, cancel
 	// The engine and the subscriber exist before any listener serves (the
 	// admin API reads them) and are swapped under mu on reload.
 	n.mu.Lock()
@@ -279,7 +282,15 @@ func (n *Node) serveOn(l *listen.Listener, h http.Handler, tc *tls.Config) {
 			Log: n.log.With("component", "httpd"), TLSConfig: tc, HTTP2: h2l}
 		srv = both{hs, h2}
 		serve = func() error {
-			go h2.Serve(h2l)
+			// HTTP/2 connections are handed over by hs on h2l; the
+			// node waits for this server too, and hears if it fails.
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				if err := h2.Serve(h2l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					n.log.Error("serve http/2", "addr", l.Addr(), "err", err)
+				}
+			}()
 			return hs.Serve(l)
 		}
 	}
@@ -341,7 +352,7 @@ func (n *Node) startEngine(cfg config.Node) {
 	}
 	n.engine = syncer.New(syncer.Settings{NodeName: cfg.Name, Contact: cfg.Contact, Sponsor: cfg.Sponsor.Name,
 		StateDir: cfg.StateDir, Sync: cfg.Sync}, plans, n.status, n.log.With("component", "sync"))
-	n.engine.Start(context.Background())
+	n.engine.Start(n.runCtx)
 }
 
 // startMQTT subscribes to upstream announcements when a broker is set.

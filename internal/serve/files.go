@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -69,14 +68,13 @@ func conditional(r *http.Request) bool {
 		h["If-Modified-Since"] != nil || h["If-Unmodified-Since"] != nil
 }
 
-// etag is strong: it changes whenever the bytes can have changed, because
-// rsync replaces files by rename (new inode) and sets size and mtime.
+// etag is strong, of the modification time (to the nanosecond) and the
+// size, as nginx's is of mtime and size: rsync gives a file the upstream's
+// mtime, so the same file has the same ETag on every node of the fleet and
+// a client moving between them revalidates with a 304. (The inode would
+// differ on each node and at each rsync rename, for nothing.)
 func etag(fi os.FileInfo) string {
-	var ino uint64
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ino = st.Ino
-	}
-	return fmt.Sprintf(`"%x-%x-%x"`, fi.Size(), fi.ModTime().UnixNano(), ino)
+	return fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size())
 }
 
 // serveStatic answers with a small in-memory body, HEAD without it.

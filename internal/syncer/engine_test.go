@@ -17,6 +17,8 @@ import (
 	"micromirror/internal/status"
 	"micromirror/internal/syncer"
 	"micromirror/internal/testenv"
+
+	"golang.org/x/sys/unix"
 )
 
 var t0 = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -223,6 +225,9 @@ func TestTriggersCoalesceIntoOneFollowUp(t *testing.T) {
 		t.Errorf("10 triggers during a run gave %d runs, want exactly 2", s.Runs)
 	}
 }
+
+// flock takes the exclusive lock another process would hold.
+func flock(f *os.File) error { return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) }
 
 func TestOneRunPerProjectAcrossProcesses(t *testing.T) {
 	r := newRig(t, "gimp", nil)

@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"micromirror/internal/store/sqlite"
 	"micromirror/internal/telemetry"
+	"micromirror/internal/testenv/logbuf"
 	"micromirror/internal/watchtower"
 )
 
@@ -249,4 +251,18 @@ func openSQLite(t *testing.T) *sqlite.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// TestAlerterLogNamesItsPart: the alerter's lines carry the watchtower's
+// component once and say they are the alerts' (a JSON line with a key
+// twice is one a log shipper may read either way).
+func TestAlerterLogNamesItsPart(t *testing.T) {
+	var buf logbuf.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil)).With("component", "watchtower")
+	s := watchtower.NewServer(watchtower.Config{}, openSQLite(t), log)
+	s.Alerts.Check(context.Background(), time.Now())
+	line := strings.SplitN(buf.String(), "\n", 2)[0]
+	if !strings.Contains(line, "leading") || strings.Count(line, `"component"`) != 1 || !strings.Contains(line, `"part":"alerts"`) {
+		t.Errorf("alerter's log line: %s", line)
+	}
 }

@@ -58,7 +58,7 @@ type roster struct {
 
 // NewServer builds the server for the configured nodes.
 func NewServer(cfg Config, store Store, log *slog.Logger) *Server {
-	s := &Server{store: store, log: log, Alerts: NewAlerter(store, cfg.Alerts, log.With("component", "alerts")),
+	s := &Server{store: store, log: log, Alerts: NewAlerter(store, cfg.Alerts, log.With("part", "alerts")),
 		toldOf: map[string]struct{}{}, operatorHash: parseOperatorHash(cfg.OperatorTokenSHA256)}
 	s.SetNodes(cfg.Nodes)
 	mux := http.NewServeMux()
