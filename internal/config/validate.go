@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"micromirror/internal/catalog"
+	"micromirror/internal/telemetry"
 )
 
 var (
@@ -349,6 +350,9 @@ func (c *Node) validateProjects(bad reporter) {
 		validateLayout(p, key, bad)
 		if p.Source != "" && !isRsyncSource(p.Source) {
 			bad(key+".source", "%q: want rsync://host/module[/path] or host::module[/path]", p.Source)
+		}
+		if len(p.Triggers) > telemetry.MaxTriggers {
+			bad(key+".triggers", "%d modules; at most %d", len(p.Triggers), telemetry.MaxTriggers)
 		}
 		for j, t := range p.Triggers {
 			if !topicRE.MatchString(t) {

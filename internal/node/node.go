@@ -461,7 +461,7 @@ func (n *Node) syncEvents() []telemetry.SyncEvent {
 		r := p.LastRun
 		out = append(out, telemetry.SyncEvent{Project: p.Name, Started: r.Started, Seconds: r.Seconds, Result: r.Result,
 			Trigger: p.Trigger, BytesReceived: r.BytesReceived, Files: r.FilesTransferred, Deleted: r.FilesDeleted,
-			RateBps: r.RateBytesPerSec, LastSuccess: p.LastSuccess, Serial: r.Serial, TreeBytes: r.TreeBytes})
+			RateBps: r.RateBytesPerSec, LastSuccess: p.LastSuccess, Serial: r.Serial, TreeBytes: r.TreeBytes, Triggers: p.Triggers})
 	}
 	return out
 }

@@ -222,7 +222,10 @@ type ProjectStatus struct {
 	Progress *rsync.Progress `json:"progress,omitempty"`
 	NextRun  time.Time       `json:"next_run,omitzero"`
 	Source   string          `json:"source"`
-	LogFile  string          `json:"log_file,omitempty"`
+	// Triggers are the upstream modules whose announcements start a run
+	// (the plan's: the catalog's or the config's own).
+	Triggers []string `json:"triggers,omitempty"`
+	LogFile  string   `json:"log_file,omitempty"`
 }
 
 // Status returns every project's status, sorted by name.
@@ -236,7 +239,7 @@ func (e *Engine) Status() []ProjectStatus {
 		if err != nil {
 			st = status.Project{Name: name, State: "unknown", LastError: err.Error()}
 		}
-		ps := ProjectStatus{Project: st, Source: w.plan.Source, NextRun: time.Unix(0, w.next.Load()),
+		ps := ProjectStatus{Project: st, Source: w.plan.Source, Triggers: w.plan.Triggers, NextRun: time.Unix(0, w.next.Load()),
 			LogFile: filepath.Join(e.set.StateDir, "logs", name, "latest")}
 		if st.State == status.Syncing {
 			ps.Stage, _ = w.stage.Load().(string)

@@ -657,3 +657,14 @@ func TestSetAsideGoesAfterASuccess(t *testing.T) {
 		t.Errorf("left beside the tree: %v", left)
 	}
 }
+
+// TestStatusNamesTriggers: a project's status names the modules that
+// trigger it, the config's own when it sets them (the watchtower measures
+// the project's lag against these, from the node's telemetry).
+func TestStatusNamesTriggers(t *testing.T) {
+	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Triggers = []string{"gimp-own", "gimp"} })
+	r.start()
+	if got := r.engine.Status()[0].Triggers; strings.Join(got, ",") != "gimp-own,gimp" {
+		t.Errorf("triggers in the status = %v", got)
+	}
+}

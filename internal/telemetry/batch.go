@@ -59,6 +59,11 @@ type SyncEvent struct {
 	// Serial is the upstream change marker the run synced to.
 	Serial    string `json:"serial,omitempty"`
 	TreeBytes int64  `json:"tree_bytes,omitempty"`
+	// Triggers are the upstream modules whose announcements start the
+	// project's runs on this node: the watchtower measures its lag
+	// against them, so a node's own triggers (config) count as the node
+	// counts them.
+	Triggers []string `json:"triggers,omitempty"`
 }
 
 // ResultOK reports whether a run's result left the tree complete: a

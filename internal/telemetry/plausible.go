@@ -23,7 +23,10 @@ const (
 	maxSeq         = 1 << 62
 	maxMapKeys     = 8 // protocols, status classes
 	maxNameLen     = 128
-	maxTextLen     = 512
+	// MaxTriggers bounds a project's trigger modules (the node's config
+	// allows no more).
+	MaxTriggers = 32
+	maxTextLen  = 512
 )
 
 // ErrImplausible marks a batch whose values no node could have measured.
@@ -99,6 +102,11 @@ func (b *Batch) Plausible(now time.Time) error {
 		}
 	}
 	for _, s := range b.Syncs {
+		for _, t := range s.Triggers {
+			if t == "" || len(t) > maxNameLen {
+				return bad("sync of %.40q: a trigger of %d bytes", s.Project, len(t))
+			}
+		}
 		switch {
 		case len(s.Project) > maxNameLen || len(s.Result) > maxTextLen || len(s.Trigger) > maxTextLen || len(s.Serial) > maxTextLen:
 			return bad("sync of %.40q: a text too long", s.Project)
@@ -106,6 +114,8 @@ func (b *Batch) Plausible(now time.Time) error {
 			return bad("sync of %.40q in the future", s.Project)
 		case !finiteIn(s.Seconds, 0, 1e9) || !finiteIn(s.RateBps, 0, 1e12):
 			return bad("sync of %.40q: %v s at %v B/s", s.Project, s.Seconds, s.RateBps)
+		case len(s.Triggers) > MaxTriggers:
+			return bad("sync of %.40q: %d triggers", s.Project, len(s.Triggers))
 		case s.BytesReceived < 0 || s.BytesReceived > maxCounter || s.Files < 0 || s.Files > maxCounter ||
 			s.Deleted < 0 || s.Deleted > maxCounter || s.TreeBytes < 0 || s.TreeBytes > maxDiskBytes:
 			return bad("sync of %.40q: counts out of range", s.Project)

@@ -8,8 +8,10 @@ import (
 )
 
 // enrich adds what the store alone cannot know: each project's lag behind
-// the newest announced change of its upstream modules, and each node's
-// state from the open alerts.
+// the newest announced change of the upstream modules the node syncs it
+// on (as the node reports them; the catalog's for an older node), and
+// each node's state from the open alerts. It is the one definition of
+// both: the API, the dashboard and /metrics all read it.
 func (s *Server) enrich(ctx context.Context, nodes []NodeSummary, now time.Time) []NodeSummary {
 	ann, err := s.store.Announcements(ctx)
 	if err != nil {
@@ -18,9 +20,12 @@ func (s *Server) enrich(ctx context.Context, nodes []NodeSummary, now time.Time)
 	for i := range nodes {
 		for j := range nodes[i].Projects {
 			p := &nodes[i].Projects[j]
-			triggers := []string{p.Project}
-			if r, ok := catalog.Lookup(p.Project); ok {
-				triggers = r.Triggers
+			triggers := p.Triggers // the node's own: its plan's
+			if len(triggers) == 0 {
+				triggers = []string{p.Project}
+				if r, ok := catalog.Lookup(p.Project); ok {
+					triggers = r.Triggers
+				}
 			}
 			for _, m := range triggers {
 				if at, ok := ann[m]; ok && at.After(p.Announced) {

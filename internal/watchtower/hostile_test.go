@@ -58,6 +58,15 @@ func TestImpossibleValuesRefused(t *testing.T) {
 		{"a negative sync size", func(b *telemetry.Batch) {
 			b.Syncs = []telemetry.SyncEvent{{Project: "debian", Started: now, Result: "ok", BytesReceived: -1}}
 		}},
+		{"a thousand triggers", func(b *telemetry.Batch) {
+			b.Syncs = []telemetry.SyncEvent{{Project: "debian", Started: now, Result: "ok", Triggers: make([]string, 1000)}}
+			for i := range b.Syncs[0].Triggers {
+				b.Syncs[0].Triggers[i] = fmt.Sprint("m", i)
+			}
+		}},
+		{"a trigger of 64 KiB", func(b *telemetry.Batch) {
+			b.Syncs = []telemetry.SyncEvent{{Project: "debian", Started: now, Result: "ok", Triggers: []string{strings.Repeat("m", 64<<10)}}}
+		}},
 		{"a seq past int64", func(b *telemetry.Batch) { b.Seq = math.MaxUint64 }},
 		{"a path of 64 KiB", func(b *telemetry.Batch) {
 			b.Top = []telemetry.PathCount{{Project: "debian", Path: strings.Repeat("p", 64<<10), Requests: 1}}

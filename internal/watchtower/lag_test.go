@@ -78,3 +78,48 @@ func TestLagBehindAnnouncement(t *testing.T) {
 		t.Errorf("lag after catching up = %d", p.LagSeconds)
 	}
 }
+
+// TestLagOfNodesOwnTriggers: the lag is measured against the modules the
+// node syncs the project on, as it reports them: a node whose config
+// triggers debian on its own module is behind that module's change and
+// not the catalog's; a node that reports no triggers (older) is measured
+// against the catalog's. Before, the watchtower always took the catalog's.
+func TestLagOfNodesOwnTriggers(t *testing.T) {
+	ctx := context.Background()
+	store := openSQLite(t)
+	s := watchtower.NewServer(watchtower.Config{OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := s.Open("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve("", "")
+	defer s.Close(ctx)
+	now := time.Now().UTC().Truncate(time.Second)
+	synced := now.Add(-time.Hour)
+	for i, triggers := range [][]string{nil, {"debian-custom"}} {
+		node := []string{"catalog.mm.example.net", "own.mm.example.net"}[i]
+		b := telemetry.Batch{Version: 1, Node: node, Seq: 1, Start: now.Add(-time.Minute), End: now,
+			Syncs: []telemetry.SyncEvent{{Project: "debian", Started: synced.Add(-time.Minute), Result: "success", LastSuccess: synced, Triggers: triggers}}}
+		if _, err := store.Ingest(ctx, b, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lags := func() map[string]int64 {
+		var nodes struct {
+			Nodes []watchtower.NodeSummary `json:"nodes"`
+		}
+		getJSON(t, "http://"+s.Addr()+"/api/v1/nodes", &nodes)
+		out := map[string]int64{}
+		for _, n := range nodes.Nodes {
+			out[n.Node] = n.Projects[0].LagSeconds
+		}
+		return out
+	}
+	store.SaveAnnouncement(ctx, "debian-custom", "", now.Add(-10*time.Minute))
+	if l := lags(); l["own.mm.example.net"] < 590 || l["catalog.mm.example.net"] != 0 {
+		t.Errorf("after debian-custom changed: lags %v, want only own behind", l)
+	}
+	store.SaveAnnouncement(ctx, "debian", "", now.Add(-5*time.Minute))
+	if l := lags(); l["catalog.mm.example.net"] < 290 || l["own.mm.example.net"] > 700 || l["own.mm.example.net"] < 590 {
+		t.Errorf("after debian changed too: lags %v, want catalog behind debian's change, own still behind its own", l)
+	}
+}

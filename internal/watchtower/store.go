@@ -175,6 +175,10 @@ type ProjectSummary struct {
 	TreeBytes int64 `json:"tree_bytes"`
 	// Serial is the upstream change marker of the last run, if any.
 	Serial string `json:"serial,omitempty"`
+	// Triggers are the upstream modules the node syncs the project on,
+	// as it reported them (absent from nodes older than this field: the
+	// catalog's then count).
+	Triggers []string `json:"triggers,omitempty"`
 }
 
 // UsageRow is one group's totals.

@@ -172,16 +172,11 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 			fn(&out[i])
 		}
 	}
-	err = s.each(ctx, `SELECT node, project, last_success_unix, last_result, last_run_unix, tree_bytes, serial, failures FROM project_state ORDER BY node, project`,
-		func(r pgx.Rows) error {
-			var node string
-			var p watchtower.ProjectSummary
-			var ok, run, failures int64
-			err := r.Scan(&node, &p.Project, &ok, &p.LastResult, &run, &p.TreeBytes, &p.Serial, &failures)
-			p.LastSuccess, p.LastRun, p.Failures = query.Time(ok), time.Unix(run, 0).UTC(), int(failures)
-			attach(node, func(n *watchtower.NodeSummary) { n.Projects = append(n.Projects, p) })
-			return err
-		})
+	err = s.each(ctx, query.ProjectStates, func(r pgx.Rows) error {
+		node, p, err := query.ScanProject(r)
+		attach(node, func(n *watchtower.NodeSummary) { n.Projects = append(n.Projects, p) })
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

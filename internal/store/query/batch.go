@@ -43,6 +43,7 @@ type StateRow struct {
 	LastRun     int64
 	TreeBytes   int64 // 0: not reported, keep the stored size
 	Serial      string
+	Triggers    string // the column's JSON; "": none reported
 	Failures    int
 	// Since says Failures counts from a success in this batch; otherwise
 	// they add to the failures stored.
@@ -135,6 +136,9 @@ func Reduce(b telemetry.Batch) BatchRows {
 			}
 			if e.Serial != "" {
 				st.Serial = e.Serial
+			}
+			if t := triggersColumn(e.Triggers); t != "" {
+				st.Triggers = t
 			}
 			if telemetry.ResultOK(e.Result) {
 				st.Failures, st.Since = 0, true

@@ -159,14 +159,15 @@ func Ingest(b telemetry.Batch, dollar bool) []Statement {
 			failures = "CASE WHEN excluded.last_run_unix > project_state.last_run_unix THEN project_state.failures + excluded.failures ELSE project_state.failures END"
 		}
 		add(func(a *Args) string {
-			return `INSERT INTO project_state (node, project, last_success_unix, last_result, last_run_unix, tree_bytes, serial, failures) VALUES ` +
+			return `INSERT INTO project_state (node, project, last_success_unix, last_result, last_run_unix, tree_bytes, serial, failures, triggers) VALUES ` +
 				a.Values(len(rows), func(i int) []any {
 					st := rows[i]
-					return []any{b.Node, st.Project, st.LastSuccess, st.LastResult, st.LastRun, st.TreeBytes, st.Serial, int64(st.Failures)}
+					return []any{b.Node, st.Project, st.LastSuccess, st.LastResult, st.LastRun, st.TreeBytes, st.Serial, int64(st.Failures), st.Triggers}
 				}) + ` ON CONFLICT (node, project) DO UPDATE SET last_success_unix = ` + greatest("project_state.last_success_unix", "excluded.last_success_unix") + `,
 				last_result = excluded.last_result, last_run_unix = excluded.last_run_unix,
 				tree_bytes = CASE WHEN excluded.tree_bytes > 0 THEN excluded.tree_bytes ELSE project_state.tree_bytes END,
 				serial = CASE WHEN excluded.serial <> '' THEN excluded.serial ELSE project_state.serial END,
+				triggers = CASE WHEN excluded.triggers <> '' THEN excluded.triggers ELSE project_state.triggers END,
 				failures = ` + failures + `
 				WHERE excluded.last_run_unix >= project_state.last_run_unix`
 		})

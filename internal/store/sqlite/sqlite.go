@@ -163,20 +163,13 @@ func (s *Store) Nodes(ctx context.Context) ([]watchtower.NodeSummary, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	err = s.each(ctx, `SELECT node, project, last_success_unix, last_result, last_run_unix, tree_bytes, serial, failures FROM project_state ORDER BY node, project`,
-		func(r *sql.Rows) error {
-			var node string
-			var p watchtower.ProjectSummary
-			var ok, run int64
-			if err := r.Scan(&node, &p.Project, &ok, &p.LastResult, &run, &p.TreeBytes, &p.Serial, &p.Failures); err != nil {
-				return err
-			}
-			p.LastSuccess, p.LastRun = query.Time(ok), time.Unix(run, 0).UTC()
-			if i, found := index[node]; found {
-				out[i].Projects = append(out[i].Projects, p)
-			}
-			return nil
-		})
+	err = s.each(ctx, query.ProjectStates, func(r *sql.Rows) error {
+		node, p, err := query.ScanProject(r)
+		if i, found := index[node]; found {
+			out[i].Projects = append(out[i].Projects, p)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

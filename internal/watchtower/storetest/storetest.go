@@ -197,6 +197,30 @@ func Run(t *testing.T, open Opener) {
 			t.Errorf("after a batch of fail, success, fail: %+v, want 1 failure", p)
 		}
 	})
+	t.Run("triggers", func(t *testing.T) {
+		// A node reports its project's triggers; a later run that does
+		// not (a node before the field) keeps them.
+		at := t0.Add(-3 * time.Hour) // outside the ranges the other subtests sum
+		b := batch("d", 1, at, 0)
+		b.Syncs[0].Triggers = []string{"debian-own", "debian"}
+		if _, err := s.Ingest(ctx, b, t0); err != nil {
+			t.Fatal(err)
+		}
+		later := batch("d", 2, at.Add(time.Minute), 0)
+		later.Syncs[0].Started = at.Add(30 * time.Second)
+		if _, err := s.Ingest(ctx, later, t0); err != nil {
+			t.Fatal(err)
+		}
+		nodes, _ := s.Nodes(ctx)
+		for _, n := range nodes {
+			if n.Node == "d" && fmt.Sprint(n.Projects[0].Triggers) != "[debian-own debian]" {
+				t.Errorf("triggers of d = %v", n.Projects[0].Triggers)
+			}
+			if n.Node == "a" && n.Projects[0].Triggers != nil {
+				t.Errorf("a node that never reported triggers has %v", n.Projects[0].Triggers)
+			}
+		}
+	})
 	t.Run("out-of-order batch keeps the newest state", func(t *testing.T) {
 		old := batch("a", 9, t0.Add(-time.Hour), 1)
 		old.Syncs[0].Result = "transient"
