@@ -4,7 +4,7 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN := micromirror
 
-.PHONY: build run node test bench lint fuzz deps deb clean
+.PHONY: build run node test test-short bench lint fuzz deps deb clean
 
 deps:
 	@scripts/deps.sh
@@ -26,6 +26,13 @@ test: deps
 	$(GO) test -race -count=1 -timeout 15m ./...
 	# Allocation counts hold only without the race detector's own.
 	$(GO) test -count=1 -run Allocations ./...
+
+# The inner loop: every test but the 35 slowest (a full rollout, the
+# Debian package, replicas, long MQTT and sync scenarios), under a minute
+# on two cores. CI runs `make test`, all of them.
+test-short: deps
+	$(GO) vet ./...
+	$(GO) test -short -count=1 ./...
 
 bench: deps build
 	scripts/bench.sh

@@ -100,6 +100,9 @@ func uidOf(t *testing.T, root, name string) int {
 // conffiles, purges the state but not the mirrored trees; lintian finds
 // no error and systemd finds the units sound.
 func TestDebianPackage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	testenv.RequireRoot(t) // dpkg on a test root; chroot for the check
 	for _, bin := range []string{"dpkg-deb", "dpkg", "lintian", "systemd-analyze"} {
 		testenv.RequireBinary(t, bin)

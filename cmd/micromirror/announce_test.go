@@ -22,6 +22,9 @@ import (
 // password file; a change in the upstream tree, once still for the quiet
 // period, makes the node sync.
 func TestAnnounceDaemonWithEmbeddedBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	dir := t.TempDir()
 	src := filepath.Join(dir, "gimp")
 	testenv.WriteFile(t, filepath.Join(src, "gimp-3.0.tar.xz"), []byte("v1"), time.Now().Add(-time.Hour))

@@ -52,6 +52,9 @@ done`, n.dir, bin)
 // not touched; a config the node's own check refuses never replaces the
 // running one.
 func TestFleetDeploy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	testenv.RequireBinary(t, "rsync")
 	sshConfig := testenv.StartSSHD(t, "", "node-a", "node-b").Config
 	bin := testenv.Binary(t)

@@ -60,6 +60,9 @@ var fleetModules = map[string][]string{
 // fleet's rsync modules, and sync on the fleet's topics from a real rsync
 // daemon laid out like the fleet's upstream.
 func TestFleetImportTakesOver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	testenv.RequireBinary(t, "rsync")
 	upDir := t.TempDir()
 	old := time.Now().Add(-time.Hour)

@@ -18,6 +18,9 @@ import (
 // subscribed to one Mosquitto; one announcement starts the sync on all
 // three.
 func TestThreeNodeProcessesOnePublish(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	bin := testenv.Binary(t)
 	broker := testenv.StartMosquitto(t)
 	src := t.TempDir()

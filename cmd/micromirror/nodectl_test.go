@@ -18,6 +18,9 @@ import (
 // an operator does: status shows the live progress of a running sync,
 // sync triggers one, an unknown project is an error.
 func TestNodeStatusAndSync(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	src := t.TempDir()
 	up := testenv.StartUpstream(t, map[string]string{"gimp": src})
 	big := make([]byte, 6<<20)

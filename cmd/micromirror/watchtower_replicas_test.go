@@ -28,6 +28,9 @@ import (
 // and the first alert's resolve is sent once. No webhook message is
 // doubled or lost.
 func TestWatchtowerReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	pgURL := testenv.StartPostgres(t)
 	bin := testenv.Binary(t)
 

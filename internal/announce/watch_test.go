@@ -53,6 +53,9 @@ func write(t *testing.T, p, s string) {
 // quiet period: by inotify for a tree, by polling for a marker. Activity
 // inside rsync's .~tmp~ alone announces nothing.
 func TestAnnouncerQuietPeriod(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	dir := t.TempDir()
 	tree, deb := filepath.Join(dir, "gimp"), filepath.Join(dir, "debian")
 	write(t, filepath.Join(tree, "a/old.tar"), "old")

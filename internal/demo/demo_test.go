@@ -21,6 +21,9 @@ import (
 // debian syncs by the change journal; apt-get through one node gets the new version; the
 // watchtower shows that node's bytes served for debian and its fresh sync.
 func TestConstellationEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	for _, bin := range []string{"rsync", "dpkg-deb", "apt-ftparchive", "apt-get"} {
 		testenv.RequireBinary(t, bin)
 	}

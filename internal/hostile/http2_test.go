@@ -150,6 +150,9 @@ func TestHTTP2RapidReset(t *testing.T) {
 // stalled streams can hold is bounded whatever the connections.)
 func TestHTTP2StreamsCapped(t *testing.T) {
 	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
+	if testing.Short() {
 		t.Skip("opens 2,200 streams")
 	}
 	tg := startTarget(t, func(c *config.Node) { c.Limits.SendTimeout = config.Dur(20 * time.Second) })

@@ -18,6 +18,9 @@ import (
 // counted, and a genuine announcement among it still syncs the node at
 // once, which serves throughout.
 func TestMQTTJunkIgnored(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	broker := testenv.StartMosquitto(t)
 	src := t.TempDir()
 	up := testenv.StartUpstream(t, map[string]string{"gimp": src})

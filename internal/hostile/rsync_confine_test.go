@@ -91,6 +91,9 @@ func sessionUIDs(t *testing.T, conf string) []int {
 // no trick of a hostile client or tree reads outside it. The sessions ran
 // as uid 0 (the generated rsyncd.conf said "uid = 0").
 func TestRsyncConfinedAndUnprivileged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	testenv.RequireRoot(t)
 	tg, base := rsyncTarget(t, nil)
 	secret := plantEscapes(t, tg.cfg.DataDir, tg.deb)
@@ -119,6 +122,9 @@ func TestRsyncConfinedAndUnprivileged(t *testing.T) {
 // sessions failed with "@ERROR: setgroups failed": the config asked for
 // the node's own uid, which rsync only switches to as root.
 func TestRsyncNonRootNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	testenv.RequireRoot(t) // to start the node as another user
 	testenv.RequireBinary(t, "rsync")
 	nobody, err := user.Lookup("nobody")

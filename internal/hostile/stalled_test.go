@@ -19,6 +19,9 @@ import (
 // HTTP and HTTPS. 200 such clients held their connections, goroutines and
 // descriptors for ever (nginx drops them after its send_timeout).
 func TestStalledReadersDropped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	tg := startTarget(t, func(c *config.Node) { c.Limits.SendTimeout = config.Dur(2 * time.Second) })
 	testenv.WriteFile(t, filepath.Join(tg.deb, "big.iso"), bytes.Repeat([]byte("s"), 32<<20), syncedAt)
 	open := func() int {

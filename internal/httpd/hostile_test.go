@@ -109,6 +109,9 @@ func TestHeaderTimeoutFromFirstByte(t *testing.T) {
 // a 431 (nginx refuses both); a long URL used to reach the handler, and a
 // 15 KB User-Agent to cost every check that reads it.
 func TestLineLimits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	var reached atomic.Int32
 	addr, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reached.Add(1)

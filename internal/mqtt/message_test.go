@@ -88,6 +88,9 @@ func (c *countTarget) Trigger(string, string) error {
 // TestBurstLeadingAndTrailing: a burst gives one trigger at once and one
 // after it has been quiet; a lone message gives exactly one.
 func TestBurstLeadingAndTrailing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	ct := &countTarget{}
 	s, err := NewSubscriber(SubscriberConfig{ClientConfig: ClientConfig{Broker: "tcp://127.0.0.1:1", ClientID: "x"}}, ct, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -117,6 +120,9 @@ func TestBurstLeadingAndTrailing(t *testing.T) {
 // half second) still give a run at least every burstMaxDefer, not only
 // the first: each message restarted the quiet timer, for ever.
 func TestEndlessStreamStillSyncs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	ct := &countTarget{}
 	s, err := NewSubscriber(SubscriberConfig{ClientConfig: ClientConfig{Broker: "tcp://127.0.0.1:1", ClientID: "x"}}, ct, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

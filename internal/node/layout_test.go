@@ -20,6 +20,9 @@ import (
 // (fedora-enchilada0 → fedora/), and KDE's last-updated pulled beside its
 // tree and read at the upstream's root as its change marker.
 func TestDeepLayout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	up := t.TempDir()
 	files := map[string]string{
 		"kdeftp/stable/plasma/6.0/plasma.tar.xz":  "plasma",

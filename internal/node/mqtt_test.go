@@ -134,6 +134,9 @@ func TestMQTTPushSyncsAndIgnoresJunk(t *testing.T) {
 }
 
 func TestMQTTFloodCoalesces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	for _, payload := range []string{`{"v":1,"module":"gimp","serial":"42"}`, "gimp", ""} {
 		t.Run("payload="+payload, func(t *testing.T) { testFlood(t, payload) })
 	}
@@ -239,6 +242,9 @@ func TestThreeNodesOnePublish(t *testing.T) {
 // in the reproduction). A repeated serial is a duplicate, counted in the
 // node's status and /metrics.
 func TestMQTTFreeTextRepeatsTrigger(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	broker := testenv.StartMosquitto(t)
 	n, src := mqttNode(t, broker.URL(), nil)
 	for i, v := range []string{"v2", "v3"} {

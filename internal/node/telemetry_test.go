@@ -23,6 +23,9 @@ import (
 // end the totals it reports equal what the node's access log says it
 // served.
 func TestTelemetrySurvivesWatchtowerOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "wt.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -47,6 +47,9 @@ func TestListingRenderedOnce(t *testing.T) {
 // TestListingCacheBounded: renderings past the cache's bytes are
 // dropped, oldest first.
 func TestListingCacheBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	h, dir := cacheHandler(t, 0, 0)
 	h.listings.maxBytes = 256 << 10
 	for d := range 12 {

@@ -195,6 +195,9 @@ func TestUnknownProjectTrigger(t *testing.T) {
 }
 
 func TestPacingHoldsTheLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	const size = 64 << 20
 	const bits = 100e6 // 12.5 MB/s: 64 MiB in about 5.4 s
 	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(bits) })
@@ -212,6 +215,9 @@ func TestPacingHoldsTheLimit(t *testing.T) {
 }
 
 func TestTriggersCoalesceIntoOneFollowUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(20e6) })
 	write(t, r.src, "big.bin", randBytes(5<<20)) // about 2 s at 20 Mbit/s
 	r.start()
@@ -253,6 +259,9 @@ func TestOneRunPerProjectAcrossProcesses(t *testing.T) {
 }
 
 func TestNodeWideConcurrencyCap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	srcA, srcB := t.TempDir(), t.TempDir()
 	up := testenv.StartUpstream(t, map[string]string{"a": srcA, "b": srcB})
 	write(t, srcA, "big", randBytes(3<<20))
@@ -289,6 +298,9 @@ func TestNodeWideConcurrencyCap(t *testing.T) {
 }
 
 func TestKilledUpstreamLeavesTreeWholeThenRetrySucceeds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(40e6) })
 	write(t, r.src, "index.html", []byte("version 1"))
 	write(t, r.src, "old.tar", randBytes(64<<10))
@@ -315,6 +327,9 @@ func TestKilledUpstreamLeavesTreeWholeThenRetrySucceeds(t *testing.T) {
 }
 
 func TestStalledTransferIsKilledAndRetried(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	r := newRig(t, "gimp", func(c *config.Node) {
 		c.Projects[0].Bwlimit = config.Bits(40e6)
 		c.Sync.StallTimeout = config.Dur(1500 * time.Millisecond)
@@ -445,6 +460,9 @@ func TestCrashRecovery(t *testing.T) {
 // see no error during a two-stage sync, a full one and one by the change
 // journal (packages, then indices, then deletions, each a pass).
 func TestTwoStageAptNeverBreaks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	t.Run("full", func(t *testing.T) { twoStageAptNeverBreaks(t, false) })
 	t.Run("journal", func(t *testing.T) { twoStageAptNeverBreaks(t, true) })
 }
@@ -538,6 +556,9 @@ func twoStageAptNeverBreaks(t *testing.T, journalled bool) {
 // hours apart in a two-stage apt sync) was mirrored in full once: 22 of
 // 39 entries deleted, with a 10% limit.
 func TestDeletionCapHoldsDuringTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	r := newRig(t, "debian", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(4e6) })
 	for i := range 38 {
 		write(t, r.src, fmt.Sprintf("pool/main/p/pkg-%02d.deb", i), []byte{byte(i)})
@@ -577,6 +598,9 @@ func TestDeletionCapHoldsDuringTheRun(t *testing.T) {
 // skips the guards, as the operator meant). It silently became the
 // ordinary run, while the API answered 202 "force".
 func TestForceNotLostBehindPending(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(4e6) })
 	for i := range 100 {
 		write(t, r.src, fmt.Sprintf("pool/pkg-%03d.tar", i), []byte{byte(i)})
@@ -606,6 +630,9 @@ func TestForceNotLostBehindPending(t *testing.T) {
 // is stopped at the reserve, the run refused, and nothing of the file
 // stays in the tree or its staging directory.
 func TestDiskReserveHoldsDuringTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	testenv.RequireRoot(t)
 	disk := testenv.PublicTempDir(t)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m,mode=0777", "tmpfs", disk).CombinedOutput(); err != nil {

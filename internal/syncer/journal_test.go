@@ -90,6 +90,9 @@ func (r *rig) sameAsUpstream(ours ...string) {
 // journal run cannot make) takes a full run, and so does the daily
 // verifying run.
 func TestJournalRunsMirrorExactly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	r := newRig(t, "videolan", nil)
 	for i := range 40 {
 		write(t, r.src, fmt.Sprintf("vlc/%d/file%d.tar", i%4, i), randBytes(1000+i))
@@ -172,6 +175,9 @@ func writeJournal(t *testing.T, root string, j *journal.Journal) {
 // the tree wrong past the next verifying run, never deletes past the
 // guard and never writes outside the tree.
 func TestJournalThatLies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	r := newRig(t, "videolan", nil)
 	for i := range 50 {
 		write(t, r.src, fmt.Sprintf("pool/f%02d", i), []byte(fmt.Sprintf("v1 %d", i)))
@@ -302,6 +308,9 @@ var listed int // lists written: each is dated a second after the one before
 // unchanged list skips the run; a list cut short takes a full run; a list
 // that omits a change is caught by the verifying run.
 func TestFileListRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	const name = "fullfiletimelist-test"
 	r := newRig(t, "testdistro", func(c *config.Node) { c.Projects[0].FileList = ptr(name) })
 	for i := range 30 {

@@ -21,6 +21,9 @@ import (
 // and renders the fleet and node pages in headless Chromium: the DOM holds
 // the grid and the SVG charts, and the screenshot is a real picture.
 func TestDashboardInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the full suite (no -short) runs it")
+	}
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "wt.db"))
 	if err != nil {
 		t.Fatal(err)
