@@ -53,10 +53,10 @@ projects: [{name: gimp, source: "%s"}]
 		var ps []syncer.ProjectStatus
 		var ms mqtt.Stats
 		c := newAdminClient(sock)
-		if c.do("GET", "/api/v1/projects", &ps) != nil || len(ps) != 1 {
+		if c.do(t.Context(), "GET", "/api/v1/projects", &ps) != nil || len(ps) != 1 {
 			return syncer.ProjectStatus{}, ms
 		}
-		c.do("GET", "/api/v1/mqtt", &ms)
+		c.do(t.Context(), "GET", "/api/v1/mqtt", &ms)
 		return ps[0], ms
 	}
 	waitAll := func(what string, cond func(syncer.ProjectStatus, mqtt.Stats) bool) {

@@ -39,7 +39,7 @@ func runNode(ctx context.Context, args []string, hup <-chan os.Signal, stdout, s
 		case "status":
 			return runNodeStatus(ctx, args[1:], stdout, stderr)
 		case "sync":
-			return runNodeSync(args[1:], stdout, stderr)
+			return runNodeSync(ctx, args[1:], stdout, stderr)
 		case "smart":
 			return runNodeSmart(ctx, args[1:], stderr)
 		}

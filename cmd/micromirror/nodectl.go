@@ -33,9 +33,10 @@ func newAdminClient(socket string) *adminClient {
 	}}}
 }
 
-func (c *adminClient) do(method, path string, out any) error {
+// do asks the node; ctx ends it (Ctrl-C), as the client's timeout does.
+func (c *adminClient) do(ctx context.Context, method, path string, out any) error {
 	// localhost: the admin interface answers loopback names only.
-	req, _ := http.NewRequest(method, "http://localhost"+path, nil)
+	req, _ := http.NewRequestWithContext(ctx, method, "http://localhost"+path, nil)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("node not reachable (is it running?): %w", err)
@@ -80,7 +81,7 @@ func ctlFlags(name string, args []string, stderr io.Writer, extra func(*flag.Fla
 	return fs, node.AdminSocket(cfg), -1
 }
 
-func runNodeSync(args []string, stdout, stderr io.Writer) int {
+func runNodeSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var force bool
 	fs, socket, code := ctlFlags("sync", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&force, "force", false, "run even if a guard (deletion share, empty upstream, disk reserve) or an unchanged marker would stop it")
@@ -102,7 +103,7 @@ func runNodeSync(args []string, stdout, stderr io.Writer) int {
 		if force {
 			q = "?force=1"
 		}
-		if err := c.do(http.MethodPost, "/api/v1/projects/"+p+"/sync"+q, nil); err != nil {
+		if err := c.do(ctx, http.MethodPost, "/api/v1/projects/"+p+"/sync"+q, nil); err != nil {
 			fmt.Fprintf(stderr, "micromirror node sync %s: %v\n", p, err)
 			return 1
 		}
@@ -123,7 +124,7 @@ func runNodeStatus(ctx context.Context, args []string, stdout, stderr io.Writer)
 	c := newAdminClient(socket)
 	for {
 		var st []syncer.ProjectStatus
-		if err := c.do(http.MethodGet, "/api/v1/projects", &st); err != nil {
+		if err := c.do(ctx, http.MethodGet, "/api/v1/projects", &st); err != nil {
 			fmt.Fprintf(stderr, "micromirror node status: %v\n", err)
 			return 1
 		}
@@ -138,7 +139,7 @@ func runNodeStatus(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		printStatus(stdout, st, time.Now())
 		var m mqtt.Stats
-		if c.do(http.MethodGet, "/api/v1/mqtt", &m) == nil {
+		if c.do(ctx, http.MethodGet, "/api/v1/mqtt", &m) == nil {
 			state := "disconnected"
 			if m.Connected {
 				state = "connected"
