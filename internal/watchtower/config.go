@@ -109,9 +109,9 @@ func LoadConfig(path string) (Config, error) {
 			*p = filepath.Join(base, *p)
 		}
 	}
-	var errs []error
+	var errs []*config.FieldError // each located at its key's line
 	bad := func(k, f string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s: %s", path, k, fmt.Sprintf(f, a...)))
+		errs = append(errs, &config.FieldError{Field: k, Msg: fmt.Sprintf(f, a...)})
 	}
 	if c.DB == "" {
 		bad("db", "required: a SQLite file path or a postgres:// URL")
@@ -137,16 +137,14 @@ func LoadConfig(path string) (Config, error) {
 		}
 	}
 	seen := map[string]bool{}
-	errs = append(errs, checkNodes(path, c.Nodes, seen)...)
+	errs = append(errs, checkNodes(c.Nodes, seen)...)
+	all := []error{config.Locate(path, src, errs)}
 	if c.NodesFile != "" {
-		more, err := LoadNodes(c.NodesFile)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		errs = append(errs, checkNodes(c.NodesFile, more, seen)...)
+		more, nsrc, err := readNodes(c.NodesFile)
+		all = append(all, err, config.Locate(c.NodesFile, nsrc, checkNodes(more, seen)))
 		c.Nodes = append(c.Nodes, more...)
 	}
-	return c, errors.Join(errs...)
+	return c, errors.Join(all...)
 }
 
 // NodesFile is the file of nodes_file: the nodes allowed to push.
@@ -157,30 +155,42 @@ type NodesFile struct {
 // LoadNodes reads a nodes file; duplicates and bad values are LoadConfig's
 // to report, with the other nodes in view.
 func LoadNodes(path string) ([]NodeConfig, error) {
+	nodes, _, err := readNodes(path)
+	return nodes, err
+}
+
+// readNodes reads a nodes file and returns its source too, for the
+// lines of the errors found in it.
+func readNodes(path string) ([]NodeConfig, []byte, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read nodes file: %w", err)
+		return nil, nil, fmt.Errorf("read nodes file: %w", err)
 	}
 	var f NodesFile
 	if err := config.Decode(path, src, &f); err != nil {
-		return nil, err
+		return nil, src, err
 	}
-	return f.Nodes, nil
+	return f.Nodes, src, nil
 }
 
-// CheckNodes validates a node list as the watchtower does at start.
+// CheckNodes validates the node list read from path as the watchtower
+// does at start, each error at its line of the file.
 func CheckNodes(path string, nodes []NodeConfig) error {
-	return errors.Join(checkNodes(path, nodes, map[string]bool{})...)
+	src, _ := os.ReadFile(path) // for the lines only
+	return config.Locate(path, src, checkNodes(nodes, map[string]bool{}))
 }
 
-// checkNodes validates nodes read from path; seen carries the names of
-// nodes already read, so a node listed twice is caught across files.
-func checkNodes(path string, nodes []NodeConfig, seen map[string]bool) []error {
-	var errs []error
+// checkNodes validates a file's nodes (its nodes[i]); seen carries the
+// names of nodes already read, so a node listed twice is caught across
+// files.
+func checkNodes(nodes []NodeConfig, seen map[string]bool) []*config.FieldError {
+	var errs []*config.FieldError
 	bad := func(k, f string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s: %s", path, k, fmt.Sprintf(f, a...)))
+		errs = append(errs, &config.FieldError{Field: k, Msg: fmt.Sprintf(f, a...)})
 	}
-	for i, n := range nodes {
+	for i := range nodes {
+		n := nodes[i]
+		nodes[i].Country = strings.ToUpper(n.Country) // as the overview shows it
 		if n.Name == "" || seen[n.Name] {
 			bad(fmt.Sprintf("nodes[%d].name", i), "missing or duplicate %q", n.Name)
 		}

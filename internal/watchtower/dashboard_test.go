@@ -3,8 +3,6 @@ package watchtower_test
 import (
 	"context"
 	"image/png"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,13 +63,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	cfg := watchtower.Config{OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken), Nodes: []watchtower.NodeConfig{
 		{Name: "ziply.mm.example.net", Sponsor: "Ziply Fiber", SponsorURL: "https://ziplyfiber.com/", Country: "US"}}}
-	s := watchtower.NewServer(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := s.Open("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve("", "")
-	defer s.Close(context.Background())
-	base := "http://" + s.Addr()
+	base := "http://" + serveWatchtower(t, cfg, store).Addr()
 
 	dom := testenv.BrowserDOM(t, base+"/")
 	for _, want := range []string{"ziply.mm.example.net", "sonic.mm.example.net", "<svg", "<polyline", `class="ok"`, `class="bad"`, "archlinux",

@@ -2,8 +2,6 @@ package watchtower_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -20,12 +18,7 @@ func TestLagBehindAnnouncement(t *testing.T) {
 	ctx := context.Background()
 	broker := testenv.StartMosquitto(t)
 	store := openSQLite(t)
-	s := watchtower.NewServer(watchtower.Config{OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := s.Open("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve("", "")
-	defer s.Close(ctx)
+	s := serveWatchtower(t, operatorConfig, store)
 	stop, err := s.ListenAnnouncements(mqtt.ClientConfig{Broker: broker.URL(), ClientID: "wt"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -87,12 +80,7 @@ func TestLagBehindAnnouncement(t *testing.T) {
 func TestLagOfNodesOwnTriggers(t *testing.T) {
 	ctx := context.Background()
 	store := openSQLite(t)
-	s := watchtower.NewServer(watchtower.Config{OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := s.Open("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve("", "")
-	defer s.Close(ctx)
+	s := serveWatchtower(t, operatorConfig, store)
 	now := time.Now().UTC().Truncate(time.Second)
 	synced := now.Add(-time.Hour)
 	for i, triggers := range [][]string{nil, {"debian-custom"}} {

@@ -141,9 +141,13 @@ func collectHealth(ch chan<- prometheus.Metric, n NodeSummary) {
 	// A report naming a sensor, drive or NIC twice must not fail the
 	// whole scrape (Prometheus refuses a series sent twice): the first
 	// counts.
-	seen := map[string]bool{}
+	type series struct {
+		d      *prometheus.Desc
+		labels string
+	}
+	seen := map[series]bool{}
 	send := func(d *prometheus.Desc, kind prometheus.ValueType, v float64, labels ...string) {
-		k := d.String() + "\x00" + strings.Join(labels, "\x00")
+		k := series{d, strings.Join(labels, "\x00")}
 		if !seen[k] {
 			seen[k] = true
 			ch <- prometheus.MustNewConstMetric(d, kind, v, labels...)

@@ -10,34 +10,37 @@ import (
 	"log/slog"
 	"micromirror/internal/testenv"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"micromirror/internal/store/sqlite"
 	"micromirror/internal/telemetry"
 	"micromirror/internal/watchtower"
 )
 
-func startWatchtower(t *testing.T) string {
+// serveWatchtower serves store with cfg on a loopback port until the test
+// ends (before the store closes: this cleanup runs first).
+func serveWatchtower(t *testing.T, cfg watchtower.Config, store watchtower.Store) *watchtower.Server {
 	t.Helper()
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "wt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	cfg := watchtower.Config{Nodes: []watchtower.NodeConfig{
-		{Name: "a.mm.example.net", TokenSHA256: watchtower.HashToken("token-a"), Sponsor: "Ziply"},
-		{Name: "b.mm.example.net", TokenSHA256: watchtower.HashToken("token-b"), Sponsor: "Ziply"},
-	}, OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}
 	s := watchtower.NewServer(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := s.Open("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	go s.Serve("", "")
 	t.Cleanup(func() { s.Close(context.Background()) })
-	return "http://" + s.Addr()
+	return s
+}
+
+// operatorConfig is a config with the test operator's token.
+var operatorConfig = watchtower.Config{OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}
+
+func startWatchtower(t *testing.T) string {
+	t.Helper()
+	cfg := watchtower.Config{Nodes: []watchtower.NodeConfig{
+		{Name: "a.mm.example.net", TokenSHA256: watchtower.HashToken("token-a"), Sponsor: "Ziply"},
+		{Name: "b.mm.example.net", TokenSHA256: watchtower.HashToken("token-b"), Sponsor: "Ziply"},
+	}, OperatorTokenSHA256: watchtower.HashToken(testenv.OperatorToken)}
+	return "http://" + serveWatchtower(t, cfg, openSQLite(t)).Addr()
 }
 
 func post(t *testing.T, url, token string, body []byte, gz bool) (int, string) {
@@ -279,18 +282,7 @@ func TestOperatorToken(t *testing.T) {
 		t.Errorf("the public page was rendered again within 30 s, or the operator's view is cached")
 	}
 
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "wt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	s := watchtower.NewServer(watchtower.Config{}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := s.Open("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve("", "")
-	defer s.Close(context.Background())
-	url = "http://" + s.Addr()
+	url = "http://" + serveWatchtower(t, watchtower.Config{}, openSQLite(t)).Addr()
 	if resp := get("/api/v1/nodes", bearer(testenv.OperatorToken)); resp.StatusCode != 403 {
 		t.Errorf("no operator configured: %d, want 403", resp.StatusCode)
 	}
