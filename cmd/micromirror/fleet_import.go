@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"micromirror/internal/adopt"
-	"micromirror/internal/status"
+	"micromirror/internal/atomicfile"
 )
 
 const fleetImportUsage = `Usage: micromirror fleet import -ansible DIR -operator NAME -contact ADDRESS [-o fleet.yaml]
@@ -73,7 +73,7 @@ func runFleetImport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "micromirror fleet import: %v\n", err)
 		return 1
 	}
-	if err := status.WriteFileAtomic(*out, src, 0o644); err != nil {
+	if err := atomicfile.Write(*out, src, 0o644); err != nil {
 		fmt.Fprintf(stderr, "micromirror fleet import: %v\n", err)
 		return 1
 	}

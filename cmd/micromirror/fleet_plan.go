@@ -8,11 +8,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"micromirror/internal/atomicfile"
 	"micromirror/internal/config"
 	"micromirror/internal/geo"
 	"micromirror/internal/inventory"
 	"micromirror/internal/placement"
-	"micromirror/internal/status"
 )
 
 const fleetPlanUsage = `Usage: micromirror fleet plan [-inventory fleet.yaml] [-demand FILE.csv] [-apply]
@@ -84,7 +84,7 @@ func runFleetPlan(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if statErr == nil {
 			mode = fi.Mode().Perm()
 		}
-		err = status.WriteFileAtomic(ff.inventory, out, mode)
+		err = atomicfile.Write(ff.inventory, out, mode)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "micromirror fleet plan: %v\n", err)

@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"micromirror/internal/atomicfile"
 	"micromirror/internal/journal"
-	"micromirror/internal/status"
 )
 
 // What the announcer keeps of a module's history: nodes further behind
@@ -122,7 +122,7 @@ func writeJournal(m Module, j *journal.Journal) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return status.WriteFileAtomic(filepath.Join(m.Path, journal.File), j.Encode(), 0o644)
+	return atomicfile.Write(filepath.Join(m.Path, journal.File), j.Encode(), 0o644)
 }
 
 // recordTree adds every entry under root (a directory that appeared) to

@@ -13,8 +13,8 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"micromirror/internal/atomicfile"
 	"micromirror/internal/config"
-	"micromirror/internal/status"
 )
 
 // Secrets is the fleet's secrets file, kept apart from the inventory (and
@@ -131,7 +131,7 @@ func (s *Secrets) Save(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	return status.WriteFileAtomic(path, append([]byte(header), body...), 0o600)
+	return atomicfile.Write(path, append([]byte(header), body...), 0o600)
 }
 
 func newToken() (string, error) {

@@ -21,9 +21,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"micromirror/internal/atomicfile"
 	"micromirror/internal/guard"
 	"micromirror/internal/listen"
-	"micromirror/internal/status"
 	"micromirror/internal/telemetry"
 )
 
@@ -106,7 +106,7 @@ func (s *Server) SetModules(mods []Module, projectOf map[string]string) error {
 	if err := os.MkdirAll(filepath.Dir(s.confPath), 0o755); err != nil {
 		return fmt.Errorf("rsyncd config: %w", err)
 	}
-	if err := status.WriteFileAtomic(s.confPath, RenderConfig(mods, s.opts), 0o644); err != nil {
+	if err := atomicfile.Write(s.confPath, RenderConfig(mods, s.opts), 0o644); err != nil {
 		return fmt.Errorf("rsyncd config: %w", err)
 	}
 	m := map[string]string{}

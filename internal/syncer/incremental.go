@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"micromirror/internal/atomicfile"
 	"micromirror/internal/journal"
 	"micromirror/internal/rsync"
 	"micromirror/internal/status"
@@ -126,7 +127,7 @@ func (j *job) writePathList(paths []string) (string, error) {
 		b.WriteString(x)
 		b.WriteByte(0)
 	}
-	return p, status.WriteFileAtomic(p, b.Bytes(), 0o644)
+	return p, atomicfile.Write(p, b.Bytes(), 0o644)
 }
 
 // markJournal records where the tree now stands in the journal.

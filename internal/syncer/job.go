@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"micromirror/internal/atomicfile"
 	"micromirror/internal/catalog"
 	"micromirror/internal/rsync"
 	"micromirror/internal/status"
@@ -421,7 +422,7 @@ func (j *job) writeTrace(runs []*rsync.Run) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return status.WriteFileAtomic(filepath.Join(dir, j.e.set.NodeName), []byte(b.String()), 0o644)
+	return atomicfile.Write(filepath.Join(dir, j.e.set.NodeName), []byte(b.String()), 0o644)
 }
 
 func hostOf(src string) string {

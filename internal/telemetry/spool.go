@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"micromirror/internal/status"
+	"micromirror/internal/atomicfile"
 )
 
 // Spool is the on-disk queue of batches waiting for the watchtower. Every
@@ -64,7 +64,7 @@ func (s *Spool) Add(b *Batch) error {
 		return err
 	}
 	zw.Close()
-	if err := status.WriteFileAtomic(s.path(b.Seq), buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.Write(s.path(b.Seq), buf.Bytes(), 0o644); err != nil {
 		return err
 	}
 	queued := s.list()
@@ -73,7 +73,7 @@ func (s *Spool) Add(b *Batch) error {
 		queued = queued[1:]
 		s.dropped++
 	}
-	return status.WriteFileAtomic(filepath.Join(s.dir, "seq"), []byte(fmt.Sprintf("%d %d\n", s.seq, s.dropped)), 0o644)
+	return atomicfile.Write(filepath.Join(s.dir, "seq"), []byte(fmt.Sprintf("%d %d\n", s.seq, s.dropped)), 0o644)
 }
 
 func (s *Spool) path(seq uint64) string {
