@@ -10,7 +10,7 @@ import (
 )
 
 // Write writes data to a temp file beside path, fsyncs it and
-// renames it over path.
+// renames it over path, then syncs the directory so the rename lasts.
 func Write(path string, data []byte, perm os.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -35,6 +35,17 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", path, err)
+	}
+	// The rename is an entry of the directory: without syncing it, a
+	// power cut can bring back the old file (or none) after Write said
+	// the new one was written.
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("sync dir of %s: %w", path, err)
+	}
+	defer dir.Close()
+	if err := dir.Sync(); err != nil {
+		return fmt.Errorf("sync dir of %s: %w", path, err)
 	}
 	return nil
 }
