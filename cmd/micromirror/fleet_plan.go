@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"micromirror/internal/atomicfile"
-	"micromirror/internal/config"
 	"micromirror/internal/geo"
 	"micromirror/internal/inventory"
 	"micromirror/internal/placement"
+	"micromirror/internal/yamlconf"
 )
 
 const fleetPlanUsage = `Usage: micromirror fleet plan [-inventory fleet.yaml] [-demand FILE.csv] [-apply]
@@ -170,7 +170,7 @@ func printPlan(w io.Writer, f *inventory.Fleet, plan *placement.Plan) {
 			if !c.Add {
 				change = "- " + c.Project
 			}
-			disk := fmt.Sprintf("%s of %s", config.HumanBytes(float64(c.DiskUsed)), config.HumanBytes(float64(c.Disk)))
+			disk := fmt.Sprintf("%s of %s", yamlconf.HumanBytes(float64(c.DiskUsed)), yamlconf.HumanBytes(float64(c.Disk)))
 			if c.Reason == placement.ReasonPortfolio {
 				disk = "-"
 			}
@@ -191,7 +191,7 @@ func printPlan(w io.Writer, f *inventory.Fleet, plan *placement.Plan) {
 
 func signed(b float64) string {
 	if b >= 0 {
-		return "+" + config.HumanBytes(b)
+		return "+" + yamlconf.HumanBytes(b)
 	}
-	return config.HumanBytes(b)
+	return yamlconf.HumanBytes(b)
 }

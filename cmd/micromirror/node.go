@@ -14,6 +14,7 @@ import (
 	"micromirror/internal/config"
 	"micromirror/internal/hosthealth"
 	"micromirror/internal/node"
+	"micromirror/internal/yamlconf"
 )
 
 const nodeUsage = `Usage: micromirror node [flags]             run the node
@@ -160,7 +161,7 @@ func checkFiles(path string, cfg config.Node) error {
 	if os.Geteuid() == 0 {
 		if acct, err = config.AccountOf(cfg.User); err != nil {
 			src, _ := os.ReadFile(path)
-			return config.Locate(path, src, []*config.FieldError{{Field: "user",
+			return yamlconf.Locate(path, src, []*yamlconf.FieldError{{Field: "user",
 				Msg: fmt.Sprintf("%s does not exist: the node started as root runs as it (create it; the package does)", cfg.User)}})
 		}
 		acct.RootStart = true
@@ -173,7 +174,7 @@ func checkFiles(path string, cfg config.Node) error {
 	if err != nil {
 		return err
 	}
-	return config.Locate(path, src, errs)
+	return yamlconf.Locate(path, src, errs)
 }
 
 // runNodeSmart writes a smartctl report per drive for the node's

@@ -12,6 +12,7 @@ import (
 	"micromirror/internal/node"
 	"micromirror/internal/syncer"
 	"micromirror/internal/testenv"
+	"micromirror/internal/yamlconf"
 )
 
 // TestNodeStatusAndSync drives a running node through its admin socket as
@@ -27,7 +28,7 @@ func TestNodeStatusAndSync(t *testing.T) {
 	rand.Read(big)
 	testenv.WriteFile(t, filepath.Join(src, "gimp-3.0.tar.xz"), big, time.Time{})
 	cfg := testenv.NodeConfig(t)
-	cfg.Projects = []config.Project{{Name: "gimp", Source: up.URL("gimp"), Bwlimit: config.Bits(16e6)}} // ~3 s
+	cfg.Projects = []config.Project{{Name: "gimp", Source: up.URL("gimp"), Bwlimit: yamlconf.Bits(16e6)}} // ~3 s
 	testenv.StartNode(t, cfg)
 	sock := node.AdminSocket(cfg)
 

@@ -16,7 +16,7 @@ import (
 	"strings"
 
 	"micromirror/internal/catalog"
-	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 	"micromirror/internal/yamlpos"
 )
 
@@ -94,7 +94,7 @@ func ReadAnsible(dir string) (*Ansible, error) {
 	var groups map[string]struct {
 		Hosts map[string]any `yaml:"hosts"`
 	}
-	if err := config.DecodeLoose(inv, src, &groups); err != nil { // groups may have vars and children too
+	if err := yamlconf.DecodeLoose(inv, src, &groups); err != nil { // groups may have vars and children too
 		return nil, err
 	}
 	group, ok := groups["MIRROR"]
@@ -112,7 +112,7 @@ func ReadAnsible(dir string) (*Ansible, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if !config.IsHostname(name) {
+		if !yamlconf.IsHostname(name) {
 			errs = append(errs, fmt.Errorf("%s:%d: host %q is not a lowercase hostname", inv, lineOfKey(src, name), name))
 			continue
 		}
@@ -154,11 +154,11 @@ func readHost(dir, name string) (Host, error) {
 func parseHost(name, file string, src []byte) (Host, error) {
 	// Unknown keys are listed, not refused: host_vars carry Ansible's own.
 	var v hostVars
-	if err := config.DecodeLoose(file, src, &v); err != nil {
+	if err := yamlconf.DecodeLoose(file, src, &v); err != nil {
 		return Host{}, err
 	}
 	var all map[string]any
-	if err := config.DecodeLoose(file, src, &all); err != nil {
+	if err := yamlconf.DecodeLoose(file, src, &all); err != nil {
 		return Host{}, err
 	}
 	h := Host{Name: name, File: file, Sponsor: strings.TrimSpace(v.SiteSponsor), SponsorURL: strings.TrimSpace(v.SiteSponsorURL),
@@ -169,7 +169,7 @@ func parseHost(name, file string, src []byte) (Host, error) {
 		}
 	}
 	sort.Strings(h.Unknown)
-	syntax := config.Syntax(src)
+	syntax := yamlconf.Syntax(src)
 	var errs []error
 	if len(v.HostedProjects) == 0 {
 		errs = append(errs, fmt.Errorf("%s:%d: hostedprojects: the host hosts nothing", file, yamlpos.LineOf(syntax, "hostedprojects")))

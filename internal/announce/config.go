@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 )
 
 // Config is announce.yaml.
@@ -26,10 +26,10 @@ type Config struct {
 	PasswordFile string `yaml:"password_file"`
 	CAFile       string `yaml:"ca_file"`
 	// Upstream is the host part of the topics: rsync/<upstream>/<module>.
-	Upstream string          `yaml:"upstream"`
-	Poll     config.Duration `yaml:"poll"`
-	Quiet    config.Duration `yaml:"quiet"`
-	Modules  []Module        `yaml:"modules"`
+	Upstream string            `yaml:"upstream"`
+	Poll     yamlconf.Duration `yaml:"poll"`
+	Quiet    yamlconf.Duration `yaml:"quiet"`
+	Modules  []Module          `yaml:"modules"`
 	// Journal keeps a change journal in each module's tree
 	// (.micromirror/journal) for nodes to transfer only what changed;
 	// default on, where the announcer may write that directory.
@@ -54,8 +54,8 @@ type Module struct {
 	Path string `yaml:"path"`
 	// Marker is a file inside the tree that changes on every update
 	// (Debian trace, Arch lastupdate); polled instead of walking the tree.
-	Marker string          `yaml:"marker"`
-	Quiet  config.Duration `yaml:"quiet"`
+	Marker string            `yaml:"marker"`
+	Quiet  yamlconf.Duration `yaml:"quiet"`
 }
 
 // Load reads and checks an announce config; errors name the key.
@@ -64,8 +64,8 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
-	c := Config{Poll: config.Dur(10 * time.Second), Quiet: config.Dur(30 * time.Second), Listen: "127.0.0.1:1883"}
-	if err := config.Decode(path, src, &c); err != nil {
+	c := Config{Poll: yamlconf.Dur(10 * time.Second), Quiet: yamlconf.Dur(30 * time.Second), Listen: "127.0.0.1:1883"}
+	if err := yamlconf.Decode(path, src, &c); err != nil {
 		return Config{}, err
 	}
 	base := filepath.Dir(path)
@@ -95,7 +95,7 @@ func Load(path string) (Config, error) {
 	}
 	for _, d := range []struct {
 		k string
-		v config.Duration
+		v yamlconf.Duration
 	}{{"poll", c.Poll}, {"quiet", c.Quiet}} {
 		if err := d.v.Err(); err != nil {
 			bad(d.k, "%v", err)
@@ -135,7 +135,7 @@ func LoadModules(path string) ([]Module, error) {
 		return nil, fmt.Errorf("read modules file: %w", err)
 	}
 	var f ModulesFile
-	if err := config.Decode(path, src, &f); err != nil {
+	if err := yamlconf.Decode(path, src, &f); err != nil {
 		return nil, err
 	}
 	for i := range f.Modules {

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
 	"micromirror/internal/journal"
 	"micromirror/internal/mqtt"
+	"micromirror/internal/yamlconf"
 )
 
 type recorder struct {
@@ -60,7 +60,7 @@ func TestAnnouncerQuietPeriod(t *testing.T) {
 	tree, deb := filepath.Join(dir, "gimp"), filepath.Join(dir, "debian")
 	write(t, filepath.Join(tree, "a/old.tar"), "old")
 	write(t, filepath.Join(deb, "project/trace/master"), "v1")
-	cfg := Config{Upstream: "up.example.net", Poll: config.Dur(50 * time.Millisecond), Quiet: config.Dur(400 * time.Millisecond),
+	cfg := Config{Upstream: "up.example.net", Poll: yamlconf.Dur(50 * time.Millisecond), Quiet: yamlconf.Dur(400 * time.Millisecond),
 		Modules: []Module{{Name: "gimp", Path: tree}, {Name: "debian", Path: deb, Marker: "project/trace/master"}}}
 	rec := &recorder{}
 	a := NewAnnouncer(cfg, rec, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -129,7 +129,7 @@ func TestSetModules(t *testing.T) {
 	gimp, vlc := filepath.Join(dir, "gimp"), filepath.Join(dir, "videolan")
 	write(t, filepath.Join(gimp, "a.tar"), "1")
 	write(t, filepath.Join(vlc, "b.tar"), "1")
-	cfg := Config{Upstream: "up.example.net", Poll: config.Dur(50 * time.Millisecond), Quiet: config.Dur(200 * time.Millisecond),
+	cfg := Config{Upstream: "up.example.net", Poll: yamlconf.Dur(50 * time.Millisecond), Quiet: yamlconf.Dur(200 * time.Millisecond),
 		Modules: []Module{{Name: "gimp", Path: gimp}}}
 	rec := &recorder{}
 	a := NewAnnouncer(cfg, rec, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -203,7 +203,7 @@ func TestJournalListsChanges(t *testing.T) {
 	write(t, filepath.Join(tree, "old/a.txt"), "1")
 	write(t, filepath.Join(tree, "gone/x/y.txt"), "1")
 	write(t, filepath.Join(tree, "mv/sub/f.txt"), "1")
-	cfg := Config{Upstream: "up.example.net", Poll: config.Dur(20 * time.Millisecond), Quiet: config.Dur(150 * time.Millisecond),
+	cfg := Config{Upstream: "up.example.net", Poll: yamlconf.Dur(20 * time.Millisecond), Quiet: yamlconf.Dur(150 * time.Millisecond),
 		Modules: []Module{{Name: "proj", Path: tree}}}
 	rec := &recorder{}
 	start := func() context.CancelFunc {
@@ -290,7 +290,7 @@ func TestJournalOfAMarkerModule(t *testing.T) {
 	deb, broken := t.TempDir(), t.TempDir()
 	write(t, filepath.Join(deb, "project/trace/master"), "v1")
 	write(t, filepath.Join(broken, journal.Dir), "a file where the journal's directory goes")
-	cfg := Config{Upstream: "up.example.net", Poll: config.Dur(20 * time.Millisecond), Quiet: config.Dur(100 * time.Millisecond),
+	cfg := Config{Upstream: "up.example.net", Poll: yamlconf.Dur(20 * time.Millisecond), Quiet: yamlconf.Dur(100 * time.Millisecond),
 		Modules: []Module{{Name: "debian", Path: deb, Marker: "project/trace/master"}, {Name: "broken", Path: broken}}}
 	rec := &recorder{}
 	a := NewAnnouncer(cfg, rec, testLog())

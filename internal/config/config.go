@@ -4,6 +4,8 @@ package config
 
 import (
 	"time"
+
+	"micromirror/internal/yamlconf"
 )
 
 // Node is the whole configuration of one mirror node (`micromirror node`).
@@ -50,8 +52,8 @@ type Telemetry struct {
 	// TokenFile holds this node's bearer token; never logged.
 	TokenFile string `yaml:"token_file"`
 	// CAFile trusts a private CA for the watchtower's certificate.
-	CAFile   string   `yaml:"ca_file"`
-	Interval Duration `yaml:"interval"`
+	CAFile   string            `yaml:"ca_file"`
+	Interval yamlconf.Duration `yaml:"interval"`
 	// SpoolMax bounds the batches kept while the watchtower is away.
 	SpoolMax int `yaml:"spool_max"`
 	// SmartDir holds the drives' smartctl reports, written as root by
@@ -73,7 +75,7 @@ type MQTT struct {
 	// ClientID names the persistent session; default the node name.
 	ClientID string `yaml:"client_id"`
 	// Jitter spreads trigger times; 0 (default) keeps the fleet in lockstep.
-	Jitter Duration `yaml:"jitter"`
+	Jitter yamlconf.Duration `yaml:"jitter"`
 }
 
 // Sync configures the sync engine node-wide; projects override bwlimit and
@@ -83,15 +85,15 @@ type Sync struct {
 	MaxConcurrent int `yaml:"max_concurrent"`
 	// Bwlimit paces every transfer so the fleet moves in lockstep and the
 	// upstream reads each file once for all.
-	Bwlimit Bitrate `yaml:"bwlimit"`
+	Bwlimit yamlconf.Bitrate `yaml:"bwlimit"`
 	// Schedule is the fallback interval when no push arrives.
-	Schedule Duration `yaml:"schedule"`
+	Schedule yamlconf.Duration `yaml:"schedule"`
 	// Timeout is rsync's --timeout (I/O silence); ConnectTimeout its
 	// --contimeout.
-	Timeout        Duration `yaml:"timeout"`
-	ConnectTimeout Duration `yaml:"connect_timeout"`
+	Timeout        yamlconf.Duration `yaml:"timeout"`
+	ConnectTimeout yamlconf.Duration `yaml:"connect_timeout"`
 	// StallTimeout kills a transfer whose progress has not moved this long.
-	StallTimeout Duration `yaml:"stall_timeout"`
+	StallTimeout yamlconf.Duration `yaml:"stall_timeout"`
 	// MaxDeletePercent refuses a run deleting more than this share of the
 	// files; it also catches an empty or truncated upstream.
 	MaxDeletePercent float64 `yaml:"max_delete_percent"`
@@ -99,15 +101,15 @@ type Sync struct {
 	ReservePercent float64 `yaml:"reserve_percent"`
 	// RetryMin and RetryMax bound the exponential backoff after transient
 	// failures (connection lost, timeouts, stalls).
-	RetryMin Duration `yaml:"retry_min"`
-	RetryMax Duration `yaml:"retry_max"`
+	RetryMin yamlconf.Duration `yaml:"retry_min"`
+	RetryMax yamlconf.Duration `yaml:"retry_max"`
 	// KeepLogs is how many per-run logs each project keeps.
 	KeepLogs int `yaml:"keep_logs"`
 	// Journal reads the upstream announcer's change journal and transfers
 	// only the paths it lists; VerifyEvery is how often a full run still
 	// compares the whole tree, to catch drift.
-	Journal     bool     `yaml:"journal"`
-	VerifyEvery Duration `yaml:"verify_every"`
+	Journal     bool              `yaml:"journal"`
+	VerifyEvery yamlconf.Duration `yaml:"verify_every"`
 }
 
 // Sponsor is the network hosting the node; index pages credit it.
@@ -157,19 +159,19 @@ type Limits struct {
 	MaxConnections   int `yaml:"max_connections"`
 	MaxRsyncSessions int `yaml:"max_rsync_sessions"`
 	// MaxRsyncPerClient caps one client address's rsync connections.
-	MaxRsyncPerClient int      `yaml:"max_rsync_per_client"`
-	HeaderTimeout     Duration `yaml:"header_timeout"`
-	IdleTimeout       Duration `yaml:"idle_timeout"`
+	MaxRsyncPerClient int               `yaml:"max_rsync_per_client"`
+	HeaderTimeout     yamlconf.Duration `yaml:"header_timeout"`
+	IdleTimeout       yamlconf.Duration `yaml:"idle_timeout"`
 	// KeepaliveRequests closes an HTTP/1.1 connection after this many
 	// requests (nginx's keepalive_requests).
 	KeepaliveRequests int `yaml:"keepalive_requests"`
 	// SendTimeout drops a client that takes no bytes of a response for
 	// this long (nginx's send_timeout); also the sockets' TCP_USER_TIMEOUT.
-	SendTimeout       Duration `yaml:"send_timeout"`
-	ShutdownGrace     Duration `yaml:"shutdown_grace"`
-	Blocklist         string   `yaml:"blocklist"`
-	RateLimit         Rate     `yaml:"rate_limit"`
-	CheckerUserAgents []string `yaml:"checker_user_agents"`
+	SendTimeout       yamlconf.Duration `yaml:"send_timeout"`
+	ShutdownGrace     yamlconf.Duration `yaml:"shutdown_grace"`
+	Blocklist         string            `yaml:"blocklist"`
+	RateLimit         Rate              `yaml:"rate_limit"`
+	CheckerUserAgents []string          `yaml:"checker_user_agents"`
 	// CheckerNetworks are the prefixes the distros' mirror checkers
 	// come from: they are never rate-limited. A user agent is a claim
 	// and exempts nobody.
@@ -186,10 +188,10 @@ type Limits struct {
 type Cache struct {
 	// Memory is what the bodies held in memory may take; 0 turns the
 	// cache off.
-	Memory ByteSize `yaml:"memory"`
+	Memory yamlconf.ByteSize `yaml:"memory"`
 	// MaxFile is the largest file held in memory; larger ones are kept
 	// open instead.
-	MaxFile ByteSize `yaml:"max_file"`
+	MaxFile yamlconf.ByteSize `yaml:"max_file"`
 }
 
 // Rate is an nginx limit_req style limit per client prefix (/24, /48).
@@ -217,12 +219,12 @@ type Project struct {
 	UpstreamPath string `yaml:"upstream_path"`
 	// ExtraFiles are single files pulled besides the tree after each
 	// sync, each at the same path on the upstream and under data_dir.
-	ExtraFiles []string `yaml:"extra_files"`
-	Source     string   `yaml:"source"`
-	Triggers   []string `yaml:"triggers"`
-	Exclude    []string `yaml:"exclude"`
-	Bwlimit    Bitrate  `yaml:"bwlimit"`
-	Schedule   Duration `yaml:"schedule"`
+	ExtraFiles []string          `yaml:"extra_files"`
+	Source     string            `yaml:"source"`
+	Triggers   []string          `yaml:"triggers"`
+	Exclude    []string          `yaml:"exclude"`
+	Bwlimit    yamlconf.Bitrate  `yaml:"bwlimit"`
+	Schedule   yamlconf.Duration `yaml:"schedule"`
 
 	// Recipe overrides; unset keeps the catalog's value.
 	Stages            int      `yaml:"stages"` // 1 or 2
@@ -255,32 +257,32 @@ func Default() Node {
 			Rsync: []string{":873"},
 			Admin: []string{"127.0.0.1:9873"},
 		},
-		Telemetry: Telemetry{Interval: Dur(time.Minute), SpoolMax: 20160}, // two weeks of minutes
-		Cache:     Cache{Memory: Bytes(32 << 20), MaxFile: Bytes(16 << 10)},
+		Telemetry: Telemetry{Interval: yamlconf.Dur(time.Minute), SpoolMax: 20160}, // two weeks of minutes
+		Cache:     Cache{Memory: yamlconf.Bytes(32 << 20), MaxFile: yamlconf.Bytes(16 << 10)},
 		Sync: Sync{
 			MaxConcurrent:    2,
-			Bwlimit:          Bits(200e6),
-			Schedule:         Dur(24 * time.Hour),
-			Timeout:          Dur(10 * time.Minute),
-			ConnectTimeout:   Dur(60 * time.Second),
-			StallTimeout:     Dur(15 * time.Minute),
+			Bwlimit:          yamlconf.Bits(200e6),
+			Schedule:         yamlconf.Dur(24 * time.Hour),
+			Timeout:          yamlconf.Dur(10 * time.Minute),
+			ConnectTimeout:   yamlconf.Dur(60 * time.Second),
+			StallTimeout:     yamlconf.Dur(15 * time.Minute),
 			MaxDeletePercent: 10,
 			ReservePercent:   5,
-			RetryMin:         Dur(time.Minute),
-			RetryMax:         Dur(time.Hour),
+			RetryMin:         yamlconf.Dur(time.Minute),
+			RetryMax:         yamlconf.Dur(time.Hour),
 			KeepLogs:         20,
 			Journal:          true,
-			VerifyEvery:      Dur(24 * time.Hour),
+			VerifyEvery:      yamlconf.Dur(24 * time.Hour),
 		},
 		Limits: Limits{
 			MaxConnections:    4096,
 			MaxRsyncSessions:  50,
 			MaxRsyncPerClient: 4,
-			HeaderTimeout:     Dur(10 * time.Second),
-			IdleTimeout:       Dur(75 * time.Second),
-			SendTimeout:       Dur(60 * time.Second),
+			HeaderTimeout:     yamlconf.Dur(10 * time.Second),
+			IdleTimeout:       yamlconf.Dur(75 * time.Second),
+			SendTimeout:       yamlconf.Dur(60 * time.Second),
 			KeepaliveRequests: 1000,
-			ShutdownGrace:     Dur(30 * time.Second),
+			ShutdownGrace:     yamlconf.Dur(30 * time.Second),
 			RateLimit:         Rate{PerSecond: 20, Burst: 100},
 			CheckerUserAgents: []string{
 				"archweb", "mirrormanager", "Launchpad Mirror Prober",

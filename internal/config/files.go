@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"micromirror/internal/yamlconf"
 )
 
 // Account is who will use a config's files: the node's user.
@@ -66,9 +68,9 @@ const (
 // log writable, the files read at start (blocklist, certificate and key,
 // tokens, passwords, CA files) readable. A config that validates can still
 // fail at start on these; this says so first, naming each key.
-func (c *Node) CheckFiles(a Account) []*FieldError {
-	var errs []*FieldError
-	bad := func(field, msg string) { errs = append(errs, &FieldError{Field: field, Msg: msg}) }
+func (c *Node) CheckFiles(a Account) []*yamlconf.FieldError {
+	var errs []*yamlconf.FieldError
+	bad := func(field, msg string) { errs = append(errs, &yamlconf.FieldError{Field: field, Msg: msg}) }
 	dir := func(field, p string) {
 		if msg := a.dirUsable(p); msg != "" {
 			bad(field, msg)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"micromirror/internal/yamlconf"
 )
 
 // TestCheckFiles: -check looks past the config at what it points to, as
@@ -42,7 +44,7 @@ projects: [{name: debian}]
 		t.Fatal(err)
 	}
 	someone := Account{Name: "someone", UID: 4242, GIDs: []int{4242}}
-	err = Locate(path, src, cfg.CheckFiles(someone))
+	err = yamlconf.Locate(path, src, cfg.CheckFiles(someone))
 	if err == nil {
 		t.Fatal("no problem found")
 	}
@@ -65,7 +67,7 @@ projects: [{name: debian}]
 	// log: those need only be reachable; files it reads still must be
 	// readable.
 	someone.RootStart = true
-	err = Locate(path, src, cfg.CheckFiles(someone))
+	err = yamlconf.Locate(path, src, cfg.CheckFiles(someone))
 	got := ""
 	if err != nil {
 		got = err.Error()

@@ -14,12 +14,12 @@ import (
 
 	"micromirror/internal/catalog"
 	"micromirror/internal/telemetry"
+	"micromirror/internal/yamlconf"
 )
 
 var (
-	hostnameRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	segmentRE  = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$`)
-	topicRE    = regexp.MustCompile(`^[^#+/\x00]+$`)
+	segmentRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$`)
+	topicRE   = regexp.MustCompile(`^[^#+/\x00]+$`)
 )
 
 // reservedPaths are served by the node itself and cannot be project paths.
@@ -27,21 +27,21 @@ var reservedPaths = map[string]bool{"robots.txt": true, "favicon.ico": true, "in
 
 // Validate checks every field and returns one error per bad value, each
 // naming its key path so Parse can add the line.
-func (c *Node) Validate() []*FieldError {
-	var errs []*FieldError
+func (c *Node) Validate() []*yamlconf.FieldError {
+	var errs []*yamlconf.FieldError
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &yamlconf.FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 
 	if c.Name == "" {
 		bad("name", "required: the node's public hostname, e.g. sponsor.mm.example.net")
-	} else if !hostnameRE.MatchString(c.Name) {
+	} else if !yamlconf.IsHostname(c.Name) {
 		bad("name", "%q is not a lowercase hostname", c.Name)
 	}
 	if c.Sponsor.Name == "" {
 		bad("sponsor.name", "required: index pages credit the sponsor")
 	}
-	if c.Sponsor.URL != "" && !isHTTPURL(c.Sponsor.URL) {
+	if c.Sponsor.URL != "" && !yamlconf.IsHTTPURL(c.Sponsor.URL) {
 		bad("sponsor.url", "%q is not an http(s) URL", c.Sponsor.URL)
 	}
 	if c.Contact == "" {
@@ -50,7 +50,7 @@ func (c *Node) Validate() []*FieldError {
 		bad("contact", "%q is neither an e-mail address nor an http(s) URL", c.Contact)
 	}
 	for _, f := range []struct{ key, v string }{{"fleet.url", c.Fleet.URL}, {"fleet.donate", c.Fleet.Donate}} {
-		if f.v != "" && !isHTTPURL(f.v) {
+		if f.v != "" && !yamlconf.IsHTTPURL(f.v) {
 			bad(f.key, "%q is not an http(s) URL", f.v)
 		}
 	}
@@ -70,7 +70,7 @@ func (c *Node) Validate() []*FieldError {
 	c.validateLimits(bad)
 	for _, s := range []struct {
 		key string
-		v   ByteSize
+		v   yamlconf.ByteSize
 	}{{"cache.memory", c.Cache.Memory}, {"cache.max_file", c.Cache.MaxFile}} {
 		if err := s.v.Err(); err != nil {
 			bad(s.key, "%v", err)
@@ -82,7 +82,7 @@ func (c *Node) Validate() []*FieldError {
 	c.validateSync(bad)
 	c.validateMQTT(bad)
 	if t := c.Telemetry; t.URL != "" {
-		if !isHTTPURL(t.URL) {
+		if !yamlconf.IsHTTPURL(t.URL) {
 			bad("telemetry.url", "%q is not an http(s) URL", t.URL)
 		}
 		if t.TokenFile == "" {
@@ -182,14 +182,14 @@ func (c *Node) validateTLS(bad reporter) {
 				bad("tls.acme.email", "%q is not an e-mail address", t.ACME.Email)
 			}
 		}
-		if t.ACME.Directory != "" && !isHTTPURL(t.ACME.Directory) {
+		if t.ACME.Directory != "" && !yamlconf.IsHTTPURL(t.ACME.Directory) {
 			bad("tls.acme.directory", "%q is not an http(s) URL", t.ACME.Directory)
 		}
 		if len(c.Listen.HTTP) == 0 {
 			bad("tls.acme", "ACME HTTP-01 needs a listen.http address (port 80 in production)")
 		}
 		for i, n := range t.ACME.Names {
-			if !hostnameRE.MatchString(n) {
+			if !yamlconf.IsHostname(n) {
 				bad(fmt.Sprintf("tls.acme.names[%d]", i), "%q is not a hostname", n)
 			}
 		}
@@ -212,7 +212,7 @@ func (c *Node) validateLimits(bad reporter) {
 	}
 	for _, d := range []struct {
 		key string
-		v   Duration
+		v   yamlconf.Duration
 	}{{"limits.header_timeout", l.HeaderTimeout}, {"limits.idle_timeout", l.IdleTimeout},
 		{"limits.send_timeout", l.SendTimeout}, {"limits.shutdown_grace", l.ShutdownGrace}} {
 		if err := d.v.Err(); err != nil {
@@ -228,12 +228,12 @@ func (c *Node) validateLimits(bad reporter) {
 		bad("limits.rate_limit.burst", "must be at least 1")
 	}
 	for i, n := range l.RateLimit.Networks {
-		if _, err := ParsePrefix(n); err != nil {
+		if _, err := yamlconf.ParsePrefix(n); err != nil {
 			bad(fmt.Sprintf("limits.rate_limit.networks[%d]", i), "%v", err)
 		}
 	}
 	for i, n := range l.CheckerNetworks {
-		if _, err := ParsePrefix(n); err != nil {
+		if _, err := yamlconf.ParsePrefix(n); err != nil {
 			bad(fmt.Sprintf("limits.checker_networks[%d]", i), "%v", err)
 		}
 	}
@@ -254,7 +254,7 @@ func (c *Node) validateSync(bad reporter) {
 	}
 	for _, d := range []struct {
 		key string
-		v   Duration
+		v   yamlconf.Duration
 		min time.Duration
 	}{
 		{"sync.schedule", s.Schedule, time.Minute}, {"sync.timeout", s.Timeout, time.Second},
@@ -319,18 +319,6 @@ func ValidTopicFilter(f string) bool {
 		}
 	}
 	return true
-}
-
-// ParsePrefix accepts a CIDR prefix or a single address.
-func ParsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked(), nil
-	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR prefix", s)
 }
 
 func (c *Node) validateProjects(bad reporter) {
@@ -433,7 +421,7 @@ func IsUpstream(s string) bool {
 			return false
 		}
 	}
-	return hostnameRE.MatchString(host)
+	return yamlconf.IsHostname(host)
 }
 
 // UpstreamHost is the host of an upstream given as host or host:port: the
@@ -451,12 +439,9 @@ func UpstreamHost(s string) string {
 	return s
 }
 
-// IsHostname reports whether s is a lowercase DNS hostname.
-func IsHostname(s string) bool { return hostnameRE.MatchString(s) }
-
 // IsContact reports whether s is an e-mail address or an http(s) URL.
 func IsContact(s string) bool {
-	if isHTTPURL(s) {
+	if yamlconf.IsHTTPURL(s) {
 		return true
 	}
 	_, err := mail.ParseAddress(s)
@@ -468,14 +453,6 @@ func IsBrokerURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && u.Host != "" &&
 		slices.Contains([]string{"tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"}, u.Scheme)
-}
-
-// IsHTTPURL reports whether s is an absolute http or https URL.
-func IsHTTPURL(s string) bool { return isHTTPURL(s) }
-
-func isHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func isRsyncSource(s string) bool {

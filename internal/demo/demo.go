@@ -19,6 +19,7 @@ import (
 	"micromirror/internal/node"
 	"micromirror/internal/store/sqlite"
 	"micromirror/internal/watchtower"
+	"micromirror/internal/yamlconf"
 )
 
 // Options shape a demo run.
@@ -109,7 +110,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	ann := &announced{pub: pub, seen: make(chan sent, 16)}
 	actx, acancel := context.WithCancel(ctx)
 	defer acancel()
-	go announce.NewAnnouncer(announce.Config{Upstream: "upstream.demo", Poll: config.Dur(100 * time.Millisecond), Quiet: config.Dur(500 * time.Millisecond),
+	go announce.NewAnnouncer(announce.Config{Upstream: "upstream.demo", Poll: yamlconf.Dur(100 * time.Millisecond), Quiet: yamlconf.Dur(500 * time.Millisecond),
 		Modules: []announce.Module{{Name: "debian", Path: repo}, {Name: "releases", Path: rel}}}, ann, o.Log.With("component", "announce")).Run(actx)
 	for _, m := range []string{"debian", "releases"} { // the journals exist before the first syncs
 		if _, _, err := ann.next(ctx, m); err != nil {
@@ -312,7 +313,7 @@ func nodeConfig(dir, slug, sponsor, url string, projects []string, up *upstream,
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
 		return cfg, err
 	}
-	cfg.Telemetry = config.Telemetry{URL: wt + "/api/v1/ingest", TokenFile: tokenFile, Interval: config.Dur(5 * time.Second), SpoolMax: 1000}
+	cfg.Telemetry = config.Telemetry{URL: wt + "/api/v1/ingest", TokenFile: tokenFile, Interval: yamlconf.Dur(5 * time.Second), SpoolMax: 1000}
 	for _, p := range projects {
 		cfg.Projects = append(cfg.Projects, config.Project{Name: p, Source: up.url(p), Triggers: []string{p}})
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 )
 
 // Blocklist is a set of prefixes, swapped whole on reload so lookups never
@@ -60,7 +60,7 @@ func ParseBlocklist(name string, r io.Reader) ([]netip.Prefix, error) {
 		if line == "" {
 			continue
 		}
-		p, err := config.ParsePrefix(line)
+		p, err := yamlconf.ParsePrefix(line)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", name, n, err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"micromirror/internal/config"
 	"micromirror/internal/testenv"
+	"micromirror/internal/yamlconf"
 )
 
 // rsyncTarget is a node with rsync serving and a large file to pull
@@ -54,7 +55,7 @@ func waitSessions(t *testing.T, tg *target, want int64) {
 func TestRsyncSilentClientsHoldNothing(t *testing.T) {
 	tg, base := rsyncTarget(t, func(c *config.Node) {
 		c.Limits.MaxRsyncSessions = 5
-		c.Limits.HeaderTimeout = config.Dur(time.Second)
+		c.Limits.HeaderTimeout = yamlconf.Dur(time.Second)
 	})
 	addr := tg.n.RsyncAddrs()[0].String()
 	// The silent client is 127.0.0.2; the real ones 127.0.0.1.

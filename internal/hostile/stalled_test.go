@@ -12,6 +12,7 @@ import (
 
 	"micromirror/internal/config"
 	"micromirror/internal/testenv"
+	"micromirror/internal/yamlconf"
 )
 
 // TestStalledReadersDropped: clients that ask for a large file and never
@@ -22,7 +23,7 @@ func TestStalledReadersDropped(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
-	tg := startTarget(t, func(c *config.Node) { c.Limits.SendTimeout = config.Dur(2 * time.Second) })
+	tg := startTarget(t, func(c *config.Node) { c.Limits.SendTimeout = yamlconf.Dur(2 * time.Second) })
 	testenv.WriteFile(t, filepath.Join(tg.deb, "big.iso"), bytes.Repeat([]byte("s"), 32<<20), syncedAt)
 	open := func() int {
 		n, _ := strconv.Atoi(metric(t, tg, "micromirror_open_connections"))

@@ -9,8 +9,8 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"micromirror/internal/catalog"
-	"micromirror/internal/config"
 	"micromirror/internal/geo"
+	"micromirror/internal/yamlconf"
 	"micromirror/internal/yamlpos"
 )
 
@@ -157,7 +157,7 @@ func (c *checker) hardware(n *Node, sizes map[string]Size) {
 	for _, p := range n.Hosted() {
 		s := sizes[p]
 		total += s.Bytes
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", p, config.HumanBytes(float64(s.Bytes)), s.Source))
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", p, yamlconf.HumanBytes(float64(s.Bytes)), s.Source))
 	}
 	usable := c.f.UsableDisk(n)
 	if total > usable {
@@ -166,7 +166,7 @@ func (c *checker) hardware(n *Node, sizes map[string]Size) {
 			field = n.Field("placement")
 		}
 		c.add(Error, "disk", n, "", field, "projects need %s but %s of the %s disk is usable with %g%% headroom: %s",
-			config.HumanBytes(float64(total)), config.HumanBytes(float64(usable)), n.Disk, c.f.HeadroomPercent, strings.Join(parts, ", "))
+			yamlconf.HumanBytes(float64(total)), yamlconf.HumanBytes(float64(usable)), n.Disk, c.f.HeadroomPercent, strings.Join(parts, ", "))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 )
 
 // Fleet is fleet.yaml.
@@ -90,7 +91,7 @@ type Plan struct {
 	// MinGain is the least expected gain in bytes served per day that
 	// justifies a change (a change costs an initial sync and a
 	// registration).
-	MinGain config.ByteSize `yaml:"min_gain"`
+	MinGain yamlconf.ByteSize `yaml:"min_gain"`
 	// UtilisationPercent of each node's NIC is the most the plan expects
 	// it to serve.
 	UtilisationPercent float64 `yaml:"utilisation_percent"`
@@ -115,10 +116,10 @@ type Project struct {
 	MinNodes      *int `yaml:"min_nodes"`
 	MinContinents int  `yaml:"min_continents"`
 	// Size overrides the catalog's (and the watchtower's measured) size.
-	Size config.ByteSize `yaml:"size"`
+	Size yamlconf.ByteSize `yaml:"size"`
 	// Demand is the bytes per day a node hosting the project is expected
 	// to serve, for planning before any node has served it.
-	Demand config.ByteSize `yaml:"demand"`
+	Demand yamlconf.ByteSize `yaml:"demand"`
 	// MirrorList and Registration override the catalog's links.
 	MirrorList   string `yaml:"mirror_list"`
 	Registration string `yaml:"registration"`
@@ -150,10 +151,10 @@ type Node struct {
 	// ASN is the hosting network's AS number (64500 or "AS64500").
 	ASN ASN `yaml:"asn"`
 	// Site is the building the node is in (a fault domain).
-	Site     string          `yaml:"site"`
-	Location Location        `yaml:"location"`
-	Disk     config.ByteSize `yaml:"disk"`
-	NIC      config.Bitrate  `yaml:"nic"`
+	Site     string            `yaml:"site"`
+	Location Location          `yaml:"location"`
+	Disk     yamlconf.ByteSize `yaml:"disk"`
+	NIC      yamlconf.Bitrate  `yaml:"nic"`
 	// Projects is the operator's list, or "auto" for the planner's, kept
 	// in Placement.
 	Projects  ProjectList `yaml:"projects"`

@@ -5,6 +5,7 @@ import (
 
 	"micromirror/internal/catalog"
 	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 )
 
 // ProjectEntry is a project's entry in every node config that hosts it:
@@ -19,7 +20,7 @@ func (f *Fleet) ProjectEntry(name string) config.Project {
 			entry.DeleteExcluded = &l.DeleteExcluded
 		}
 		if l.BwlimitBits > 0 {
-			entry.Bwlimit = config.Bits(l.BwlimitBits)
+			entry.Bwlimit = yamlconf.Bits(l.BwlimitBits)
 		}
 	}
 	if p := f.Projects[name]; p != nil {

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 )
 
 // Defaults of fleet.yaml's optional keys.
@@ -21,7 +21,7 @@ func defaults() Fleet {
 		HeadroomPercent: DefaultHeadroomPercent,
 		MinNodes:        DefaultMinNodes,
 		Plan: Plan{
-			MinGain:            config.Bytes(50e9),
+			MinGain:            yamlconf.Bytes(50e9),
 			UtilisationPercent: 80,
 			Overlap:            0.2,
 			RadiusKM:           500,
@@ -47,14 +47,14 @@ func Parse(name string, src []byte) (*Fleet, error) {
 		return nil, fmt.Errorf("%s: inventory is empty", name)
 	}
 	f := defaults()
-	if err := config.Decode(name, src, &f); err != nil {
+	if err := yamlconf.Decode(name, src, &f); err != nil {
 		return nil, err
 	}
 	f.path, f.src = name, src
 	f.fillIn()
 	errs := f.validate()
 	if len(errs) > 0 {
-		return nil, config.Locate(name, src, errs)
+		return nil, yamlconf.Locate(name, src, errs)
 	}
 	// Each node's whole config is checked last, with the node's own
 	// validation; its errors point at the inventory lines that set them.

@@ -10,6 +10,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 	"micromirror/internal/yamlpos"
 )
 
@@ -29,22 +30,22 @@ func (f *Fleet) BaseConfig(n *Node) (config.Node, error) {
 		if _, null := layer.node.(*ast.NullNode); null {
 			continue
 		}
-		if err := config.DecodeNode(f.path, layer.node, &cfg, true); err != nil {
+		if err := yamlconf.DecodeNode(f.path, layer.node, &cfg, true); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		var probe config.Node
-		if err := config.DecodeNode(f.path, layer.node, &probe, false); err != nil {
+		if err := yamlconf.DecodeNode(f.path, layer.node, &probe, false); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		var owned []*config.FieldError
+		var owned []*yamlconf.FieldError
 		for _, o := range fleetOwned(probe) {
-			owned = append(owned, &config.FieldError{Field: layer.key + "." + o.key,
+			owned = append(owned, &yamlconf.FieldError{Field: layer.key + "." + o.key,
 				Msg: fmt.Sprintf("set by the fleet from %s; remove it here", o.from)})
 		}
 		if len(owned) > 0 {
-			errs = append(errs, config.Locate(f.path, f.src, owned))
+			errs = append(errs, yamlconf.Locate(f.path, f.src, owned))
 		}
 	}
 	return cfg, errors.Join(errs...)
@@ -130,9 +131,9 @@ func (f *Fleet) NodeConfig(n *Node) (config.Node, error) {
 // locateNodeErrors points each error of a rendered node config at the
 // inventory key that set the value: the node's `node:`, the fleet's
 // `node:`, or the portfolio entry of a project.
-func (f *Fleet) locateNodeErrors(n *Node, cfg config.Node, errs []*config.FieldError) error {
+func (f *Fleet) locateNodeErrors(n *Node, cfg config.Node, errs []*yamlconf.FieldError) error {
 	file := f.syntax()
-	out := make([]*config.FieldError, 0, len(errs))
+	out := make([]*yamlconf.FieldError, 0, len(errs))
 	for _, fe := range errs {
 		field := ""
 		for _, cand := range []string{n.Field("node") + "." + fe.Field, "node." + fe.Field} {
@@ -151,9 +152,9 @@ func (f *Fleet) locateNodeErrors(n *Node, cfg config.Node, errs []*config.FieldE
 			field = n.Field("")
 			msg = fmt.Sprintf("rendered node.yaml of %s: %s: %s", n.Name, fe.Field, fe.Msg)
 		}
-		out = append(out, &config.FieldError{Field: field, Msg: msg})
+		out = append(out, &yamlconf.FieldError{Field: field, Msg: msg})
 	}
-	return config.Locate(f.path, f.src, out)
+	return yamlconf.Locate(f.path, f.src, out)
 }
 
 // projectIndex splits "projects[3].bwlimit" into 3 and ".bwlimit".
@@ -168,4 +169,4 @@ func projectIndex(field string) (int, string, bool) {
 }
 
 // syntax is the parsed inventory, for line lookups.
-func (f *Fleet) syntax() *ast.File { return config.Syntax(f.src) }
+func (f *Fleet) syntax() *ast.File { return yamlconf.Syntax(f.src) }

@@ -14,7 +14,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"micromirror/internal/atomicfile"
-	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 )
 
 // Secrets is the fleet's secrets file, kept apart from the inventory (and
@@ -52,7 +52,7 @@ func LoadSecrets(path string) (*Secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
-	if err := config.Decode(path, src, s); err != nil {
+	if err := yamlconf.Decode(path, src, s); err != nil {
 		// The decoder's message quotes the file; name only the line.
 		where := ""
 		if m := errLineRE.FindStringSubmatch(err.Error()); m != nil {

@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml/ast"
+	"micromirror/internal/yamlconf"
 
-	"micromirror/internal/config"
+	"github.com/goccy/go-yaml/ast"
 )
 
 // ASN is an autonomous system number, written 64500 or "AS64500". A bad
@@ -30,8 +30,8 @@ func (a *ASN) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// UnmarshalYAML decodes the YAML scalar (see config.UnmarshalScalar).
-func (a *ASN) UnmarshalYAML(n ast.Node) error { return config.UnmarshalScalar(n, a) }
+// UnmarshalYAML decodes the YAML scalar (see yamlconf.UnmarshalScalar).
+func (a *ASN) UnmarshalYAML(n ast.Node) error { return yamlconf.UnmarshalScalar(n, a) }
 
 // MarshalText writes the number alone.
 func (a ASN) MarshalText() ([]byte, error) { return []byte(strconv.FormatUint(uint64(a.n), 10)), nil }

@@ -10,6 +10,7 @@ import (
 	"micromirror/internal/catalog"
 	"micromirror/internal/config"
 	"micromirror/internal/geo"
+	"micromirror/internal/yamlconf"
 )
 
 var (
@@ -19,15 +20,15 @@ var (
 
 // validate checks that every value is well formed; the fleet's rules (one
 // node per ASN, disk, replicas...) are Check's.
-func (f *Fleet) validate() []*config.FieldError {
-	var errs []*config.FieldError
+func (f *Fleet) validate() []*yamlconf.FieldError {
+	var errs []*yamlconf.FieldError
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, &config.FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &yamlconf.FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	switch {
 	case f.Domain == "":
 		bad("domain", "required: the fleet's domain; nodes are <sponsor-slug>.<domain>")
-	case !config.IsHostname(f.Domain):
+	case !yamlconf.IsHostname(f.Domain):
 		bad("domain", "%q is not a lowercase domain name", f.Domain)
 	}
 	if f.Operator.Name == "" {
@@ -42,7 +43,7 @@ func (f *Fleet) validate() []*config.FieldError {
 	for _, u := range []struct{ key, v string }{
 		{"operator.url", f.Operator.URL}, {"operator.donate", f.Operator.Donate}, {"watchtower.url", f.Watchtower.URL},
 	} {
-		if u.v != "" && !config.IsHTTPURL(u.v) {
+		if u.v != "" && !yamlconf.IsHTTPURL(u.v) {
 			bad(u.key, "%q is not an http(s) URL", u.v)
 		}
 	}
@@ -139,14 +140,14 @@ func (f *Fleet) validateProjects(bad reporter) {
 		}
 		for _, s := range []struct {
 			k string
-			v config.ByteSize
+			v yamlconf.ByteSize
 		}{{"size", p.Size}, {"demand", p.Demand}} {
 			if err := s.v.Err(); err != nil {
 				bad(key+"."+s.k, "%v", err)
 			}
 		}
 		for _, u := range []struct{ k, v string }{{"mirror_list", p.MirrorList}, {"registration", p.Registration}} {
-			if u.v != "" && !config.IsHTTPURL(u.v) {
+			if u.v != "" && !yamlconf.IsHTTPURL(u.v) {
 				bad(key+"."+u.k, "%q is not an http(s) URL", u.v)
 			}
 		}
@@ -178,10 +179,10 @@ func (f *Fleet) validateNode(n *Node, bad reporter) {
 	if s.Name == "" {
 		bad(field("sponsor.name"), "required: every page credits the sponsor by name")
 	}
-	if s.URL != "" && !config.IsHTTPURL(s.URL) {
+	if s.URL != "" && !yamlconf.IsHTTPURL(s.URL) {
 		bad(field("sponsor.url"), "%q is not an http(s) URL", s.URL)
 	}
-	if n.Name != "" && !config.IsHostname(n.Name) {
+	if n.Name != "" && !yamlconf.IsHostname(n.Name) {
 		bad(field("name"), "%q is not a lowercase hostname", n.Name)
 	}
 	if !slices.Contains([]string{Planned, Active, Retired}, n.Status) {

@@ -11,6 +11,7 @@ import (
 	"micromirror/internal/config"
 	"micromirror/internal/guard"
 	"micromirror/internal/serve"
+	"micromirror/internal/yamlconf"
 )
 
 // front is what a config produces for serving; swapped whole on reload.
@@ -99,7 +100,7 @@ func contentOf(cfg config.Node) (serve.Site, []serve.Project, serve.Options) {
 func prefixes(ss []string) []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range ss {
-		p, _ := config.ParsePrefix(s)
+		p, _ := yamlconf.ParsePrefix(s)
 		out = append(out, p)
 	}
 	return out

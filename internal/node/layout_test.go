@@ -11,6 +11,7 @@ import (
 
 	"micromirror/internal/config"
 	"micromirror/internal/testenv"
+	"micromirror/internal/yamlconf"
 )
 
 // TestDeepLayout: projects laid out as an existing fleet serves them (the
@@ -43,7 +44,7 @@ func TestDeepLayout(t *testing.T) {
 	upstream := testenv.StartUpstream(t, modules)
 	cfg := testenv.NodeConfig(t)
 	cfg.Upstream = upstream.Addr()
-	day := config.Dur(24 * time.Hour)
+	day := yamlconf.Dur(24 * time.Hour)
 	cfg.Projects = []config.Project{
 		{Name: "kde", Path: "kdeftp/stable", ExtraFiles: []string{"kdeftp/last-updated"}, Schedule: day},
 		{Name: "fdroid", Path: "fdroid/repo", Schedule: day},

@@ -18,6 +18,7 @@ import (
 	"micromirror/internal/node"
 	"micromirror/internal/testenv"
 	"micromirror/internal/testenv/logbuf"
+	"micromirror/internal/yamlconf"
 )
 
 // TestRateLimitSparesCheckersByAddress: the checkers' networks are never
@@ -314,7 +315,7 @@ func TestReloadKeepsRuntimeState(t *testing.T) {
 		t.Fatalf("before the reload: cache entries %s, blocked %s", before[0], before[1])
 	}
 	next := cfg
-	next.Limits.IdleTimeout = config.Dur(time.Minute) // cannot be applied
+	next.Limits.IdleTimeout = yamlconf.Dur(time.Minute) // cannot be applied
 	next.Listen.HTTP = append(slices.Clone(cfg.Listen.HTTP), "127.0.0.1:0")
 	if err := n.Reload(next); err != nil {
 		t.Fatal(err)
@@ -343,8 +344,8 @@ func TestReloadSyncsAChangedSource(t *testing.T) {
 	testenv.WriteFile(t, filepath.Join(other, "file"), []byte("o"), syncedAt)
 	up := testenv.StartUpstream(t, map[string]string{"a": srcA, "b": srcB, "other": other})
 	cfg := testenv.NodeConfig(t)
-	cfg.Projects = []config.Project{{Name: "gimp", Source: up.URL("a"), Schedule: config.Dur(24 * time.Hour)},
-		{Name: "videolan", Source: up.URL("other"), Schedule: config.Dur(24 * time.Hour)}}
+	cfg.Projects = []config.Project{{Name: "gimp", Source: up.URL("a"), Schedule: yamlconf.Dur(24 * time.Hour)},
+		{Name: "videolan", Source: up.URL("other"), Schedule: yamlconf.Dur(24 * time.Hour)}}
 	n := testenv.StartNode(t, cfg)
 	runs := func() (gimp, videolan uint64) {
 		st := n.Engine().Status()

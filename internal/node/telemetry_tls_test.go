@@ -15,6 +15,7 @@ import (
 	"micromirror/internal/store/sqlite"
 	"micromirror/internal/testenv"
 	"micromirror/internal/watchtower"
+	"micromirror/internal/yamlconf"
 )
 
 // TestTelemetryOverHTTPS: the watchtower serves TLS with a private CA's
@@ -40,7 +41,7 @@ func TestTelemetryOverHTTPS(t *testing.T) {
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokenFile, []byte("tls-token"), 0o600)
 	cfg.Telemetry = config.Telemetry{URL: "https://" + wt.Addr() + "/api/v1/ingest", TokenFile: tokenFile, CAFile: cert,
-		Interval: config.Dur(200 * time.Millisecond), SpoolMax: 100}
+		Interval: yamlconf.Dur(200 * time.Millisecond), SpoolMax: 100}
 	testenv.StartNode(t, cfg)
 
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: testenv.TLSTrusting(t, cert)}}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 )
 
 // Row is what one node served of one project on one day, as the
@@ -97,7 +97,7 @@ func ReadCSV(name string, r io.Reader) (d Demand, priors map[string]float64, err
 		if project == "" {
 			return nil, nil, fmt.Errorf("%s:%d: project is empty", name, line)
 		}
-		size, err := config.ParseByteSize(field(rec, "bytes"))
+		size, err := yamlconf.ParseByteSize(field(rec, "bytes"))
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s:%d: bytes: %v", name, line, err)
 		}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 )
 
 // source says where a node's expected bytes for a project come from.
@@ -187,13 +187,13 @@ func (s *state) estimateOnce(d Demand, projIndex map[string]int) [][]source {
 
 // describe explains the expected bytes of p at n for a person.
 func (s *state) describe(src source, n, p int) string {
-	alone := config.HumanBytes(s.value[n][p]) + "/day"
+	alone := yamlconf.HumanBytes(s.value[n][p]) + "/day"
 	var what string
 	switch src.kind {
 	case "measured":
 		// value is the figure scaled up to no neighbours; say what was
 		// measured, and below what the plan expects.
-		what = "measured " + config.HumanBytes(src.measured) + "/day"
+		what = "measured " + yamlconf.HumanBytes(src.measured) + "/day"
 	case "peers":
 		hosts := "hosts"
 		if src.peers == 1 {
@@ -209,11 +209,11 @@ func (s *state) describe(src source, n, p int) string {
 		what += fmt.Sprintf(" (×%.2f: what this node serves against other hosts of its projects)", d)
 	}
 	if c := s.crowd[n][p]; c > 0.01 {
-		what += fmt.Sprintf(", shared with nearby hosts (%s/day here)", config.HumanBytes(s.served(n, p)))
+		what += fmt.Sprintf(", shared with nearby hosts (%s/day here)", yamlconf.HumanBytes(s.served(n, p)))
 	}
 	if capacity := s.nodes[n].Capacity; s.sum[n] > capacity {
 		what += fmt.Sprintf("; the node's port is full (its projects ask %s/day of %s/day)",
-			config.HumanBytes(s.sum[n]), config.HumanBytes(capacity))
+			yamlconf.HumanBytes(s.sum[n]), yamlconf.HumanBytes(capacity))
 	}
 	return what
 }
@@ -244,7 +244,7 @@ func (s *state) describeNeighbours(n, p int, added bool) string {
 		them = "the nearby host of it serves"
 	}
 	if added {
-		return fmt.Sprintf("; %s %s/day less", them, config.HumanBytes(lose))
+		return fmt.Sprintf("; %s %s/day less", them, yamlconf.HumanBytes(lose))
 	}
-	return fmt.Sprintf("; without it %s %s/day more", them, config.HumanBytes(lose))
+	return fmt.Sprintf("; without it %s %s/day more", them, yamlconf.HumanBytes(lose))
 }

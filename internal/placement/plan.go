@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sort"
 
-	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 )
 
 // maxRounds bounds the improvement passes; each pass either changes
@@ -293,7 +293,7 @@ func (p *Plan) Summary() string {
 		pct = (p.After - p.Before) / p.Before * 100
 	}
 	return fmt.Sprintf("expected %s/day served now, %s/day after the plan (%+.1f%%); %d additions (%s of first syncs), %d removals",
-		config.HumanBytes(p.Before), config.HumanBytes(p.After), pct, adds, config.HumanBytes(float64(p.SyncBytes)), removes)
+		yamlconf.HumanBytes(p.Before), yamlconf.HumanBytes(p.After), pct, adds, yamlconf.HumanBytes(float64(p.SyncBytes)), removes)
 }
 
 // Hosts says whether the plan has node hosting project.

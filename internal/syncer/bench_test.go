@@ -20,6 +20,7 @@ import (
 	"micromirror/internal/status"
 	"micromirror/internal/syncer"
 	"micromirror/internal/testenv"
+	"micromirror/internal/yamlconf"
 )
 
 // BenchmarkSyncAgainstBareRsync: what a node's sync costs against a bare
@@ -51,7 +52,7 @@ func BenchmarkSyncAgainstBareRsync(b *testing.B) {
 	ann := &benchAnnouncer{}
 	actx, acancel := context.WithCancel(context.Background())
 	defer acancel()
-	go announce.NewAnnouncer(announce.Config{Upstream: "up", Poll: config.Dur(50 * time.Millisecond), Quiet: config.Dur(200 * time.Millisecond),
+	go announce.NewAnnouncer(announce.Config{Upstream: "up", Poll: yamlconf.Dur(50 * time.Millisecond), Quiet: yamlconf.Dur(200 * time.Millisecond),
 		Modules: []announce.Module{{Name: "proj", Path: src}}}, ann, testenv.Logger(b)).Run(actx)
 	ann.waitPast(0)
 	bare := b.TempDir()
@@ -201,8 +202,8 @@ const benchList = "fullfiletimelist-bench"
 // without the change journal or a file list, and waits for its first sync.
 func benchNode(b *testing.B, up *testenv.Upstream, journal bool, fileList string) *benchEngine {
 	cfg := testenv.NodeConfig(b)
-	cfg.Projects = []config.Project{{Name: "bench", Source: up.URL("proj"), Schedule: config.Dur(24 * time.Hour), FileList: &fileList}}
-	cfg.Sync.Bwlimit = config.Bits(100e9) // unpaced in effect, as bare rsync is
+	cfg.Projects = []config.Project{{Name: "bench", Source: up.URL("proj"), Schedule: yamlconf.Dur(24 * time.Hour), FileList: &fileList}}
+	cfg.Sync.Bwlimit = yamlconf.Bits(100e9) // unpaced in effect, as bare rsync is
 	cfg.Sync.Journal = journal
 	plans, _ := syncer.Plans(cfg)
 	store := status.NewStore(filepath.Join(cfg.StateDir, "status"))

@@ -17,6 +17,7 @@ import (
 	"micromirror/internal/status"
 	"micromirror/internal/syncer"
 	"micromirror/internal/testenv"
+	"micromirror/internal/yamlconf"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,9 +41,9 @@ func newRig(t *testing.T, name string, tune func(*config.Node)) *rig {
 	r.up = testenv.StartUpstream(t, map[string]string{"proj": r.src})
 	r.cfg = testenv.NodeConfig(t)
 	r.cfg.Projects = []config.Project{{Name: name, Source: r.up.URL("proj")}}
-	r.cfg.Sync.RetryMin = config.Dur(300 * time.Millisecond)
-	r.cfg.Sync.RetryMax = config.Dur(2 * time.Second)
-	r.cfg.Sync.Bwlimit = config.Bits(2e9)
+	r.cfg.Sync.RetryMin = yamlconf.Dur(300 * time.Millisecond)
+	r.cfg.Sync.RetryMax = yamlconf.Dur(2 * time.Second)
+	r.cfg.Sync.Bwlimit = yamlconf.Bits(2e9)
 	if tune != nil {
 		tune(&r.cfg)
 	}
@@ -200,7 +201,7 @@ func TestPacingHoldsTheLimit(t *testing.T) {
 	}
 	const size = 64 << 20
 	const bits = 100e6 // 12.5 MB/s: 64 MiB in about 5.4 s
-	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(bits) })
+	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = yamlconf.Bits(bits) })
 	write(t, r.src, "gimp-3.0.tar.xz", randBytes(size))
 	start := time.Now()
 	r.start()
@@ -218,7 +219,7 @@ func TestTriggersCoalesceIntoOneFollowUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
-	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(20e6) })
+	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = yamlconf.Bits(20e6) })
 	write(t, r.src, "big.bin", randBytes(5<<20)) // about 2 s at 20 Mbit/s
 	r.start()
 	r.waitFor("run under way", 10*time.Second, func(s syncer.ProjectStatus) bool { return s.State == status.Syncing })
@@ -268,7 +269,7 @@ func TestNodeWideConcurrencyCap(t *testing.T) {
 	write(t, srcB, "big", randBytes(3<<20))
 	cfg := testenv.NodeConfig(t)
 	cfg.Sync.MaxConcurrent = 1
-	cfg.Sync.Bwlimit = config.Bits(16e6) // ~1.5 s each
+	cfg.Sync.Bwlimit = yamlconf.Bits(16e6) // ~1.5 s each
 	cfg.Projects = []config.Project{{Name: "a", Source: up.URL("a")}, {Name: "b", Source: up.URL("b")}}
 	plans, _ := syncer.Plans(cfg)
 	e := syncer.New(syncer.Settings{NodeName: cfg.Name, StateDir: cfg.StateDir, Sync: cfg.Sync}, plans,
@@ -301,7 +302,7 @@ func TestKilledUpstreamLeavesTreeWholeThenRetrySucceeds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
-	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(40e6) })
+	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = yamlconf.Bits(40e6) })
 	write(t, r.src, "index.html", []byte("version 1"))
 	write(t, r.src, "old.tar", randBytes(64<<10))
 	r.start()
@@ -331,8 +332,8 @@ func TestStalledTransferIsKilledAndRetried(t *testing.T) {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
 	r := newRig(t, "gimp", func(c *config.Node) {
-		c.Projects[0].Bwlimit = config.Bits(40e6)
-		c.Sync.StallTimeout = config.Dur(1500 * time.Millisecond)
+		c.Projects[0].Bwlimit = yamlconf.Bits(40e6)
+		c.Sync.StallTimeout = yamlconf.Dur(1500 * time.Millisecond)
 	})
 	write(t, r.src, "big.iso", randBytes(16<<20))
 	r.start()
@@ -441,7 +442,7 @@ func TestCrashRecovery(t *testing.T) {
 	store.Save(status.Project{Name: "gimp", State: status.Syncing, LastSuccess: time.Now()})
 	write(t, r.dir(), "sub/.~tmp~/half.iso", []byte("half"))
 	write(t, r.dir(), "kept", []byte("kept"))
-	r.cfg.Sync.Schedule = config.Dur(24 * time.Hour)
+	r.cfg.Sync.Schedule = yamlconf.Dur(24 * time.Hour)
 	r.start()
 	time.Sleep(200 * time.Millisecond)
 	if _, err := os.Stat(filepath.Join(r.dir(), "sub/.~tmp~")); err == nil {
@@ -469,7 +470,7 @@ func TestTwoStageAptNeverBreaks(t *testing.T) {
 
 func twoStageAptNeverBreaks(t *testing.T, journalled bool) {
 	testenv.RequireBinary(t, "apt-get")
-	r := newRig(t, "debian", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(4e6) })
+	r := newRig(t, "debian", func(c *config.Node) { c.Projects[0].Bwlimit = yamlconf.Bits(4e6) })
 	testenv.BuildDebianRepo(t, r.src, "1.0", "hello", "world")
 	write(t, r.src, "project/trace/master", []byte("v1"))
 	var a *announcer
@@ -559,7 +560,7 @@ func TestDeletionCapHoldsDuringTheRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
-	r := newRig(t, "debian", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(4e6) })
+	r := newRig(t, "debian", func(c *config.Node) { c.Projects[0].Bwlimit = yamlconf.Bits(4e6) })
 	for i := range 38 {
 		write(t, r.src, fmt.Sprintf("pool/main/p/pkg-%02d.deb", i), []byte{byte(i)})
 	}
@@ -601,7 +602,7 @@ func TestForceNotLostBehindPending(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
-	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = config.Bits(4e6) })
+	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = yamlconf.Bits(4e6) })
 	for i := range 100 {
 		write(t, r.src, fmt.Sprintf("pool/pkg-%03d.tar", i), []byte{byte(i)})
 	}
@@ -642,7 +643,7 @@ func TestDiskReserveHoldsDuringTheRun(t *testing.T) {
 	r := newRig(t, "gimp", func(c *config.Node) {
 		c.DataDir = disk
 		c.Sync.ReservePercent = 50
-		c.Projects[0].Bwlimit = config.Bits(40e6)
+		c.Projects[0].Bwlimit = yamlconf.Bits(40e6)
 	})
 	write(t, r.src, "big.iso", randBytes(16<<20))
 	r.start()

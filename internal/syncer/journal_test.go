@@ -21,6 +21,7 @@ import (
 	"micromirror/internal/status"
 	"micromirror/internal/syncer"
 	"micromirror/internal/testenv"
+	"micromirror/internal/yamlconf"
 )
 
 // announcer runs the real announcer over the rig's upstream tree (module
@@ -41,7 +42,7 @@ func (a *announcer) Announce(m mqtt.Announcement) error {
 
 func startAnnouncer(t *testing.T, tree, marker string) *announcer {
 	a := &announcer{t: t}
-	cfg := announce.Config{Upstream: "up", Poll: config.Dur(20 * time.Millisecond), Quiet: config.Dur(100 * time.Millisecond),
+	cfg := announce.Config{Upstream: "up", Poll: yamlconf.Dur(20 * time.Millisecond), Quiet: yamlconf.Dur(100 * time.Millisecond),
 		Modules: []announce.Module{{Name: "proj", Path: tree, Marker: marker}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

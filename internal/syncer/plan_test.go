@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 )
 
 func nodeCfg(name string, ps ...config.Project) config.Node {
@@ -17,7 +18,7 @@ func nodeCfg(name string, ps ...config.Project) config.Node {
 
 func TestPlansApplyOverrides(t *testing.T) {
 	plans, skipped := Plans(nodeCfg("a.mm.example.net",
-		config.Project{Name: "epel-amd64", Path: "epel", Bwlimit: config.Bits(100e6), Schedule: config.Dur(6 * time.Hour)},
+		config.Project{Name: "epel-amd64", Path: "epel", Bwlimit: yamlconf.Bits(100e6), Schedule: yamlconf.Dur(6 * time.Hour)},
 		config.Project{Name: "archlinux"},
 		config.Project{Name: "fdroid"},
 		config.Project{Name: "custom", Source: "other.example.net::stuff/sub"},

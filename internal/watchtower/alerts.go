@@ -9,18 +9,18 @@ import (
 	"sync"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/yamlconf"
 )
 
 // AlertConfig sets the thresholds; zero values take the defaults.
 type AlertConfig struct {
 	Webhook string `yaml:"webhook"` // POSTed on firing and on resolve
 	// Every is how often the fleet is evaluated.
-	Every config.Duration `yaml:"every"`
+	Every yamlconf.Duration `yaml:"every"`
 	// Silent: a node with no batch for this long.
-	Silent config.Duration `yaml:"silent"`
+	Silent yamlconf.Duration `yaml:"silent"`
 	// Stale: a project without a successful sync for this long.
-	Stale config.Duration `yaml:"stale"`
+	Stale yamlconf.Duration `yaml:"stale"`
 	// Failures: this many failed runs in a row.
 	Failures int `yaml:"failures"`
 	// DiskFreePercent: less free disk than this.
@@ -38,9 +38,9 @@ type AlertConfig struct {
 }
 
 func (c AlertConfig) withDefaults() AlertConfig {
-	def := func(d *config.Duration, v time.Duration) {
+	def := func(d *yamlconf.Duration, v time.Duration) {
 		if d.D() == 0 {
-			*d = config.Dur(v)
+			*d = yamlconf.Dur(v)
 		}
 	}
 	def(&c.Every, time.Minute)

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"micromirror/internal/config"
 	"micromirror/internal/geo"
+	"micromirror/internal/yamlconf"
 )
 
 // Config is watchtower.yaml.
@@ -28,8 +28,8 @@ type Config struct {
 	NodesFile string      `yaml:"nodes_file"`
 	Alerts    AlertConfig `yaml:"alerts"`
 	// ProbeEvery is how often the nodes are probed (default 5m).
-	ProbeEvery config.Duration `yaml:"probe_every"`
-	Retention  Retention       `yaml:"retention"`
+	ProbeEvery yamlconf.Duration `yaml:"probe_every"`
+	Retention  Retention         `yaml:"retention"`
 	// MQTT hears the upstream's announcements to measure node lag.
 	MQTT MQTTConfig `yaml:"mqtt"`
 	// OperatorTokenSHA256 is the SHA-256 of the operator's token, which
@@ -52,10 +52,10 @@ type MQTTConfig struct {
 type Retention struct {
 	// Minutes of per-minute traffic (default 14 days); older minute rows
 	// are deleted, their counts kept in the hourly and daily rows.
-	Minutes config.Duration `yaml:"minutes"`
+	Minutes yamlconf.Duration `yaml:"minutes"`
 	// Hours of hourly and daily traffic (default 2 years); older data is
 	// deleted.
-	Hours config.Duration `yaml:"hours"`
+	Hours yamlconf.Duration `yaml:"hours"`
 }
 
 // NodeConfig is a node allowed to push. Only the token's SHA-256 is
@@ -95,8 +95,8 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
-	c := Config{Listen: "127.0.0.1:9443", Retention: Retention{Minutes: config.Dur(14 * 24 * time.Hour), Hours: config.Dur(2 * 365 * 24 * time.Hour)}}
-	if err := config.Decode(path, src, &c); err != nil {
+	c := Config{Listen: "127.0.0.1:9443", Retention: Retention{Minutes: yamlconf.Dur(14 * 24 * time.Hour), Hours: yamlconf.Dur(2 * 365 * 24 * time.Hour)}}
+	if err := yamlconf.Decode(path, src, &c); err != nil {
 		return Config{}, err
 	}
 	base := filepath.Dir(path)
@@ -109,9 +109,9 @@ func LoadConfig(path string) (Config, error) {
 			*p = filepath.Join(base, *p)
 		}
 	}
-	var errs []*config.FieldError // each located at its key's line
+	var errs []*yamlconf.FieldError // each located at its key's line
 	bad := func(k, f string, a ...any) {
-		errs = append(errs, &config.FieldError{Field: k, Msg: fmt.Sprintf(f, a...)})
+		errs = append(errs, &yamlconf.FieldError{Field: k, Msg: fmt.Sprintf(f, a...)})
 	}
 	if c.DB == "" {
 		bad("db", "required: a SQLite file path or a postgres:// URL")
@@ -121,7 +121,7 @@ func LoadConfig(path string) (Config, error) {
 	}
 	for _, d := range []struct {
 		k string
-		v config.Duration
+		v yamlconf.Duration
 	}{{"alerts.every", c.Alerts.Every}, {"alerts.silent", c.Alerts.Silent}, {"alerts.stale", c.Alerts.Stale},
 		{"retention.minutes", c.Retention.Minutes}, {"retention.hours", c.Retention.Hours}, {"probe_every", c.ProbeEvery}} {
 		if err := d.v.Err(); err != nil {
@@ -138,10 +138,10 @@ func LoadConfig(path string) (Config, error) {
 	}
 	seen := map[string]bool{}
 	errs = append(errs, checkNodes(c.Nodes, seen)...)
-	all := []error{config.Locate(path, src, errs)}
+	all := []error{yamlconf.Locate(path, src, errs)}
 	if c.NodesFile != "" {
 		more, nsrc, err := readNodes(c.NodesFile)
-		all = append(all, err, config.Locate(c.NodesFile, nsrc, checkNodes(more, seen)))
+		all = append(all, err, yamlconf.Locate(c.NodesFile, nsrc, checkNodes(more, seen)))
 		c.Nodes = append(c.Nodes, more...)
 	}
 	return c, errors.Join(all...)
@@ -167,7 +167,7 @@ func readNodes(path string) ([]NodeConfig, []byte, error) {
 		return nil, nil, fmt.Errorf("read nodes file: %w", err)
 	}
 	var f NodesFile
-	if err := config.Decode(path, src, &f); err != nil {
+	if err := yamlconf.Decode(path, src, &f); err != nil {
 		return nil, src, err
 	}
 	return f.Nodes, src, nil
@@ -177,16 +177,16 @@ func readNodes(path string) ([]NodeConfig, []byte, error) {
 // does at start, each error at its line of the file.
 func CheckNodes(path string, nodes []NodeConfig) error {
 	src, _ := os.ReadFile(path) // for the lines only
-	return config.Locate(path, src, checkNodes(nodes, map[string]bool{}))
+	return yamlconf.Locate(path, src, checkNodes(nodes, map[string]bool{}))
 }
 
 // checkNodes validates a file's nodes (its nodes[i]); seen carries the
 // names of nodes already read, so a node listed twice is caught across
 // files.
-func checkNodes(nodes []NodeConfig, seen map[string]bool) []*config.FieldError {
-	var errs []*config.FieldError
+func checkNodes(nodes []NodeConfig, seen map[string]bool) []*yamlconf.FieldError {
+	var errs []*yamlconf.FieldError
 	bad := func(k, f string, a ...any) {
-		errs = append(errs, &config.FieldError{Field: k, Msg: fmt.Sprintf(f, a...)})
+		errs = append(errs, &yamlconf.FieldError{Field: k, Msg: fmt.Sprintf(f, a...)})
 	}
 	for i := range nodes {
 		n := nodes[i]
