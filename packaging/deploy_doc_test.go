@@ -19,7 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/testenv"
 	"micromirror/internal/watchtower"
 )
@@ -48,7 +48,7 @@ func docFiles(t *testing.T) map[string]string {
 // own loaders.
 func TestDeployDocConfigs(t *testing.T) {
 	files := docFiles(t)
-	cfg, err := config.Parse("node.yaml", []byte(files["/etc/micromirror/node.yaml"]))
+	cfg, err := nodeconfig.Parse("node.yaml", []byte(files["/etc/micromirror/node.yaml"]))
 	if err != nil {
 		t.Fatalf("the page's node.yaml: %v", err)
 	}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
 	"micromirror/internal/mqtt"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/testenv"
 	"micromirror/internal/testenv/logbuf"
 )
@@ -67,8 +67,8 @@ modules:
 	}
 
 	cfg := testenv.NodeConfig(t)
-	cfg.Projects = []config.Project{{Name: "gimp", Source: up.URL("gimp")}}
-	cfg.MQTT = config.MQTT{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", brokerPort), Topics: []string{"rsync/up.example.net/#"},
+	cfg.Projects = []nodeconfig.Project{{Name: "gimp", Source: up.URL("gimp")}}
+	cfg.MQTT = nodeconfig.MQTT{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", brokerPort), Topics: []string{"rsync/up.example.net/#"},
 		ClientID: "node-1", Username: "node", PasswordFile: filepath.Join(dir, "node.pass")}
 	n := testenv.StartNode(t, cfg)
 	waitRuns := func(want uint64) {

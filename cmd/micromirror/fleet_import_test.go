@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/node"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/testenv"
 )
 
@@ -137,7 +137,7 @@ func TestFleetImportTakesOver(t *testing.T) {
 	// directories.
 	nodes := map[string]*node.Node{}
 	for name := range fleetModules {
-		cfg, err := config.Load(filepath.Join(rendered, "nodes", name, "node.yaml"))
+		cfg, err := nodeconfig.Load(filepath.Join(rendered, "nodes", name, "node.yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,8 +146,8 @@ func TestFleetImportTakesOver(t *testing.T) {
 		}
 		home := testenv.PublicTempDir(t)
 		cfg.DataDir, cfg.StateDir, cfg.AccessLog = filepath.Join(home, "data"), filepath.Join(home, "state"), ""
-		cfg.Listen = config.Listen{HTTP: []string{"127.0.0.1:0"}, Rsync: []string{"127.0.0.1:0"}}
-		cfg.TLS, cfg.User, cfg.Limits.Blocklist = config.TLS{}, "nobody", ""
+		cfg.Listen = nodeconfig.Listen{HTTP: []string{"127.0.0.1:0"}, Rsync: []string{"127.0.0.1:0"}}
+		cfg.TLS, cfg.User, cfg.Limits.Blocklist = nodeconfig.TLS{}, "nobody", ""
 		cfg.Limits.RateLimit.PerSecond = 0
 		n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err := n.Open(context.Background()); err != nil {

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
 	"micromirror/internal/inventory"
 	"micromirror/internal/node"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/store/sqlite"
 	"micromirror/internal/telemetry"
 	"micromirror/internal/testenv"
@@ -240,7 +240,7 @@ func TestFleetRenderBootsNode(t *testing.T) {
 	if code, out, stderr := runCLI(t, "node", "-check", "-config", nodeYAML); code != 0 {
 		t.Fatalf("node -check: %d %q %q", code, out, stderr)
 	}
-	cfg, err := config.Load(nodeYAML)
+	cfg, err := nodeconfig.Load(nodeYAML)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,9 @@ import (
 	"text/tabwriter"
 
 	"micromirror/internal/catalog"
-	"micromirror/internal/config"
 	"micromirror/internal/hosthealth"
 	"micromirror/internal/node"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/yamlconf"
 )
 
@@ -64,7 +64,7 @@ func runNode(ctx context.Context, args []string, hup <-chan os.Signal, stdout, s
 		fmt.Fprintf(stderr, "micromirror node: %v\n", err)
 		return 2
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := nodeconfig.Load(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "micromirror node: %v\n", err)
 		return 1
@@ -96,7 +96,7 @@ func runNode(ctx context.Context, args []string, hup <-chan os.Signal, stdout, s
 	for {
 		select {
 		case <-hup:
-			next, err := config.Load(*cfgPath)
+			next, err := nodeconfig.Load(*cfgPath)
 			if err != nil {
 				log.Error("reload: config rejected, keeping the running one", "err", err)
 				continue
@@ -153,13 +153,13 @@ func printCatalog(w io.Writer) {
 // checkFiles checks what a valid config points at as the node's user
 // will use it: the config's own user when this is root (the node drops
 // to it), else whoever runs the check. Errors name the key and line.
-func checkFiles(path string, cfg config.Node) error {
-	acct, err := config.CurrentAccount()
+func checkFiles(path string, cfg nodeconfig.Config) error {
+	acct, err := nodeconfig.CurrentAccount()
 	if err != nil {
 		return err
 	}
 	if os.Geteuid() == 0 {
-		if acct, err = config.AccountOf(cfg.User); err != nil {
+		if acct, err = nodeconfig.AccountOf(cfg.User); err != nil {
 			src, _ := os.ReadFile(path)
 			return yamlconf.Locate(path, src, []*yamlconf.FieldError{{Field: "user",
 				Msg: fmt.Sprintf("%s does not exist: the node started as root runs as it (create it; the package does)", cfg.User)}})

@@ -13,9 +13,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"micromirror/internal/config"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/node"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/syncer"
 )
 
@@ -73,7 +73,7 @@ func ctlFlags(name string, args []string, stderr io.Writer, extra func(*flag.Fla
 	if *socket != "" {
 		return fs, *socket, -1
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := nodeconfig.Load(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "micromirror node %s: %v\n", name, err)
 		return nil, "", 1

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
 	"micromirror/internal/node"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/syncer"
 	"micromirror/internal/testenv"
 	"micromirror/internal/yamlconf"
@@ -28,7 +28,7 @@ func TestNodeStatusAndSync(t *testing.T) {
 	rand.Read(big)
 	testenv.WriteFile(t, filepath.Join(src, "gimp-3.0.tar.xz"), big, time.Time{})
 	cfg := testenv.NodeConfig(t)
-	cfg.Projects = []config.Project{{Name: "gimp", Source: up.URL("gimp"), Bwlimit: yamlconf.Bits(16e6)}} // ~3 s
+	cfg.Projects = []nodeconfig.Project{{Name: "gimp", Source: up.URL("gimp"), Bwlimit: yamlconf.Bits(16e6)}} // ~3 s
 	testenv.StartNode(t, cfg)
 	sock := node.AdminSocket(cfg)
 

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 )
 
 // capSysChroot is the one capability a node keeps: rsync sessions chroot
@@ -27,7 +27,7 @@ const capSysChroot = 18
 // clients runs as root. Under the packaged systemd unit the node is never
 // root (User=micromirror, the capabilities given by the unit); this is
 // for nodes started by hand or by another init. nil when not root.
-func rootDrop(cfg config.Node) (func(sockets []string) error, error) {
+func rootDrop(cfg nodeconfig.Config) (func(sockets []string) error, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
@@ -54,7 +54,7 @@ func rootDrop(cfg config.Node) (func(sockets []string) error, error) {
 // synced as root must be handed over once by the operator, chown -R),
 // the access log (made if missing) and its dir when the node made it or
 // it lies in the state dir; the admin sockets.
-func handOver(cfg config.Node, uid, gid int, sockets []string) error {
+func handOver(cfg nodeconfig.Config, uid, gid int, sockets []string) error {
 	if err := filepath.WalkDir(cfg.StateDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -7,8 +7,8 @@ import (
 	"sort"
 	"strings"
 
-	"micromirror/internal/config"
 	"micromirror/internal/inventory"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/syncer"
 )
 
@@ -59,7 +59,7 @@ func Compare(a *Ansible, t *Templates, f *inventory.Fleet) ([]Difference, int, e
 		}
 		plans, _ := syncer.Plans(cfg)
 		for _, project := range h.Projects {
-			i := slices.IndexFunc(cfg.Projects, func(p config.Project) bool { return p.Name == project })
+			i := slices.IndexFunc(cfg.Projects, func(p nodeconfig.Project) bool { return p.Name == project })
 			if i < 0 {
 				diffs = append(diffs, Difference{Node: h.Name, Project: project, Key: "project", Ansible: "hosted", Rendered: "not hosted"})
 				continue
@@ -86,7 +86,7 @@ func Compare(a *Ansible, t *Templates, f *inventory.Fleet) ([]Difference, int, e
 	return diffs, compared, nil
 }
 
-func compareProject(node string, cfg config.Node, p config.Project, plan *syncer.Plan, m Made, root string) []Difference {
+func compareProject(node string, cfg nodeconfig.Config, p nodeconfig.Project, plan *syncer.Plan, m Made, root string) []Difference {
 	var out []Difference
 	diff := func(key, ansible, rendered string) {
 		if ansible != rendered {
@@ -127,7 +127,7 @@ func compareProject(node string, cfg config.Node, p config.Project, plan *syncer
 	diff("source", strings.TrimRight(tree.Src, "/")+"/", plan.Source)
 	for _, topic := range m.Topics {
 		if !slices.Contains(plan.Triggers, topic) {
-			diff("topic", "rsync/"+config.UpstreamHost(cfg.Upstream)+"/"+topic, "not a trigger (triggers: "+strings.Join(plan.Triggers, ", ")+")")
+			diff("topic", "rsync/"+nodeconfig.UpstreamHost(cfg.Upstream)+"/"+topic, "not a trigger (triggers: "+strings.Join(plan.Triggers, ", ")+")")
 		}
 	}
 	// rsync sends --bwlimit in whole KB: a rate within 1 KB/s is the same.

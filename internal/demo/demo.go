@@ -14,9 +14,9 @@ import (
 
 	"micromirror/internal/announce"
 	"micromirror/internal/catalog"
-	"micromirror/internal/config"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/node"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/store/sqlite"
 	"micromirror/internal/watchtower"
 	"micromirror/internal/yamlconf"
@@ -36,7 +36,7 @@ type Options struct {
 // Constellation is the running demo, for the end-to-end test.
 type Constellation struct {
 	Nodes      []*node.Node
-	Configs    []config.Node
+	Configs    []nodeconfig.Config
 	Watchtower string // http://host:port
 	// OperatorToken opens the watchtower's operator views and APIs.
 	OperatorToken string
@@ -293,29 +293,29 @@ func (a *announced) next(ctx context.Context, module string) (string, time.Time,
 	}
 }
 
-func nodeConfig(dir, slug, sponsor, url string, projects []string, up *upstream, broker, wt, token string) (config.Node, error) {
-	cfg := config.Default()
+func nodeConfig(dir, slug, sponsor, url string, projects []string, up *upstream, broker, wt, token string) (nodeconfig.Config, error) {
+	cfg := nodeconfig.Default()
 	cfg.Name = slug + ".mm.example.net"
-	cfg.Sponsor = config.Sponsor{Name: sponsor, URL: url}
+	cfg.Sponsor = nodeconfig.Sponsor{Name: sponsor, URL: url}
 	cfg.Contact = "noc@mm.example.net"
-	cfg.Fleet = config.Fleet{Name: "micromirror demo fleet", URL: "https://mm.example.net/"}
+	cfg.Fleet = nodeconfig.Fleet{Name: "micromirror demo fleet", URL: "https://mm.example.net/"}
 	base := filepath.Join(dir, slug)
 	cfg.DataDir, cfg.StateDir, cfg.AccessLog = filepath.Join(base, "mirror"), filepath.Join(base, "state"), filepath.Join(base, "access.log")
-	cfg.Listen = config.Listen{HTTP: []string{"127.0.0.1:0"}, HTTPS: []string{"127.0.0.1:0"}, Rsync: []string{"127.0.0.1:0"}}
-	cfg.TLS = config.TLS{SelfSigned: true}
+	cfg.Listen = nodeconfig.Listen{HTTP: []string{"127.0.0.1:0"}, HTTPS: []string{"127.0.0.1:0"}, Rsync: []string{"127.0.0.1:0"}}
+	cfg.TLS = nodeconfig.TLS{SelfSigned: true}
 	// Run as root, the demo's in-process nodes serve rsync sessions as
 	// nobody (the demo does not drop its own privileges).
 	cfg.User = "nobody"
 	cfg.Limits.RateLimit.PerSecond = 0
-	cfg.MQTT = config.MQTT{Broker: broker, Topics: []string{"rsync/upstream.demo/#"}, ClientID: cfg.Name}
+	cfg.MQTT = nodeconfig.MQTT{Broker: broker, Topics: []string{"rsync/upstream.demo/#"}, ClientID: cfg.Name}
 	tokenFile := filepath.Join(base, "telemetry.token")
 	os.MkdirAll(base, 0o755)
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
 		return cfg, err
 	}
-	cfg.Telemetry = config.Telemetry{URL: wt + "/api/v1/ingest", TokenFile: tokenFile, Interval: yamlconf.Dur(5 * time.Second), SpoolMax: 1000}
+	cfg.Telemetry = nodeconfig.Telemetry{URL: wt + "/api/v1/ingest", TokenFile: tokenFile, Interval: yamlconf.Dur(5 * time.Second), SpoolMax: 1000}
 	for _, p := range projects {
-		cfg.Projects = append(cfg.Projects, config.Project{Name: p, Source: up.url(p), Triggers: []string{p}})
+		cfg.Projects = append(cfg.Projects, nodeconfig.Project{Name: p, Source: up.url(p), Triggers: []string{p}})
 	}
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return cfg, fmt.Errorf("demo config for %s: %v", cfg.Name, errs[0])

@@ -25,8 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"micromirror/internal/config"
 	"micromirror/internal/inventory"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/render"
 )
 
@@ -211,7 +211,7 @@ func (r *roller) node(ctx context.Context, n *inventory.Node) Result {
 	h := r.host(n.SSHTarget(), d.Sudo)
 	local := r.nodeFiles(n)
 	live := path.Join(d.ConfigDir, "node.yaml")
-	next, err := config.Parse(live, local["node.yaml"].Data)
+	next, err := nodeconfig.Parse(live, local["node.yaml"].Data)
 	if err != nil {
 		return fail(err)
 	}
@@ -268,8 +268,8 @@ func (r *roller) node(ctx context.Context, n *inventory.Node) Result {
 	}
 	res.How = "reload"
 	cmd := d.Reload
-	old, perr := config.Parse(live, []byte(current))
-	if keys := config.RestartOnly(old, next); perr != nil || len(keys) > 0 || deb != "" {
+	old, perr := nodeconfig.Parse(live, []byte(current))
+	if keys := nodeconfig.RestartOnly(old, next); perr != nil || len(keys) > 0 || deb != "" {
 		res.How, cmd = "restart", d.Restart
 	}
 	before, _ := adminStatus(ctx, h, d) // none on a first rollout

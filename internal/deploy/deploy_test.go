@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/render"
 )
 
@@ -49,7 +49,7 @@ func contains(s string, subs ...string) bool {
 // refused since the apply fails the check, one that was failing before
 // and has not run since does not.
 func TestCheckAdmin(t *testing.T) {
-	cfg := config.Node{Projects: []config.Project{{Name: "debian"}, {Name: "ubuntu"}}}
+	cfg := nodeconfig.Config{Projects: []nodeconfig.Project{{Name: "debian"}, {Name: "ubuntu"}}}
 	t0, t1 := time.Unix(1000, 0), time.Unix(2000, 0)
 	ok := func(name string) projectState { return projectState{Name: name, State: "idle", LastAttempt: t0} }
 	failedAt := func(name string, at time.Time) projectState {

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"micromirror/internal/config"
 	"micromirror/internal/inventory"
+	"micromirror/internal/nodeconfig"
 )
 
 // healthy checks a node from the operator's side until it passes or the
@@ -28,7 +28,7 @@ import (
 // lists every project of the new config; and its admin status, read over
 // SSH, answers with exactly those projects, none of them failed since
 // the config was applied.
-func (r *roller) healthy(ctx context.Context, n *inventory.Node, cfg config.Node, h Host, d inventory.Deploy, before []projectState) error {
+func (r *roller) healthy(ctx context.Context, n *inventory.Node, cfg nodeconfig.Config, h Host, d inventory.Deploy, before []projectState) error {
 	check := func() error {
 		if err := r.checkPage(ctx, n, cfg); err != nil {
 			return err
@@ -66,7 +66,7 @@ func (r *roller) healthy(ctx context.Context, n *inventory.Node, cfg config.Node
 }
 
 // checkPage fetches the node's root page by its address and hostname.
-func (r *roller) checkPage(ctx context.Context, n *inventory.Node, cfg config.Node) error {
+func (r *roller) checkPage(ctx context.Context, n *inventory.Node, cfg nodeconfig.Config) error {
 	scheme, listen := "http", cfg.Listen.HTTP
 	if len(listen) == 0 {
 		scheme, listen = "https", cfg.Listen.HTTPS
@@ -145,7 +145,7 @@ func adminStatus(ctx context.Context, h Host, d inventory.Deploy) ([]projectStat
 // applied (before is the status read then; a failure from earlier is
 // not the new config's doing). Attempts are told apart by the node's
 // own clock, so the operator's does not matter.
-func checkAdmin(cfg config.Node, before, now []projectState) error {
+func checkAdmin(cfg nodeconfig.Config, before, now []projectState) error {
 	var got, want []string
 	for _, p := range now {
 		got = append(got, p.Name)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/yamlconf"
 )
 
@@ -16,7 +16,7 @@ import (
 // server's own suite, internal/httpd, has each case in detail; these are
 // the same attacks on a whole node.)
 func TestNodeFramingHolds(t *testing.T) {
-	tg := startTarget(t, func(c *config.Node) { c.Limits.HeaderTimeout = yamlconf.Dur(time.Second) })
+	tg := startTarget(t, func(c *nodeconfig.Config) { c.Limits.HeaderTimeout = yamlconf.Dur(time.Second) })
 	smuggled := "GET /debian/kib HTTP/1.1\r\nHost: x\r\n\r\n"
 	for _, tc := range []struct {
 		name, req, want string

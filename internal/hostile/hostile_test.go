@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
 	"micromirror/internal/node"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/testenv"
 )
 
@@ -27,7 +27,7 @@ var syncedAt = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 // target is a node under attack and its tree.
 type target struct {
 	n     *node.Node
-	cfg   config.Node
+	cfg   nodeconfig.Config
 	deb   string // the debian tree
 	http  string // host:port
 	https string
@@ -37,7 +37,7 @@ type target struct {
 // startTarget boots a node serving debian (with telemetry on, so its
 // usage counters run, towards a watchtower that is not there) after tune
 // adjusts its config.
-func startTarget(t *testing.T, tune func(*config.Node)) *target {
+func startTarget(t *testing.T, tune func(*nodeconfig.Config)) *target {
 	t.Helper()
 	cfg := testenv.NodeConfig(t, "debian")
 	token := filepath.Join(t.TempDir(), "token")

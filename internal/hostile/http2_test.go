@@ -12,7 +12,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/testenv"
 	"micromirror/internal/yamlconf"
 )
@@ -68,7 +68,7 @@ func (h *h2conn) get(id uint32, path string) error {
 // connection carries at most 128 at once. Such streams were never reset:
 // 5,000 of them held 200 MiB, a 32 KiB copy buffer each.
 func TestHTTP2StalledStreamsReset(t *testing.T) {
-	tg := startTarget(t, func(c *config.Node) { c.Limits.SendTimeout = yamlconf.Dur(time.Second) })
+	tg := startTarget(t, func(c *nodeconfig.Config) { c.Limits.SendTimeout = yamlconf.Dur(time.Second) })
 	testenv.WriteFile(t, filepath.Join(tg.deb, "big.iso"), bytes.Repeat([]byte("i"), 4<<20), syncedAt)
 	h, max := dialH2(t, tg.https, 0) // a zero window: nothing may be sent
 	defer h.c.Close()
@@ -156,7 +156,7 @@ func TestHTTP2StreamsCapped(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 2,200 streams")
 	}
-	tg := startTarget(t, func(c *config.Node) { c.Limits.SendTimeout = yamlconf.Dur(20 * time.Second) })
+	tg := startTarget(t, func(c *nodeconfig.Config) { c.Limits.SendTimeout = yamlconf.Dur(20 * time.Second) })
 	testenv.WriteFile(t, filepath.Join(tg.deb, "big.iso"), bytes.Repeat([]byte("i"), 1<<20), syncedAt)
 	var conns []*h2conn
 	defer func() {

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 )
 
 // TestClaimsExemptNobody: a client sending a mirror checker's user agent
@@ -15,9 +15,9 @@ import (
 func TestClaimsExemptNobody(t *testing.T) {
 	bl := filepath.Join(t.TempDir(), "blocklist")
 	os.WriteFile(bl, []byte("::1/128\n"), 0o644)
-	tg := startTarget(t, func(c *config.Node) {
+	tg := startTarget(t, func(c *nodeconfig.Config) {
 		c.Limits.Blocklist = bl
-		c.Limits.RateLimit = config.Rate{PerSecond: 0.01, Burst: 2, All: true}
+		c.Limits.RateLimit = nodeconfig.Rate{PerSecond: 0.01, Burst: 2, All: true}
 	})
 	v6 := tg.n.HTTPAddrs()[1].String()
 	for _, ua := range []string{"Mirrorbits/0.6 PING CHECK", "archweb/mirrorcheck", "mirrormanager-crawler/2"} {

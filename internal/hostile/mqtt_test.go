@@ -9,7 +9,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/testenv"
 )
 
@@ -26,9 +26,9 @@ func TestMQTTJunkIgnored(t *testing.T) {
 	up := testenv.StartUpstream(t, map[string]string{"gimp": src})
 	testenv.WriteFile(t, filepath.Join(src, "gimp-3.0.tar.xz"), []byte("v1"), syncedAt)
 	const host = "up.example.net"
-	tg := startTarget(t, func(c *config.Node) {
-		c.Projects = append(c.Projects, config.Project{Name: "gimp", Source: up.URL("gimp")})
-		c.MQTT = config.MQTT{Broker: broker.URL(), Topics: []string{"rsync/" + host + "/#"}, ClientID: "hostile-node"}
+	tg := startTarget(t, func(c *nodeconfig.Config) {
+		c.Projects = append(c.Projects, nodeconfig.Project{Name: "gimp", Source: up.URL("gimp")})
+		c.MQTT = nodeconfig.MQTT{Broker: broker.URL(), Topics: []string{"rsync/" + host + "/#"}, ClientID: "hostile-node"}
 	})
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()

@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/testenv"
 	"micromirror/internal/yamlconf"
 )
 
 // rsyncTarget is a node with rsync serving and a large file to pull
 // slowly.
-func rsyncTarget(t *testing.T, tune func(*config.Node)) (*target, string) {
+func rsyncTarget(t *testing.T, tune func(*nodeconfig.Config)) (*target, string) {
 	t.Helper()
 	testenv.RequireBinary(t, "rsync")
 	tg := startTarget(t, tune)
@@ -53,7 +53,7 @@ func waitSessions(t *testing.T, tg *target, want int64) {
 // client held every session of a node with max_rsync_sessions 5, and
 // real clients got "max connections reached".
 func TestRsyncSilentClientsHoldNothing(t *testing.T) {
-	tg, base := rsyncTarget(t, func(c *config.Node) {
+	tg, base := rsyncTarget(t, func(c *nodeconfig.Config) {
 		c.Limits.MaxRsyncSessions = 5
 		c.Limits.HeaderTimeout = yamlconf.Dur(time.Second)
 	})
@@ -95,7 +95,7 @@ func TestRsyncSilentClientsHoldNothing(t *testing.T) {
 // next client got a protocol error instead, and clients kept failing
 // after all the sessions had ended.
 func TestRsyncCapRefusesAndRecovers(t *testing.T) {
-	tg, base := rsyncTarget(t, func(c *config.Node) { c.Limits.MaxRsyncSessions = 2 })
+	tg, base := rsyncTarget(t, func(c *nodeconfig.Config) { c.Limits.MaxRsyncSessions = 2 })
 	a, b := slowPull(t, base), slowPull(t, base)
 	waitSessions(t, tg, 2)
 	out, err := exec.Command("rsync", base+"/").CombinedOutput()

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/testenv"
 	"micromirror/internal/yamlconf"
 )
@@ -23,7 +23,7 @@ func TestStalledReadersDropped(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
-	tg := startTarget(t, func(c *config.Node) { c.Limits.SendTimeout = yamlconf.Dur(2 * time.Second) })
+	tg := startTarget(t, func(c *nodeconfig.Config) { c.Limits.SendTimeout = yamlconf.Dur(2 * time.Second) })
 	testenv.WriteFile(t, filepath.Join(tg.deb, "big.iso"), bytes.Repeat([]byte("s"), 32<<20), syncedAt)
 	open := func() int {
 		n, _ := strconv.Atoi(metric(t, tg, "micromirror_open_connections"))

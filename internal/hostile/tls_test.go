@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/testenv"
 	"micromirror/internal/yamlconf"
 )
@@ -20,7 +20,7 @@ import (
 // has the resets that panicked its record reader, and the KeyUpdates
 // that pinned its workers.)
 func TestNodeTLSHolds(t *testing.T) {
-	tg := startTarget(t, func(c *config.Node) { c.Limits.HeaderTimeout = yamlconf.Dur(time.Second) })
+	tg := startTarget(t, func(c *nodeconfig.Config) { c.Limits.HeaderTimeout = yamlconf.Dur(time.Second) })
 	closedWithin := func(name string, c net.Conn, limit time.Duration) {
 		t.Helper()
 		c.SetReadDeadline(time.Now().Add(limit))

@@ -10,7 +10,7 @@ package inventory
 import (
 	"github.com/goccy/go-yaml/ast"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/yamlconf"
 )
 
@@ -110,7 +110,7 @@ type Plan struct {
 // Project is one project of the portfolio: policy, and overrides of the
 // node config's project entry (path, source, exclude, bwlimit, ...).
 type Project struct {
-	config.Project `yaml:",inline"`
+	nodeconfig.Project `yaml:",inline"`
 	// MinNodes overrides the fleet's min_nodes (0 is a valid choice);
 	// MinContinents the continents its active nodes must span.
 	MinNodes      *int `yaml:"min_nodes"`

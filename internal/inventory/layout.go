@@ -4,14 +4,14 @@ import (
 	"reflect"
 
 	"micromirror/internal/catalog"
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/yamlconf"
 )
 
 // ProjectEntry is a project's entry in every node config that hosts it:
 // where the fleet's layout puts it, then the portfolio's keys over that.
-func (f *Fleet) ProjectEntry(name string) config.Project {
-	entry := config.Project{Name: name}
+func (f *Fleet) ProjectEntry(name string) nodeconfig.Project {
+	entry := nodeconfig.Project{Name: name}
 	if l, ok := catalog.LayoutOf(f.Layout, name); ok {
 		entry.Path, entry.Module, entry.ModuleDir, entry.UpstreamPath = l.Path, l.Module, l.ModuleDir, l.UpstreamPath
 		entry.ExtraFiles = l.ExtraFiles
@@ -34,7 +34,7 @@ func (f *Fleet) ProjectEntry(name string) config.Project {
 }
 
 // overlay sets every field of over that is set on dst.
-func overlay(dst *config.Project, over config.Project) {
+func overlay(dst *nodeconfig.Project, over nodeconfig.Project) {
 	d, o := reflect.ValueOf(dst).Elem(), reflect.ValueOf(over)
 	for i := 0; i < o.NumField(); i++ {
 		if !o.Field(i).IsZero() {

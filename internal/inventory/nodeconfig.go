@@ -9,7 +9,7 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/yamlconf"
 	"micromirror/internal/yamlpos"
 )
@@ -17,8 +17,8 @@ import (
 // BaseConfig is a node's node.yaml before the fleet fills in what it owns:
 // the built-in defaults, then the fleet-wide `node:` keys, then the node's
 // own. Errors name the file, line and key in the inventory.
-func (f *Fleet) BaseConfig(n *Node) (config.Node, error) {
-	cfg := config.Default()
+func (f *Fleet) BaseConfig(n *Node) (nodeconfig.Config, error) {
+	cfg := nodeconfig.Default()
 	var errs []error
 	for _, layer := range []struct {
 		key  string
@@ -34,7 +34,7 @@ func (f *Fleet) BaseConfig(n *Node) (config.Node, error) {
 			errs = append(errs, err)
 			continue
 		}
-		var probe config.Node
+		var probe nodeconfig.Config
 		if err := yamlconf.DecodeNode(f.path, layer.node, &probe, false); err != nil {
 			errs = append(errs, err)
 			continue
@@ -55,7 +55,7 @@ type ownedKey struct{ key, from string }
 
 // fleetOwned lists the node config keys a `node:` layer sets that the
 // fleet derives itself, so a stray override cannot silently lose.
-func fleetOwned(c config.Node) []ownedKey {
+func fleetOwned(c nodeconfig.Config) []ownedKey {
 	var out []ownedKey
 	add := func(set bool, key, from string) {
 		if set {
@@ -63,9 +63,9 @@ func fleetOwned(c config.Node) []ownedKey {
 		}
 	}
 	add(c.Name != "", "name", "domain and sponsor.slug")
-	add(c.Sponsor != (config.Sponsor{}), "sponsor", "the node's sponsor")
+	add(c.Sponsor != (nodeconfig.Sponsor{}), "sponsor", "the node's sponsor")
 	add(c.Contact != "", "contact", "operator.contact")
-	add(c.Fleet != (config.Fleet{}), "fleet", "operator")
+	add(c.Fleet != (nodeconfig.Fleet{}), "fleet", "operator")
 	add(c.Upstream != "", "upstream", "upstream.host")
 	add(c.Projects != nil, "projects", "the node's projects and the portfolio")
 	add(c.MQTT.Broker != "" || c.MQTT.Username != "" || c.MQTT.PasswordFile != "", "mqtt", "mqtt and the secrets file")
@@ -84,15 +84,15 @@ const (
 // watchtower, and its projects with the portfolio's overrides. It is
 // checked with the node's own validation; errors point at the inventory
 // line that set the bad value.
-func (f *Fleet) NodeConfig(n *Node) (config.Node, error) {
+func (f *Fleet) NodeConfig(n *Node) (nodeconfig.Config, error) {
 	cfg, err := f.BaseConfig(n)
 	if err != nil {
 		return cfg, err
 	}
 	cfg.Name = n.Name
-	cfg.Sponsor = config.Sponsor{Name: n.Sponsor.Name, URL: n.Sponsor.URL}
+	cfg.Sponsor = nodeconfig.Sponsor{Name: n.Sponsor.Name, URL: n.Sponsor.URL}
 	cfg.Contact = f.Operator.Contact
-	cfg.Fleet = config.Fleet{Name: f.Operator.Name, URL: f.Operator.URL, Donate: f.Operator.Donate}
+	cfg.Fleet = nodeconfig.Fleet{Name: f.Operator.Name, URL: f.Operator.URL, Donate: f.Operator.Donate}
 	cfg.Upstream = f.Upstream.Host
 	if f.MQTT.Broker != "" {
 		cfg.MQTT.Broker, cfg.MQTT.Username = f.MQTT.Broker, f.MQTT.Username
@@ -114,7 +114,7 @@ func (f *Fleet) NodeConfig(n *Node) (config.Node, error) {
 	if t.CertFile == "" && t.KeyFile == "" && t.ACME == nil && !t.SelfSigned && len(cfg.Listen.HTTPS) > 0 {
 		// A public node's certificate comes from Let's Encrypt unless the
 		// fleet says otherwise.
-		cfg.TLS.ACME = &config.ACME{}
+		cfg.TLS.ACME = &nodeconfig.ACME{}
 		if _, err := mail.ParseAddress(f.Operator.Contact); err == nil {
 			cfg.TLS.ACME.Email = f.Operator.Contact
 		}
@@ -131,7 +131,7 @@ func (f *Fleet) NodeConfig(n *Node) (config.Node, error) {
 // locateNodeErrors points each error of a rendered node config at the
 // inventory key that set the value: the node's `node:`, the fleet's
 // `node:`, or the portfolio entry of a project.
-func (f *Fleet) locateNodeErrors(n *Node, cfg config.Node, errs []*yamlconf.FieldError) error {
+func (f *Fleet) locateNodeErrors(n *Node, cfg nodeconfig.Config, errs []*yamlconf.FieldError) error {
 	file := f.syntax()
 	out := make([]*yamlconf.FieldError, 0, len(errs))
 	for _, fe := range errs {

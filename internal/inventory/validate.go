@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"micromirror/internal/catalog"
-	"micromirror/internal/config"
 	"micromirror/internal/geo"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/yamlconf"
 )
 
@@ -37,7 +37,7 @@ func (f *Fleet) validate() []*yamlconf.FieldError {
 	switch {
 	case f.Operator.Contact == "":
 		bad("operator.contact", "required: where users report problems (the operator, never a sponsor)")
-	case !config.IsContact(f.Operator.Contact):
+	case !nodeconfig.IsContact(f.Operator.Contact):
 		bad("operator.contact", "%q is neither an e-mail address nor an http(s) URL", f.Operator.Contact)
 	}
 	for _, u := range []struct{ key, v string }{
@@ -49,7 +49,7 @@ func (f *Fleet) validate() []*yamlconf.FieldError {
 	}
 	if f.Upstream.Host == "" {
 		bad("upstream.host", "required: the rsync host every node syncs from")
-	} else if !config.IsUpstream(f.Upstream.Host) {
+	} else if !nodeconfig.IsUpstream(f.Upstream.Host) {
 		bad("upstream.host", "%q is not a hostname (or host:port)", f.Upstream.Host)
 	}
 	if !strings.HasPrefix(f.Upstream.Root, "/") {
@@ -60,7 +60,7 @@ func (f *Fleet) validate() []*yamlconf.FieldError {
 			bad("upstream.paths."+mod, "%q is not an absolute path", p)
 		}
 	}
-	if f.MQTT.Broker != "" && !config.IsBrokerURL(f.MQTT.Broker) {
+	if f.MQTT.Broker != "" && !nodeconfig.IsBrokerURL(f.MQTT.Broker) {
 		bad("mqtt.broker", "%q: want tcp://host:1883, ssl://host:8883, ws:// or wss:// URL", f.MQTT.Broker)
 	}
 	if f.HeadroomPercent < 0 || f.HeadroomPercent >= 90 {
@@ -152,10 +152,10 @@ func (f *Fleet) validateProjects(bad reporter) {
 			}
 		}
 		// The node config's own checks of a project entry, on a scratch node.
-		probe := config.Default()
+		probe := nodeconfig.Default()
 		entry := p.Project
 		entry.Name = name
-		probe.Projects = []config.Project{entry}
+		probe.Projects = []nodeconfig.Project{entry}
 		for _, fe := range probe.Validate() {
 			if rest, ok := strings.CutPrefix(fe.Field, "projects[0]"); ok && rest != ".name" {
 				bad(key+rest, "%s", fe.Msg)

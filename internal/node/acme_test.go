@@ -21,7 +21,7 @@ import (
 	"github.com/letsencrypt/pebble/v2/wfe"
 	"github.com/miekg/dns"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/testenv"
 )
 
@@ -110,7 +110,7 @@ func TestACMEWithPebble(t *testing.T) {
 	cfg := testenv.NodeConfig(t, "debian")
 	cfg.Name = "acme.mm.example.net"
 	cfg.Listen.HTTP = []string{"127.0.0.1:0"}
-	cfg.TLS = config.TLS{ACME: &config.ACME{Email: "noc@mm.example.net", Directory: p.srv.URL + "/dir", CAFile: p.caFile}}
+	cfg.TLS = nodeconfig.TLS{ACME: &nodeconfig.ACME{Email: "noc@mm.example.net", Directory: p.srv.URL + "/dir", CAFile: p.caFile}}
 	testenv.WriteFile(t, filepath.Join(cfg.DataDir, "debian/Release"), []byte("Origin: Debian\n"), syncedAt)
 	n := testenv.StartNode(t, cfg)
 	p.start(t, n.HTTPAddrs()[0].(*net.TCPAddr).Port, resolver)

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 )
 
 // listenAdmin binds the admin interface: loopback addresses and unix
@@ -23,7 +23,7 @@ import (
 func (n *Node) listenAdmin(ctx context.Context, addrs []string) error {
 	for _, a := range addrs {
 		network, address := "tcp", a
-		if config.IsUnixAddr(a) {
+		if nodeconfig.IsUnixAddr(a) {
 			network, address = "unix", strings.TrimPrefix(a, "unix:")
 			// A socket left by a crashed node would make the bind fail.
 			if fi, err := os.Lstat(address); err == nil && fi.Mode()&os.ModeSocket != 0 {

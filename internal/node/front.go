@@ -8,8 +8,8 @@ import (
 	"slices"
 
 	"micromirror/internal/catalog"
-	"micromirror/internal/config"
 	"micromirror/internal/guard"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/serve"
 	"micromirror/internal/yamlconf"
 )
@@ -28,7 +28,7 @@ type front struct {
 // verdicts when their domains are; the guard's counters always carry on.
 // So a SIGHUP (logrotate sends one every night) costs no warm cache and
 // resets no counter.
-func (n *Node) build(cfg config.Node, prev *front, old config.Node) (*front, error) {
+func (n *Node) build(cfg nodeconfig.Config, prev *front, old nodeconfig.Config) (*front, error) {
 	content, err := n.buildContent(cfg, prev, old)
 	if err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func (n *Node) build(cfg config.Node, prev *front, old config.Node) (*front, err
 
 // buildContent returns prev's content handler if nothing it serves
 // changed, else a new one.
-func (n *Node) buildContent(cfg config.Node, prev *front, old config.Node) (*serve.Handler, error) {
+func (n *Node) buildContent(cfg nodeconfig.Config, prev *front, old nodeconfig.Config) (*serve.Handler, error) {
 	site, projects, opts := contentOf(cfg)
 	if prev != nil {
 		oldSite, oldProjects, oldOpts := contentOf(old)
@@ -79,7 +79,7 @@ func (n *Node) buildContent(cfg config.Node, prev *front, old config.Node) (*ser
 }
 
 // contentOf is what of a config the content handler serves.
-func contentOf(cfg config.Node) (serve.Site, []serve.Project, serve.Options) {
+func contentOf(cfg nodeconfig.Config) (serve.Site, []serve.Project, serve.Options) {
 	var projects []serve.Project
 	for _, p := range cfg.Projects {
 		desc := ""

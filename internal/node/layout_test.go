@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/testenv"
 	"micromirror/internal/yamlconf"
 )
@@ -45,7 +45,7 @@ func TestDeepLayout(t *testing.T) {
 	cfg := testenv.NodeConfig(t)
 	cfg.Upstream = upstream.Addr()
 	day := yamlconf.Dur(24 * time.Hour)
-	cfg.Projects = []config.Project{
+	cfg.Projects = []nodeconfig.Project{
 		{Name: "kde", Path: "kdeftp/stable", ExtraFiles: []string{"kdeftp/last-updated"}, Schedule: day},
 		{Name: "fdroid", Path: "fdroid/repo", Schedule: day},
 		{Name: "fedora", UpstreamPath: "fedora-enchilada0", Module: "fedora-enchilada", Schedule: day},

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"micromirror/internal/accesslog"
-	"micromirror/internal/config"
 	"micromirror/internal/node"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/testenv"
 	"micromirror/internal/testenv/logbuf"
 	"micromirror/internal/yamlconf"
@@ -274,8 +274,8 @@ func TestConnectionCap(t *testing.T) {
 	}
 }
 
-func cfgRate(perSec float64, burst int, nets ...string) config.Rate {
-	return config.Rate{PerSecond: perSec, Burst: burst, Networks: nets}
+func cfgRate(perSec float64, burst int, nets ...string) nodeconfig.Rate {
+	return nodeconfig.Rate{PerSecond: perSec, Burst: burst, Networks: nets}
 }
 
 // metric reads one sample from the node's /metrics.
@@ -298,7 +298,7 @@ func TestReloadKeepsRuntimeState(t *testing.T) {
 	bl := filepath.Join(t.TempDir(), "blocklist")
 	os.WriteFile(bl, []byte("::1/128\n"), 0o644)
 	cfg.Limits.Blocklist = bl
-	cfg.Limits.RateLimit = config.Rate{PerSecond: 0.01, Burst: 2, All: true}
+	cfg.Limits.RateLimit = nodeconfig.Rate{PerSecond: 0.01, Burst: 2, All: true}
 	testenv.WriteFile(t, filepath.Join(cfg.DataDir, "debian/Release"), []byte("x"), syncedAt)
 	var logs logbuf.Buffer
 	n := node.New(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -344,7 +344,7 @@ func TestReloadSyncsAChangedSource(t *testing.T) {
 	testenv.WriteFile(t, filepath.Join(other, "file"), []byte("o"), syncedAt)
 	up := testenv.StartUpstream(t, map[string]string{"a": srcA, "b": srcB, "other": other})
 	cfg := testenv.NodeConfig(t)
-	cfg.Projects = []config.Project{{Name: "gimp", Source: up.URL("a"), Schedule: yamlconf.Dur(24 * time.Hour)},
+	cfg.Projects = []nodeconfig.Project{{Name: "gimp", Source: up.URL("a"), Schedule: yamlconf.Dur(24 * time.Hour)},
 		{Name: "videolan", Source: up.URL("other"), Schedule: yamlconf.Dur(24 * time.Hour)}}
 	n := testenv.StartNode(t, cfg)
 	runs := func() (gimp, videolan uint64) {

@@ -9,9 +9,9 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"micromirror/internal/config"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/node"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/status"
 	"micromirror/internal/syncer"
 	"micromirror/internal/testenv"
@@ -21,20 +21,20 @@ const upHost = "up.example.net"
 
 // mqttNode starts an upstream with module gimp and a node subscribed to
 // the broker, hosting gimp; the catch-up run at start is awaited.
-func mqttNode(t *testing.T, broker string, tune func(*config.Node)) (*node.Node, string) {
+func mqttNode(t *testing.T, broker string, tune func(*nodeconfig.Config)) (*node.Node, string) {
 	return mqttNodeAt(t, broker, tune, time.Time{})
 }
 
 // mqttNodeAt is mqttNode for a node whose last success was at last (no
 // catch-up run at start when it is recent).
-func mqttNodeAt(t *testing.T, broker string, tune func(*config.Node), last time.Time) (*node.Node, string) {
+func mqttNodeAt(t *testing.T, broker string, tune func(*nodeconfig.Config), last time.Time) (*node.Node, string) {
 	t.Helper()
 	src := t.TempDir()
 	up := testenv.StartUpstream(t, map[string]string{"gimp": src})
 	testenv.WriteFile(t, filepath.Join(src, "gimp-3.0.tar.xz"), []byte("v1"), syncedAt)
 	cfg := testenv.NodeConfig(t)
-	cfg.Projects = []config.Project{{Name: "gimp", Source: up.URL("gimp")}}
-	cfg.MQTT = config.MQTT{Broker: broker, Topics: []string{"rsync/" + upHost + "/#"}, ClientID: "node-" + filepath.Base(cfg.DataDir) + time.Now().Format("150405.000000")}
+	cfg.Projects = []nodeconfig.Project{{Name: "gimp", Source: up.URL("gimp")}}
+	cfg.MQTT = nodeconfig.MQTT{Broker: broker, Topics: []string{"rsync/" + upHost + "/#"}, ClientID: "node-" + filepath.Base(cfg.DataDir) + time.Now().Format("150405.000000")}
 	if tune != nil {
 		tune(&cfg)
 	}

@@ -23,12 +23,12 @@ import (
 	"micromirror/internal/accesslog"
 	"micromirror/internal/catalog"
 	"micromirror/internal/certs"
-	"micromirror/internal/config"
 	"micromirror/internal/guard"
 	"micromirror/internal/hosthealth"
 	"micromirror/internal/httpd"
 	"micromirror/internal/listen"
 	"micromirror/internal/mqtt"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/rsyncd"
 	"micromirror/internal/status"
 	"micromirror/internal/syncer"
@@ -55,7 +55,7 @@ type Node struct {
 	h2refused atomic.Uint64
 
 	mu  sync.Mutex // guards cfg and reloads
-	cfg config.Node
+	cfg nodeconfig.Config
 
 	state atomic.Pointer[front]
 	alog  atomic.Pointer[accesslog.Log]
@@ -80,7 +80,7 @@ type Node struct {
 }
 
 // New prepares a node; Open starts it.
-func New(cfg config.Node, log *slog.Logger) *Node {
+func New(cfg nodeconfig.Config, log *slog.Logger) *Node {
 	n := &Node{
 		log:       log,
 		cfg:       cfg,
@@ -161,7 +161,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 	n.alog.Store(alog)
-	st, err := n.build(cfg, nil, config.Node{})
+	st, err := n.build(cfg, nil, nodeconfig.Config{})
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 // the user.
 func (n *Node) SetPrivilegeDrop(drop func(sockets []string) error) { n.drop = drop }
 
-func (n *Node) certSource(cfg config.Node) (certs.Source, error) {
+func (n *Node) certSource(cfg nodeconfig.Config) (certs.Source, error) {
 	switch {
 	case cfg.TLS.ACME != nil:
 		a := cfg.TLS.ACME
@@ -332,9 +332,9 @@ func (b both) Shutdown(ctx context.Context) error {
 func (b both) Close() error { return errors.Join(b.h1.Close(), b.h2.Close()) }
 
 // AdminSocket is the admin unix socket of a node config.
-func AdminSocket(cfg config.Node) string { return filepath.Join(cfg.StateDir, "admin.sock") }
+func AdminSocket(cfg nodeconfig.Config) string { return filepath.Join(cfg.StateDir, "admin.sock") }
 
-func (n *Node) startEngine(cfg config.Node) {
+func (n *Node) startEngine(cfg nodeconfig.Config) {
 	plans, skipped := syncer.Plans(cfg)
 	for _, s := range skipped {
 		n.log.Warn("not syncing", "project", s)
@@ -356,7 +356,7 @@ func (n *Node) startEngine(cfg config.Node) {
 }
 
 // startMQTT subscribes to upstream announcements when a broker is set.
-func (n *Node) startMQTT(cfg config.Node) error {
+func (n *Node) startMQTT(cfg nodeconfig.Config) error {
 	if cfg.MQTT.Broker == "" {
 		return nil
 	}
@@ -398,7 +398,7 @@ var Version = "dev"
 
 // startTelemetry spools a batch every interval and pushes the spool to the
 // watchtower; the last batch is spooled at shutdown.
-func (n *Node) startTelemetry(ctx context.Context, cfg config.Node) error {
+func (n *Node) startTelemetry(ctx context.Context, cfg nodeconfig.Config) error {
 	t := cfg.Telemetry
 	if t.URL == "" {
 		return nil
@@ -494,7 +494,7 @@ func (n *Node) lastSync(project string) time.Time {
 	return p.LastSuccess
 }
 
-func (n *Node) setRsyncModules(cfg config.Node) error {
+func (n *Node) setRsyncModules(cfg nodeconfig.Config) error {
 	var mods []rsyncd.Module
 	projectOf := map[string]string{}
 	for _, p := range cfg.Projects {
@@ -512,11 +512,11 @@ func (n *Node) setRsyncModules(cfg config.Node) error {
 // Reload applies a new config without dropping connections: pages,
 // projects, limits, blocklist, certificates, access log. Listener changes
 // need a restart and are reported.
-func (n *Node) Reload(cfg config.Node) error {
+func (n *Node) Reload(cfg nodeconfig.Config) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	old := n.cfg
-	if keys := config.RestartOnly(old, cfg); len(keys) > 0 {
+	if keys := nodeconfig.RestartOnly(old, cfg); len(keys) > 0 {
 		n.log.Warn("reload: these changes take effect at the next restart", "keys", keys)
 	}
 	var errs []error
@@ -577,7 +577,7 @@ func (n *Node) Reload(cfg config.Node) error {
 // ownLogDir is the access log's directory when it lies in the node's
 // own state tree: the node makes it, as it makes state_dir. A directory
 // elsewhere (/var/log/...) is the host's to make (the package does).
-func ownLogDir(cfg config.Node) []string {
+func ownLogDir(cfg nodeconfig.Config) []string {
 	if cfg.AccessLog == "" {
 		return nil
 	}
@@ -588,7 +588,7 @@ func ownLogDir(cfg config.Node) []string {
 	return nil
 }
 
-func (n *Node) reopenLog(oldPath string, cfg config.Node) error {
+func (n *Node) reopenLog(oldPath string, cfg nodeconfig.Config) error {
 	newPath := cfg.AccessLog
 	if oldPath == newPath {
 		return n.alog.Load().Reopen()

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"micromirror/internal/accesslog"
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/store/sqlite"
 	"micromirror/internal/testenv"
 	"micromirror/internal/watchtower"
@@ -45,7 +45,7 @@ func TestTelemetrySurvivesWatchtowerOutage(t *testing.T) {
 	cfg := testenv.NodeConfig(t, "debian")
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokenFile, []byte("node-token\n"), 0o600)
-	cfg.Telemetry = config.Telemetry{URL: "http://" + addr + "/api/v1/ingest", TokenFile: tokenFile, Interval: yamlconf.Dur(200 * time.Millisecond), SpoolMax: 1000}
+	cfg.Telemetry = nodeconfig.Telemetry{URL: "http://" + addr + "/api/v1/ingest", TokenFile: tokenFile, Interval: yamlconf.Dur(200 * time.Millisecond), SpoolMax: 1000}
 	for i, size := range []int{1000, 50000, 333} {
 		testenv.WriteFile(t, filepath.Join(cfg.DataDir, "debian", "f"+string(rune('0'+i))), make([]byte, size), syncedAt)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/store/sqlite"
 	"micromirror/internal/testenv"
 	"micromirror/internal/watchtower"
@@ -40,7 +40,7 @@ func TestTelemetryOverHTTPS(t *testing.T) {
 	cfg := testenv.NodeConfig(t, "debian")
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokenFile, []byte("tls-token"), 0o600)
-	cfg.Telemetry = config.Telemetry{URL: "https://" + wt.Addr() + "/api/v1/ingest", TokenFile: tokenFile, CAFile: cert,
+	cfg.Telemetry = nodeconfig.Telemetry{URL: "https://" + wt.Addr() + "/api/v1/ingest", TokenFile: tokenFile, CAFile: cert,
 		Interval: yamlconf.Dur(200 * time.Millisecond), SpoolMax: 100}
 	testenv.StartNode(t, cfg)
 

@@ -20,8 +20,8 @@ import (
 
 	"micromirror/internal/announce"
 	"micromirror/internal/catalog"
-	"micromirror/internal/config"
 	"micromirror/internal/inventory"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/watchtower"
 )
 
@@ -117,8 +117,8 @@ const announceHeader = `# The upstream modules the fleet's nodes sync, rendered 
 `
 
 // nodeYAML writes what differs from the node's built-in defaults.
-func nodeYAML(cfg config.Node) ([]byte, error) {
-	ms := changed(reflect.ValueOf(cfg), reflect.ValueOf(config.Default()))
+func nodeYAML(cfg nodeconfig.Config) ([]byte, error) {
+	ms := changed(reflect.ValueOf(cfg), reflect.ValueOf(nodeconfig.Default()))
 	body, err := yaml.MarshalWithOptions(ms, yaml.IndentSequence(true))
 	if err != nil {
 		return nil, err
@@ -142,7 +142,7 @@ func listYAML[T any](header, key string, list []T) ([]byte, error) {
 
 // probes are the URLs the watchtower checks a node at: its public name
 // over each protocol it serves.
-func probes(cfg config.Node) []string {
+func probes(cfg nodeconfig.Config) []string {
 	var out []string
 	if len(cfg.Listen.HTTP) > 0 {
 		out = append(out, "http://"+cfg.Name+"/")
@@ -255,7 +255,7 @@ func readBack(f *inventory.Fleet, dir string) (*Result, error) {
 	res := &Result{}
 	for _, n := range f.Live() {
 		p := filepath.Join(dir, NodesDir, n.Name, "node.yaml")
-		got, err := config.Load(p)
+		got, err := nodeconfig.Load(p)
 		if err != nil {
 			return nil, fmt.Errorf("rendered config does not load: %w", err)
 		}
@@ -351,7 +351,7 @@ func swap(tmp, dir string) error {
 
 // ownProjects are a node's projects that are not catalog recipes: the
 // watchtower takes telemetry for those only if its node list names them.
-func ownProjects(cfg config.Node) []string {
+func ownProjects(cfg nodeconfig.Config) []string {
 	var out []string
 	for _, p := range cfg.Projects {
 		if _, ok := catalog.Lookup(p.Name); !ok {
@@ -381,7 +381,7 @@ func Rendered(f *inventory.Fleet, s *inventory.Secrets) (map[string]File, error)
 	}
 	for _, n := range f.Live() {
 		p := path.Join(NodesDir, n.Name, "node.yaml")
-		if _, err := config.Parse(p, files[p].data); err != nil {
+		if _, err := nodeconfig.Parse(p, files[p].data); err != nil {
 			return nil, err
 		}
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"micromirror/internal/announce"
-	"micromirror/internal/config"
 	"micromirror/internal/inventory"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/watchtower"
 )
 
@@ -94,7 +94,7 @@ func TestWriteReadsBack(t *testing.T) {
 	if len(res.Added) != 12 || len(res.Changed)+len(res.Removed) != 0 {
 		t.Errorf("first render: added %v changed %v removed %v", res.Added, res.Changed, res.Removed)
 	}
-	cfg, err := config.Load(filepath.Join(out, "nodes/sonic.mm.example.net/node.yaml"))
+	cfg, err := nodeconfig.Load(filepath.Join(out, "nodes/sonic.mm.example.net/node.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"micromirror/internal/announce"
-	"micromirror/internal/config"
 	"micromirror/internal/mqtt"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/status"
 	"micromirror/internal/syncer"
 	"micromirror/internal/testenv"
@@ -202,7 +202,7 @@ const benchList = "fullfiletimelist-bench"
 // without the change journal or a file list, and waits for its first sync.
 func benchNode(b *testing.B, up *testenv.Upstream, journal bool, fileList string) *benchEngine {
 	cfg := testenv.NodeConfig(b)
-	cfg.Projects = []config.Project{{Name: "bench", Source: up.URL("proj"), Schedule: yamlconf.Dur(24 * time.Hour), FileList: &fileList}}
+	cfg.Projects = []nodeconfig.Project{{Name: "bench", Source: up.URL("proj"), Schedule: yamlconf.Dur(24 * time.Hour), FileList: &fileList}}
 	cfg.Sync.Bwlimit = yamlconf.Bits(100e9) // unpaced in effect, as bare rsync is
 	cfg.Sync.Journal = journal
 	plans, _ := syncer.Plans(cfg)

@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/rsync"
 	"micromirror/internal/status"
 )
@@ -24,7 +24,7 @@ type Settings struct {
 	Contact  string
 	Sponsor  string
 	StateDir string
-	Sync     config.Sync
+	Sync     nodeconfig.Sync
 }
 
 // Engine runs the projects' syncs. Each project has one goroutine that

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/status"
 	"micromirror/internal/syncer"
 	"micromirror/internal/testenv"
@@ -28,19 +28,19 @@ type rig struct {
 	t      *testing.T
 	up     *testenv.Upstream
 	src    string // upstream tree
-	cfg    config.Node
+	cfg    nodeconfig.Config
 	engine *syncer.Engine
 	store  *status.Store
 }
 
 // newRig starts an upstream daemon with one module "proj" and prepares a
 // node config hosting it as project `name` (a catalog name or custom).
-func newRig(t *testing.T, name string, tune func(*config.Node)) *rig {
+func newRig(t *testing.T, name string, tune func(*nodeconfig.Config)) *rig {
 	t.Helper()
 	r := &rig{t: t, src: t.TempDir()}
 	r.up = testenv.StartUpstream(t, map[string]string{"proj": r.src})
 	r.cfg = testenv.NodeConfig(t)
-	r.cfg.Projects = []config.Project{{Name: name, Source: r.up.URL("proj")}}
+	r.cfg.Projects = []nodeconfig.Project{{Name: name, Source: r.up.URL("proj")}}
 	r.cfg.Sync.RetryMin = yamlconf.Dur(300 * time.Millisecond)
 	r.cfg.Sync.RetryMax = yamlconf.Dur(2 * time.Second)
 	r.cfg.Sync.Bwlimit = yamlconf.Bits(2e9)
@@ -201,7 +201,7 @@ func TestPacingHoldsTheLimit(t *testing.T) {
 	}
 	const size = 64 << 20
 	const bits = 100e6 // 12.5 MB/s: 64 MiB in about 5.4 s
-	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = yamlconf.Bits(bits) })
+	r := newRig(t, "gimp", func(c *nodeconfig.Config) { c.Projects[0].Bwlimit = yamlconf.Bits(bits) })
 	write(t, r.src, "gimp-3.0.tar.xz", randBytes(size))
 	start := time.Now()
 	r.start()
@@ -219,7 +219,7 @@ func TestTriggersCoalesceIntoOneFollowUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
-	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = yamlconf.Bits(20e6) })
+	r := newRig(t, "gimp", func(c *nodeconfig.Config) { c.Projects[0].Bwlimit = yamlconf.Bits(20e6) })
 	write(t, r.src, "big.bin", randBytes(5<<20)) // about 2 s at 20 Mbit/s
 	r.start()
 	r.waitFor("run under way", 10*time.Second, func(s syncer.ProjectStatus) bool { return s.State == status.Syncing })
@@ -270,7 +270,7 @@ func TestNodeWideConcurrencyCap(t *testing.T) {
 	cfg := testenv.NodeConfig(t)
 	cfg.Sync.MaxConcurrent = 1
 	cfg.Sync.Bwlimit = yamlconf.Bits(16e6) // ~1.5 s each
-	cfg.Projects = []config.Project{{Name: "a", Source: up.URL("a")}, {Name: "b", Source: up.URL("b")}}
+	cfg.Projects = []nodeconfig.Project{{Name: "a", Source: up.URL("a")}, {Name: "b", Source: up.URL("b")}}
 	plans, _ := syncer.Plans(cfg)
 	e := syncer.New(syncer.Settings{NodeName: cfg.Name, StateDir: cfg.StateDir, Sync: cfg.Sync}, plans,
 		status.NewStore(filepath.Join(cfg.StateDir, "status")), testenv.Logger(t))
@@ -302,7 +302,7 @@ func TestKilledUpstreamLeavesTreeWholeThenRetrySucceeds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
-	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = yamlconf.Bits(40e6) })
+	r := newRig(t, "gimp", func(c *nodeconfig.Config) { c.Projects[0].Bwlimit = yamlconf.Bits(40e6) })
 	write(t, r.src, "index.html", []byte("version 1"))
 	write(t, r.src, "old.tar", randBytes(64<<10))
 	r.start()
@@ -331,7 +331,7 @@ func TestStalledTransferIsKilledAndRetried(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
-	r := newRig(t, "gimp", func(c *config.Node) {
+	r := newRig(t, "gimp", func(c *nodeconfig.Config) {
 		c.Projects[0].Bwlimit = yamlconf.Bits(40e6)
 		c.Sync.StallTimeout = yamlconf.Dur(1500 * time.Millisecond)
 	})
@@ -385,7 +385,7 @@ func TestDeletionGuardRefusesTruncatedUpstream(t *testing.T) {
 }
 
 func TestDiskReserveGuard(t *testing.T) {
-	r := newRig(t, "gimp", func(c *config.Node) { c.Sync.ReservePercent = 99.999 })
+	r := newRig(t, "gimp", func(c *nodeconfig.Config) { c.Sync.ReservePercent = 99.999 })
 	write(t, r.src, "x.iso", randBytes(1<<20))
 	r.start()
 	s := r.waitFor("refusal", 20*time.Second, func(s syncer.ProjectStatus) bool { return s.State == status.Refused })
@@ -470,7 +470,7 @@ func TestTwoStageAptNeverBreaks(t *testing.T) {
 
 func twoStageAptNeverBreaks(t *testing.T, journalled bool) {
 	testenv.RequireBinary(t, "apt-get")
-	r := newRig(t, "debian", func(c *config.Node) { c.Projects[0].Bwlimit = yamlconf.Bits(4e6) })
+	r := newRig(t, "debian", func(c *nodeconfig.Config) { c.Projects[0].Bwlimit = yamlconf.Bits(4e6) })
 	testenv.BuildDebianRepo(t, r.src, "1.0", "hello", "world")
 	write(t, r.src, "project/trace/master", []byte("v1"))
 	var a *announcer
@@ -560,7 +560,7 @@ func TestDeletionCapHoldsDuringTheRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
-	r := newRig(t, "debian", func(c *config.Node) { c.Projects[0].Bwlimit = yamlconf.Bits(4e6) })
+	r := newRig(t, "debian", func(c *nodeconfig.Config) { c.Projects[0].Bwlimit = yamlconf.Bits(4e6) })
 	for i := range 38 {
 		write(t, r.src, fmt.Sprintf("pool/main/p/pkg-%02d.deb", i), []byte{byte(i)})
 	}
@@ -602,7 +602,7 @@ func TestForceNotLostBehindPending(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
-	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Bwlimit = yamlconf.Bits(4e6) })
+	r := newRig(t, "gimp", func(c *nodeconfig.Config) { c.Projects[0].Bwlimit = yamlconf.Bits(4e6) })
 	for i := range 100 {
 		write(t, r.src, fmt.Sprintf("pool/pkg-%03d.tar", i), []byte{byte(i)})
 	}
@@ -640,7 +640,7 @@ func TestDiskReserveHoldsDuringTheRun(t *testing.T) {
 		t.Skipf("mount a tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
-	r := newRig(t, "gimp", func(c *config.Node) {
+	r := newRig(t, "gimp", func(c *nodeconfig.Config) {
 		c.DataDir = disk
 		c.Sync.ReservePercent = 50
 		c.Projects[0].Bwlimit = yamlconf.Bits(40e6)
@@ -690,7 +690,7 @@ func TestSetAsideGoesAfterASuccess(t *testing.T) {
 // trigger it, the config's own when it sets them (the watchtower measures
 // the project's lag against these, from the node's telemetry).
 func TestStatusNamesTriggers(t *testing.T) {
-	r := newRig(t, "gimp", func(c *config.Node) { c.Projects[0].Triggers = []string{"gimp-own", "gimp"} })
+	r := newRig(t, "gimp", func(c *nodeconfig.Config) { c.Projects[0].Triggers = []string{"gimp-own", "gimp"} })
 	r.start()
 	if got := r.engine.Status()[0].Triggers; strings.Join(got, ",") != "gimp-own,gimp" {
 		t.Errorf("triggers in the status = %v", got)

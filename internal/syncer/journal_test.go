@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"micromirror/internal/announce"
-	"micromirror/internal/config"
 	"micromirror/internal/journal"
 	"micromirror/internal/mqtt"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/status"
 	"micromirror/internal/syncer"
 	"micromirror/internal/testenv"
@@ -313,7 +313,7 @@ func TestFileListRuns(t *testing.T) {
 		t.Skip("slow: the full suite (no -short) runs it")
 	}
 	const name = "fullfiletimelist-test"
-	r := newRig(t, "testdistro", func(c *config.Node) { c.Projects[0].FileList = ptr(name) })
+	r := newRig(t, "testdistro", func(c *nodeconfig.Config) { c.Projects[0].FileList = ptr(name) })
 	for i := range 30 {
 		write(t, r.src, fmt.Sprintf("linux/%d/p%d.rpm", i%3, i), randBytes(500+i))
 	}

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"micromirror/internal/catalog"
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 )
 
 // Plan is the effective recipe of one project on this node: the catalog's
@@ -47,7 +47,7 @@ type ExtraFile struct {
 
 // Plans resolves every project of a node config; projects without a
 // source (no upstream configured) are left out and reported.
-func Plans(cfg config.Node) ([]Plan, []string) {
+func Plans(cfg nodeconfig.Config) ([]Plan, []string) {
 	var plans []Plan
 	var skipped []string
 	for _, p := range cfg.Projects {
@@ -61,7 +61,7 @@ func Plans(cfg config.Node) ([]Plan, []string) {
 	return plans, skipped
 }
 
-func planOf(cfg config.Node, p config.Project) (Plan, error) {
+func planOf(cfg nodeconfig.Config, p nodeconfig.Project) (Plan, error) {
 	r, ok := catalog.Lookup(p.Name)
 	if !ok {
 		r = catalog.Recipe{Name: p.Name, Module: p.Name, Triggers: []string{p.Name}, Stages: catalog.OneStage}
@@ -122,7 +122,7 @@ func normalizeSource(s string) string {
 }
 
 // applyOverrides lets the node config change any field of the recipe.
-func applyOverrides(r *catalog.Recipe, p config.Project) {
+func applyOverrides(r *catalog.Recipe, p nodeconfig.Project) {
 	if p.Stages != 0 {
 		r.Stages = catalog.Stages(p.Stages)
 	}

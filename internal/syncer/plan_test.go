@@ -5,12 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
+	"micromirror/internal/nodeconfig"
 	"micromirror/internal/yamlconf"
 )
 
-func nodeCfg(name string, ps ...config.Project) config.Node {
-	c := config.Default()
+func nodeCfg(name string, ps ...nodeconfig.Project) nodeconfig.Config {
+	c := nodeconfig.Default()
 	c.Name, c.Upstream, c.DataDir = name, "mirror.example.net", "/srv/mirror"
 	c.Projects = ps
 	return c
@@ -18,10 +18,10 @@ func nodeCfg(name string, ps ...config.Project) config.Node {
 
 func TestPlansApplyOverrides(t *testing.T) {
 	plans, skipped := Plans(nodeCfg("a.mm.example.net",
-		config.Project{Name: "epel-amd64", Path: "epel", Bwlimit: yamlconf.Bits(100e6), Schedule: yamlconf.Dur(6 * time.Hour)},
-		config.Project{Name: "archlinux"},
-		config.Project{Name: "fdroid"},
-		config.Project{Name: "custom", Source: "other.example.net::stuff/sub"},
+		nodeconfig.Project{Name: "epel-amd64", Path: "epel", Bwlimit: yamlconf.Bits(100e6), Schedule: yamlconf.Dur(6 * time.Hour)},
+		nodeconfig.Project{Name: "archlinux"},
+		nodeconfig.Project{Name: "fdroid"},
+		nodeconfig.Project{Name: "custom", Source: "other.example.net::stuff/sub"},
 	))
 	if len(skipped) != 0 || len(plans) != 4 {
 		t.Fatalf("plans %d, skipped %v", len(plans), skipped)
@@ -42,20 +42,20 @@ func TestPlansApplyOverrides(t *testing.T) {
 	if custom.Source != "rsync://other.example.net/stuff/sub/" || !slices.Contains(custom.Triggers, "stuff") {
 		t.Errorf("custom = %+v", custom)
 	}
-	if _, skipped := Plans(config.Node{Projects: []config.Project{{Name: "debian"}}}); len(skipped) != 1 {
+	if _, skipped := Plans(nodeconfig.Config{Projects: []nodeconfig.Project{{Name: "debian"}}}); len(skipped) != 1 {
 		t.Errorf("project without upstream not reported")
 	}
 }
 
 func TestRecipeOverrides(t *testing.T) {
 	none, two := "", true
-	plans, _ := Plans(nodeCfg("a.mm.example.net", config.Project{Name: "debian", Stages: 1, ChangeMarker: &none,
+	plans, _ := Plans(nodeCfg("a.mm.example.net", nodeconfig.Project{Name: "debian", Stages: 1, ChangeMarker: &none,
 		TraceDir: &none, DeleteExcluded: &two, Manifests: []string{"ls-lR.gz"}}))
 	d := plans[0]
 	if d.Stages != 1 || d.ChangeMarker != "" || d.TraceDir != "" || !d.DeleteExcluded || d.Manifests[0] != "ls-lR.gz" {
 		t.Errorf("overrides not applied: %+v", d.Recipe)
 	}
-	if r, _ := Plans(nodeCfg("a.mm.example.net", config.Project{Name: "debian"})); r[0].Stages != 2 {
+	if r, _ := Plans(nodeCfg("a.mm.example.net", nodeconfig.Project{Name: "debian"})); r[0].Stages != 2 {
 		t.Errorf("catalog default lost")
 	}
 }
@@ -63,7 +63,7 @@ func TestRecipeOverrides(t *testing.T) {
 func TestScheduleSpreadsTheFleet(t *testing.T) {
 	offsets := map[time.Duration]bool{}
 	for _, n := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
-		plans, _ := Plans(nodeCfg(n+".mm.example.net", config.Project{Name: "debian"}))
+		plans, _ := Plans(nodeCfg(n+".mm.example.net", nodeconfig.Project{Name: "debian"}))
 		offsets[plans[0].Offset] = true
 		now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 		next := plans[0].NextRun(now)

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"micromirror/internal/config"
 	"micromirror/internal/node"
+	"micromirror/internal/nodeconfig"
 )
 
 // RequireBinary returns the path of a program the test needs. Missing, it
@@ -75,28 +75,28 @@ func PublicTempDir(tb testing.TB) string {
 
 // NodeConfig is a valid config on loopback port 0 with temp dirs and the
 // given projects; tests adjust it before StartNode.
-func NodeConfig(tb testing.TB, projects ...string) config.Node {
+func NodeConfig(tb testing.TB, projects ...string) nodeconfig.Config {
 	tb.Helper()
 	// rsync sessions run as nobody when the tests run as root.
 	dir := PublicTempDir(tb)
-	cfg := config.Default()
+	cfg := nodeconfig.Default()
 	cfg.Name = "test.mm.example.net"
-	cfg.Sponsor = config.Sponsor{Name: "Example Sponsor", URL: "https://sponsor.example.com/"}
+	cfg.Sponsor = nodeconfig.Sponsor{Name: "Example Sponsor", URL: "https://sponsor.example.com/"}
 	cfg.Contact = "noc@mm.example.net"
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.StateDir = filepath.Join(dir, "state")
 	cfg.AccessLog = filepath.Join(dir, "access.log")
-	cfg.Listen = config.Listen{
+	cfg.Listen = nodeconfig.Listen{
 		HTTP:  []string{"127.0.0.1:0", "[::1]:0"},
 		HTTPS: []string{"127.0.0.1:0"},
 		Rsync: []string{"127.0.0.1:0"},
 		Admin: []string{"127.0.0.1:0"},
 	}
-	cfg.TLS = config.TLS{SelfSigned: true}
+	cfg.TLS = nodeconfig.TLS{SelfSigned: true}
 	cfg.User = "nobody" // rsync sessions of a node in a root test process
 	cfg.Limits.RateLimit.PerSecond = 0
 	for _, p := range projects {
-		cfg.Projects = append(cfg.Projects, config.Project{Name: p})
+		cfg.Projects = append(cfg.Projects, nodeconfig.Project{Name: p})
 	}
 	if errs := cfg.Validate(); len(errs) > 0 {
 		tb.Fatalf("test config invalid: %v", errs[0])
@@ -105,7 +105,7 @@ func NodeConfig(tb testing.TB, projects ...string) config.Node {
 }
 
 // StartNode opens a node and closes it when the test ends.
-func StartNode(tb testing.TB, cfg config.Node) *node.Node {
+func StartNode(tb testing.TB, cfg nodeconfig.Config) *node.Node {
 	tb.Helper()
 	if errs := cfg.Validate(); len(errs) > 0 {
 		tb.Fatalf("config invalid: %v", errs[0])

@@ -1,6 +1,6 @@
-// Package config defines the node configuration file: its schema, its
+// Package nodeconfig defines the node configuration file: its schema, its
 // defaults, and the validation that names the key and line at fault.
-package config
+package nodeconfig
 
 import (
 	"time"
@@ -8,8 +8,8 @@ import (
 	"micromirror/internal/yamlconf"
 )
 
-// Node is the whole configuration of one mirror node (`micromirror node`).
-type Node struct {
+// Config is the whole configuration of one mirror node (`micromirror node`).
+type Config struct {
 	// Name is the node's public hostname, <sponsor-slug>.<fleet-domain>.
 	Name    string  `yaml:"name"`
 	Sponsor Sponsor `yaml:"sponsor"`
@@ -243,8 +243,8 @@ type Project struct {
 
 // Default returns a configuration with every default filled in; Load decodes
 // the file over it.
-func Default() Node {
-	return Node{
+func Default() Config {
+	return Config{
 		Contact:  "",
 		DataDir:  "/srv/mirror",
 		StateDir: "/var/lib/micromirror",

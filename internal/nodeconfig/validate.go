@@ -1,4 +1,4 @@
-package config
+package nodeconfig
 
 import (
 	"fmt"
@@ -27,7 +27,7 @@ var reservedPaths = map[string]bool{"robots.txt": true, "favicon.ico": true, "in
 
 // Validate checks every field and returns one error per bad value, each
 // naming its key path so Parse can add the line.
-func (c *Node) Validate() []*yamlconf.FieldError {
+func (c *Config) Validate() []*yamlconf.FieldError {
 	var errs []*yamlconf.FieldError
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &yamlconf.FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
@@ -103,7 +103,7 @@ func (c *Node) Validate() []*yamlconf.FieldError {
 
 type reporter func(field, format string, args ...any)
 
-func (c *Node) validateListen(bad reporter) {
+func (c *Config) validateListen(bad reporter) {
 	lists := []struct {
 		key   string
 		addrs []string
@@ -159,7 +159,7 @@ func splitHostPort(a string) (string, string, error) {
 	return host, port, nil
 }
 
-func (c *Node) validateTLS(bad reporter) {
+func (c *Config) validateTLS(bad reporter) {
 	t := c.TLS
 	files := t.CertFile != "" || t.KeyFile != ""
 	modes := 0
@@ -196,7 +196,7 @@ func (c *Node) validateTLS(bad reporter) {
 	}
 }
 
-func (c *Node) validateLimits(bad reporter) {
+func (c *Config) validateLimits(bad reporter) {
 	l := c.Limits
 	if l.MaxConnections < 1 {
 		bad("limits.max_connections", "must be at least 1")
@@ -244,7 +244,7 @@ func (c *Node) validateLimits(bad reporter) {
 	}
 }
 
-func (c *Node) validateSync(bad reporter) {
+func (c *Config) validateSync(bad reporter) {
 	s := c.Sync
 	if s.MaxConcurrent < 1 {
 		bad("sync.max_concurrent", "must be at least 1")
@@ -282,7 +282,7 @@ func (c *Node) validateSync(bad reporter) {
 	}
 }
 
-func (c *Node) validateMQTT(bad reporter) {
+func (c *Config) validateMQTT(bad reporter) {
 	m := c.MQTT
 	if m.Broker == "" {
 		return
@@ -321,7 +321,7 @@ func ValidTopicFilter(f string) bool {
 	return true
 }
 
-func (c *Node) validateProjects(bad reporter) {
+func (c *Config) validateProjects(bad reporter) {
 	c.validateOverlaps(bad)
 	for i := range c.Projects {
 		p := &c.Projects[i]

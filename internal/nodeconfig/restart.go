@@ -1,4 +1,4 @@
-package config
+package nodeconfig
 
 import "reflect"
 
@@ -6,7 +6,7 @@ import "reflect"
 // they are read when the node's listeners, servers, rsync service or
 // telemetry start. The node logs them on reload; fleet deploy restarts
 // the node for them.
-func RestartOnly(old, cfg Node) []string {
+func RestartOnly(old, cfg Config) []string {
 	var keys []string
 	for _, k := range []struct {
 		key      string

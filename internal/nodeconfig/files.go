@@ -1,4 +1,4 @@
-package config
+package nodeconfig
 
 import (
 	"errors"
@@ -68,7 +68,7 @@ const (
 // log writable, the files read at start (blocklist, certificate and key,
 // tokens, passwords, CA files) readable. A config that validates can still
 // fail at start on these; this says so first, naming each key.
-func (c *Node) CheckFiles(a Account) []*yamlconf.FieldError {
+func (c *Config) CheckFiles(a Account) []*yamlconf.FieldError {
 	var errs []*yamlconf.FieldError
 	bad := func(field, msg string) { errs = append(errs, &yamlconf.FieldError{Field: field, Msg: msg}) }
 	dir := func(field, p string) {

@@ -1,4 +1,4 @@
-package config
+package nodeconfig
 
 import (
 	"fmt"
@@ -103,7 +103,7 @@ func validateLayout(p *Project, key string, bad reporter) {
 
 // validateOverlaps refuses two projects that would share a directory or
 // an rsync module: each would serve, sync or delete the other's files.
-func (c *Node) validateOverlaps(bad reporter) {
+func (c *Config) validateOverlaps(bad reporter) {
 	tops := map[string]int{}
 	modules := map[string]int{}
 	for i, p := range c.Projects {

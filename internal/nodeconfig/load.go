@@ -1,4 +1,4 @@
-package config
+package nodeconfig
 
 import (
 	"fmt"
@@ -12,31 +12,31 @@ import (
 // Load reads, decodes and validates a node config file. Relative paths in
 // the file are taken relative to the file's directory, so a config works the
 // same from any working directory.
-func Load(path string) (Node, error) {
+func Load(path string) (Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return Node{}, fmt.Errorf("read config: %w", err)
+		return Config{}, fmt.Errorf("read config: %w", err)
 	}
 	return Parse(path, src)
 }
 
 // Parse decodes and validates config source; name is used in messages and
 // to resolve relative paths.
-func Parse(name string, src []byte) (Node, error) {
+func Parse(name string, src []byte) (Config, error) {
 	cfg := Default()
 	if strings.TrimSpace(string(src)) == "" {
-		return Node{}, fmt.Errorf("%s: config is empty", name)
+		return Config{}, fmt.Errorf("%s: config is empty", name)
 	}
 	if err := yamlconf.Decode(name, src, &cfg); err != nil {
-		return Node{}, err
+		return Config{}, err
 	}
 	base, err := filepath.Abs(filepath.Dir(name))
 	if err != nil {
-		return Node{}, fmt.Errorf("%s: %w", name, err)
+		return Config{}, fmt.Errorf("%s: %w", name, err)
 	}
 	cfg.Normalize(base)
 	if errs := cfg.Validate(); len(errs) > 0 {
-		return Node{}, yamlconf.Locate(name, src, errs)
+		return Config{}, yamlconf.Locate(name, src, errs)
 	}
 	return cfg, nil
 }
@@ -44,12 +44,12 @@ func Parse(name string, src []byte) (Node, error) {
 // Normalize does what loading a file does after decoding: relative paths
 // become relative to base (the file's directory) and MQTT defaults that
 // depend on other keys are filled in.
-func (c *Node) Normalize(base string) {
+func (c *Config) Normalize(base string) {
 	c.resolvePaths(base)
 	c.mqttDefaults()
 }
 
-func (c *Node) mqttDefaults() {
+func (c *Config) mqttDefaults() {
 	if c.MQTT.Broker == "" {
 		return
 	}
@@ -65,7 +65,7 @@ func (c *Node) mqttDefaults() {
 	}
 }
 
-func (c *Node) resolvePaths(base string) {
+func (c *Config) resolvePaths(base string) {
 	abs := func(p *string) {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
