@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -179,4 +180,16 @@ func (c *trafficCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descMQTTMsgs, prometheus.CounterValue, float64(v), outcome)
 		}
 	}
+}
+
+// AdminSocket is the admin unix socket of a node config.
+func AdminSocket(cfg nodeconfig.Config) string { return filepath.Join(cfg.StateDir, "admin.sock") }
+
+// AdminAddrs returns the bound admin addresses.
+func (n *Node) AdminAddrs() []net.Addr {
+	var out []net.Addr
+	for _, l := range n.admin {
+		out = append(out, l.Addr())
+	}
+	return out
 }
