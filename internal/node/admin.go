@@ -145,7 +145,7 @@ func (c *trafficCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descFamily, prometheus.CounterValue, float64(s.IPv6), s.Project, "ipv6")
 	}
 	ch <- prometheus.MustNewConstMetric(descRsync, prometheus.GaugeValue, float64(c.n.rsync.Sessions()))
-	st := c.n.state.Load()
+	st := c.n.serving.Load()
 	var capped uint64
 	var open int64
 	for _, l := range c.n.listeners {

@@ -14,11 +14,11 @@ import (
 	"micromirror/internal/yamlconf"
 )
 
-// front is what a config produces for serving; swapped whole on reload.
-type front struct {
+// servingFront is what a config produces for serving; swapped whole on reload.
+type servingFront struct {
 	content *serve.Handler
 	guard   *guard.Guard
-	front   http.Handler
+	handler http.Handler
 }
 
 // build turns a config into the serving front. On a reload, prev (built
@@ -28,7 +28,7 @@ type front struct {
 // verdicts when their domains are; the guard's counters always carry on.
 // So a SIGHUP (logrotate sends one every night) costs no warm cache and
 // resets no counter.
-func (n *Node) build(cfg nodeconfig.Config, prev *front, old nodeconfig.Config) (*front, error) {
+func (n *Node) build(cfg nodeconfig.Config, prev *servingFront, old nodeconfig.Config) (*servingFront, error) {
 	content, err := n.buildContent(cfg, prev, old)
 	if err != nil {
 		return nil, err
@@ -62,12 +62,12 @@ func (n *Node) build(cfg nodeconfig.Config, prev *front, old nodeconfig.Config) 
 		Counters:        counters,
 		Log:             n.log.With("component", "guard"),
 	})
-	return &front{content: content, guard: g, front: g.Middleware(content, content.ErrorPage)}, nil
+	return &servingFront{content: content, guard: g, handler: g.Middleware(content, content.ErrorPage)}, nil
 }
 
 // buildContent returns prev's content handler if nothing it serves
 // changed, else a new one.
-func (n *Node) buildContent(cfg nodeconfig.Config, prev *front, old nodeconfig.Config) (*serve.Handler, error) {
+func (n *Node) buildContent(cfg nodeconfig.Config, prev *servingFront, old nodeconfig.Config) (*serve.Handler, error) {
 	site, projects, opts := contentOf(cfg)
 	if prev != nil {
 		oldSite, oldProjects, oldOpts := contentOf(old)

@@ -50,8 +50,8 @@ type Node struct {
 	mu  sync.Mutex // guards cfg and reloads
 	cfg nodeconfig.Config
 
-	state atomic.Pointer[front]
-	alog  atomic.Pointer[accesslog.Log]
+	serving atomic.Pointer[servingFront]
+	alog    atomic.Pointer[accesslog.Log]
 
 	servers   []server
 	listeners []*listen.Listener
@@ -158,7 +158,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	n.state.Store(st)
+	n.serving.Store(st)
 	if cfg.Telemetry.URL != "" {
 		n.usage = telemetry.NewUsage() // before any listener serves
 	}
@@ -276,7 +276,7 @@ func (n *Node) close(ctx context.Context) error {
 	for e := range errs {
 		all = append(all, e)
 	}
-	if st := n.state.Load(); st != nil {
+	if st := n.serving.Load(); st != nil {
 		st.content.Close()
 	}
 	if l := n.alog.Load(); l != nil {

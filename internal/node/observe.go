@@ -72,7 +72,7 @@ type writerOnly struct{ io.Writer }
 
 // current serves with the front of the config in force.
 func (n *Node) current() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.state.Load().front.ServeHTTP(w, r) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.serving.Load().handler.ServeHTTP(w, r) })
 }
 
 // observe wraps a listener's handler so every request, ACME challenges
@@ -83,7 +83,7 @@ func (n *Node) observe(next http.Handler) http.Handler {
 
 func (n *Node) serveObserved(next http.Handler, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	st := n.state.Load()
+	st := n.serving.Load()
 	rec := recorders.Get().(*recorder)
 	*rec = recorder{ResponseWriter: w}
 	defer func() { *rec = recorder{}; recorders.Put(rec) }()

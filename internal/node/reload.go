@@ -36,12 +36,12 @@ func (n *Node) Reload(cfg nodeconfig.Config) error {
 	if err := n.reopenLog(old.AccessLog, cfg); err != nil {
 		errs = append(errs, err)
 	}
-	prev := n.state.Load()
+	prev := n.serving.Load()
 	st, err := n.build(cfg, prev, old)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	n.state.Store(st)
+	n.serving.Store(st)
 	if st.content != prev.content {
 		// Requests in flight may still open files through the old trees.
 		time.AfterFunc(cfg.Limits.ShutdownGrace.D()+time.Minute, prev.content.Close)

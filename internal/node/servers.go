@@ -65,7 +65,7 @@ func (n *Node) serveOn(l *listen.Listener, h http.Handler, tc *tls.Config) {
 		hs := &httpd.Server{Handler: h, ReadHeaderTimeout: lim.HeaderTimeout.D(), IdleTimeout: lim.IdleTimeout.D(),
 			SendTimeout: lim.SendTimeout.D(), MaxConnRequests: lim.KeepaliveRequests, MaxHeaderBytes: 16 << 10,
 			Log: n.log.With("component", "httpd"), TLSConfig: tc, HTTP2: h2l}
-		srv = both{hs, h2}
+		srv = httpsServer{hs, h2}
 		serve = func() error {
 			// HTTP/2 connections are handed over by hs on h2l; the
 			// node waits for this server too, and hears if it fails.
@@ -103,18 +103,18 @@ type server interface {
 	Close() error
 }
 
-// both is an HTTPS listener's pair: HTTP/1.1 on the lean server, HTTP/2
+// httpsServer is an HTTPS listener's pair: HTTP/1.1 on the lean server, HTTP/2
 // on net/http's.
-type both struct {
+type httpsServer struct {
 	h1 *httpd.Server
 	h2 *http.Server
 }
 
-func (b both) Shutdown(ctx context.Context) error {
+func (b httpsServer) Shutdown(ctx context.Context) error {
 	return errors.Join(b.h1.Shutdown(ctx), b.h2.Shutdown(ctx))
 }
 
-func (b both) Close() error { return errors.Join(b.h1.Close(), b.h2.Close()) }
+func (b httpsServer) Close() error { return errors.Join(b.h1.Close(), b.h2.Close()) }
 
 // HTTPAddrs returns the bound plain-HTTP addresses.
 func (n *Node) HTTPAddrs() []net.Addr { return n.addrsOf(false) }
