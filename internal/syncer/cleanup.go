@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // removeTempDirs deletes rsync's leftover ".~tmp~" directories (older
@@ -60,65 +58,4 @@ func removeDiscarded(p Plan) {
 	for _, d := range old {
 		os.RemoveAll(d)
 	}
-}
-
-// freeBytes returns the bytes available to us and the filesystem size.
-func freeBytes(dir string) (free, total uint64, err error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return 0, 0, err
-	}
-	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), nil
-}
-
-// countEntries counts a tree's entries as rsync's "Number of files" does
-// (files, directories, links; the root included), for the deletion guard
-// of a tree whose count no run recorded yet. Sync machinery is not
-// counted; a tree that is not there counts 0.
-func countEntries(root string) int64 {
-	var n int64
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.IsDir() && (d.Name() == ".~tmp~" || d.Name() == ".rsync-partial") {
-			return filepath.SkipDir
-		}
-		n++
-		return nil
-	})
-	return n
-}
-
-// restoreDeleted puts back into the tree every entry of the set-aside
-// directory the tree lacks (what a stopped run deleted; replaced files'
-// old versions are skipped, the tree has their new ones), then removes
-// the set-aside directory. A missing directory restores nothing.
-func restoreDeleted(aside, tree string) (int, error) {
-	if _, err := os.Lstat(aside); os.IsNotExist(err) {
-		return 0, nil
-	}
-	n := 0
-	err := filepath.WalkDir(aside, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(aside, p)
-		dst := filepath.Join(tree, rel)
-		if _, err := os.Lstat(dst); err == nil {
-			return nil
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := os.Rename(p, dst); err != nil {
-			return err
-		}
-		n++
-		return nil
-	})
-	if rerr := os.RemoveAll(aside); err == nil {
-		err = rerr
-	}
-	return n, err
 }
