@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"micromirror/internal/catalog"
-	"micromirror/internal/guard"
+	"micromirror/internal/clientguard"
 	"micromirror/internal/nodeconfig"
 	"micromirror/internal/serve"
 	"micromirror/internal/yamlconf"
@@ -17,7 +17,7 @@ import (
 // servingFront is what a config produces for serving; swapped whole on reload.
 type servingFront struct {
 	content *serve.Handler
-	guard   *guard.Guard
+	guard   *clientguard.Guard
 	handler http.Handler
 }
 
@@ -34,9 +34,9 @@ func (n *Node) build(cfg nodeconfig.Config, prev *servingFront, old nodeconfig.C
 		return nil, err
 	}
 	lim := cfg.Limits
-	var limiter *guard.RateLimiter
-	var verifier *guard.Verifier
-	var counters *guard.Counters
+	var limiter *clientguard.RateLimiter
+	var verifier *clientguard.Verifier
+	var counters *clientguard.Counters
 	if prev != nil {
 		counters = prev.guard.Counters
 		if reflect.DeepEqual(lim.RateLimit, old.Limits.RateLimit) {
@@ -48,12 +48,12 @@ func (n *Node) build(cfg nodeconfig.Config, prev *servingFront, old nodeconfig.C
 	}
 	if limiter == nil {
 		rl := lim.RateLimit
-		limiter = guard.NewRateLimiter(rl.PerSecond, rl.Burst, prefixes(rl.Networks), rl.All)
+		limiter = clientguard.NewRateLimiter(rl.PerSecond, rl.Burst, prefixes(rl.Networks), rl.All)
 	}
 	if verifier == nil && len(lim.CheckerDomains) > 0 {
-		verifier = guard.NewVerifier(lim.CheckerDomains, nil)
+		verifier = clientguard.NewVerifier(lim.CheckerDomains, nil)
 	}
-	g := guard.New(guard.Config{
+	g := clientguard.New(clientguard.Config{
 		Blocklist:       n.blocklist,
 		Limiter:         limiter,
 		Checkers:        slices.Clone(lim.CheckerUserAgents),

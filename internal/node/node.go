@@ -18,7 +18,7 @@ import (
 
 	"micromirror/internal/accesslog"
 	"micromirror/internal/certs"
-	"micromirror/internal/guard"
+	"micromirror/internal/clientguard"
 	"micromirror/internal/listen"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/nodeconfig"
@@ -33,7 +33,7 @@ type Node struct {
 	log       *slog.Logger
 	status    *status.Store
 	traffic   *telemetry.Traffic
-	blocklist *guard.Blocklist
+	blocklist *clientguard.Blocklist
 	rsync     *rsyncd.Server
 	certs     certs.Source
 	engine    *syncer.Engine
@@ -79,7 +79,7 @@ func New(cfg nodeconfig.Config, log *slog.Logger) *Node {
 		cfg:       cfg,
 		status:    status.NewStore(filepath.Join(cfg.StateDir, "status")),
 		traffic:   telemetry.NewTraffic(),
-		blocklist: guard.NewBlocklist(),
+		blocklist: clientguard.NewBlocklist(),
 	}
 	n.rsync = rsyncd.New(rsyncd.Config{
 		StateDir:         cfg.StateDir,

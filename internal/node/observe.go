@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"micromirror/internal/accesslog"
-	"micromirror/internal/guard"
+	"micromirror/internal/clientguard"
 	"micromirror/internal/telemetry"
 )
 
@@ -104,7 +104,7 @@ func (n *Node) serveObserved(next http.Handler, w http.ResponseWriter, r *http.R
 	if r.TLS != nil {
 		proto = telemetry.HTTPS
 	}
-	addr, _ := guard.RemoteAddr(r)
+	addr, _ := clientguard.RemoteAddr(r)
 	project := rec.project
 	if !rec.noted {
 		project = st.content.ProjectOf(r.URL.Path)

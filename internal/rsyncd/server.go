@@ -22,7 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"micromirror/internal/atomicfile"
-	"micromirror/internal/guard"
+	"micromirror/internal/clientguard"
 	"micromirror/internal/listen"
 	"micromirror/internal/telemetry"
 )
@@ -44,7 +44,7 @@ type Server struct {
 	handshake    time.Duration
 	runAs        string
 	spawn        Spawn
-	blocklist    *guard.Blocklist
+	blocklist    *clientguard.Blocklist
 	traffic      *telemetry.Traffic
 	modules      atomic.Pointer[map[string]string] // module -> project name
 
@@ -71,7 +71,7 @@ type Config struct {
 	// RunAs is who sessions run as when the node is root (see Spawn).
 	RunAs     string
 	Options   Options
-	Blocklist *guard.Blocklist
+	Blocklist *clientguard.Blocklist
 	Traffic   *telemetry.Traffic
 }
 

@@ -1,4 +1,4 @@
-package guard
+package clientguard
 
 import (
 	"net/netip"

@@ -1,7 +1,7 @@
-// Package guard protects the node from abusive clients: a CIDR blocklist
+// Package clientguard protects the node from abusive clients: a CIDR blocklist
 // file and an nginx limit_req style rate limit per client prefix, neither of
 // which ever touches the distros' mirror checkers.
-package guard
+package clientguard
 
 import (
 	"bufio"
