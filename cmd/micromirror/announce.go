@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"micromirror/internal/announce"
+	"micromirror/internal/announcement"
 	"micromirror/internal/mqtt"
 )
 
@@ -69,11 +70,11 @@ func runAnnounce(ctx context.Context, args []string, hup <-chan os.Signal, stdou
 			fmt.Fprintf(stderr, "micromirror announce: %q is not a module name\n", m)
 			return 2
 		}
-		if err := pub.Announce(mqtt.Announcement{Module: m}); err != nil {
+		if err := pub.Announce(announcement.Announcement{Module: m}); err != nil {
 			fmt.Fprintf(stderr, "micromirror announce: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "announced %s\n", mqtt.Topic(*upstream, m))
+		fmt.Fprintf(stdout, "announced %s\n", announcement.Topic(*upstream, m))
 	}
 	return 0
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"micromirror/internal/announcement"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/node"
 	"micromirror/internal/nodeconfig"
@@ -218,7 +219,7 @@ func TestFleetImportTakesOver(t *testing.T) {
 			testenv.WriteFile(t, filepath.Join(upDir, "kdeftp/last-updated"), []byte("1700000100\n"), time.Now())
 		}
 		before := time.Now()
-		if err := pub.Announce(mqtt.Announcement{Module: c.topic}); err != nil {
+		if err := pub.Announce(announcement.Announcement{Module: c.topic}); err != nil {
 			t.Fatal(err)
 		}
 		n := nodes[c.node]

@@ -14,8 +14,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"micromirror/internal/announcement"
 	"micromirror/internal/journal"
-	"micromirror/internal/mqtt"
 )
 
 // state is one module's fingerprint: what changed and when.
@@ -71,7 +71,9 @@ func fingerprint(m Module) (string, time.Time, error) {
 // Announcer watches modules and publishes through pub.
 type Announcer struct {
 	cfg Config // its Modules are Run's: the modules followed now
-	pub interface{ Announce(mqtt.Announcement) error }
+	pub interface {
+		Announce(announcement.Announcement) error
+	}
 	log *slog.Logger
 
 	mu      sync.Mutex // guards state (the watchers' goroutines write it) and watched
@@ -86,7 +88,9 @@ type Announcer struct {
 }
 
 // NewAnnouncer prepares the watcher.
-func NewAnnouncer(cfg Config, pub interface{ Announce(mqtt.Announcement) error }, log *slog.Logger) *Announcer {
+func NewAnnouncer(cfg Config, pub interface {
+	Announce(announcement.Announcement) error
+}, log *slog.Logger) *Announcer {
 	return &Announcer{cfg: cfg, pub: pub, log: log, state: map[string]*state{}, watched: map[string]bool{},
 		stop: map[string]context.CancelFunc{}, reload: make(chan []Module, 1),
 		journals: map[string]*journal.Journal{}, journalErr: map[string]bool{}}
@@ -342,11 +346,11 @@ func inSkipped(rel string) bool {
 }
 
 func (a *Announcer) publish(m Module, when time.Time) bool {
-	err := a.pub.Announce(mqtt.Announcement{Module: m.Name, Time: when.UTC(), Serial: a.nextSerial(m, when)})
+	err := a.pub.Announce(announcement.Announcement{Module: m.Name, Time: when.UTC(), Serial: a.nextSerial(m, when)})
 	if err != nil {
 		a.log.Error("announce", "module", m.Name, "err", err)
 		return false
 	}
-	a.log.Info("announced", "module", m.Name, "topic", mqtt.Topic(a.cfg.Upstream, m.Name))
+	a.log.Info("announced", "module", m.Name, "topic", announcement.Topic(a.cfg.Upstream, m.Name))
 	return true
 }

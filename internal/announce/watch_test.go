@@ -12,17 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"micromirror/internal/announcement"
 	"micromirror/internal/journal"
-	"micromirror/internal/mqtt"
 	"micromirror/internal/yamlconf"
 )
 
 type recorder struct {
 	mu  sync.Mutex
-	got []mqtt.Announcement
+	got []announcement.Announcement
 }
 
-func (r *recorder) Announce(a mqtt.Announcement) error {
+func (r *recorder) Announce(a announcement.Announcement) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, a)
@@ -179,7 +179,7 @@ func readJournal(t *testing.T, tree string) *journal.Journal {
 	return j
 }
 
-func (r *recorder) last(module string) mqtt.Announcement {
+func (r *recorder) last(module string) announcement.Announcement {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := len(r.got) - 1; i >= 0; i-- {
@@ -187,7 +187,7 @@ func (r *recorder) last(module string) mqtt.Announcement {
 			return r.got[i]
 		}
 	}
-	return mqtt.Announcement{}
+	return announcement.Announcement{}
 }
 
 // TestJournalListsChanges: every announcement appends a serial to the
@@ -213,7 +213,7 @@ func TestJournalListsChanges(t *testing.T) {
 		return cancel
 	}
 	stop := start()
-	announced := func(n int) mqtt.Announcement {
+	announced := func(n int) announcement.Announcement {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); rec.count("proj") < n; time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"micromirror/internal/announce"
+	"micromirror/internal/announcement"
 	"micromirror/internal/catalog"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/node"
@@ -253,11 +254,11 @@ type announced struct {
 }
 
 type sent struct {
-	mqtt.Announcement
+	announcement.Announcement
 	at time.Time
 }
 
-func (a *announced) Announce(m mqtt.Announcement) error {
+func (a *announced) Announce(m announcement.Announcement) error {
 	if err := a.pub.Announce(m); err != nil {
 		return err
 	}

@@ -1,3 +1,6 @@
+// Package mqtt carries "module changed" announcements from the upstream to
+// the nodes: the node's subscriber
+// and the announcer's publisher, and an embedded broker for small setups.
 package mqtt
 
 import (

@@ -13,6 +13,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"micromirror/internal/announcement"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/testenv"
 )
@@ -66,7 +67,7 @@ func BenchmarkFanout(b *testing.B) {
 				got = got[:0]
 				wg.Add(subscribers)
 				sent := time.Now()
-				if err := pub.Announce(mqtt.Announcement{Module: "debian"}); err != nil {
+				if err := pub.Announce(announcement.Announcement{Module: "debian"}); err != nil {
 					b.Fatal(err)
 				}
 				wg.Wait()

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"micromirror/internal/announcement"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
@@ -11,17 +13,17 @@ import (
 // each valid announcement's module, with its time (the receive time when
 // the payload has none). Retained messages replay the last change per
 // module at every connect. Junk is dropped. stop disconnects.
-func Listen(cfg ClientConfig, topics []string, fn func(module string, a Announcement)) (stop func(), err error) {
+func Listen(cfg ClientConfig, topics []string, fn func(module string, a announcement.Announcement)) (stop func(), err error) {
 	o, err := cfg.options()
 	if err != nil {
 		return nil, err
 	}
 	handler := func(_ paho.Client, m paho.Message) {
-		_, module, ok := ParseTopic(m.Topic())
+		_, module, ok := announcement.ParseTopic(m.Topic())
 		if !ok {
 			return
 		}
-		a, err := ParsePayload(m.Payload())
+		a, err := announcement.ParsePayload(m.Payload())
 		if err != nil {
 			return
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"micromirror/internal/announcement"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
@@ -30,14 +32,14 @@ func NewPublisher(cfg ClientConfig, upstreamHost string) (*Publisher, error) {
 }
 
 // Announce publishes one module's change and waits for the broker's PUBACK.
-func (p *Publisher) Announce(a Announcement) error {
+func (p *Publisher) Announce(a announcement.Announcement) error {
 	if a.Time.IsZero() {
 		a.Time = time.Now().UTC()
 	}
 	if a.Serial == "" {
 		a.Serial = a.Time.UTC().Format("20060102T150405Z")
 	}
-	tok := p.client.Publish(Topic(p.host, a.Module), 1, true, a.Encode())
+	tok := p.client.Publish(announcement.Topic(p.host, a.Module), 1, true, a.Encode())
 	if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
 		return fmt.Errorf("publish %s: %v", a.Module, errOr(tok.Error(), "no acknowledgement"))
 	}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"micromirror/internal/announcement"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
@@ -133,14 +135,14 @@ func (s *Subscriber) onConnect(c paho.Client) {
 func (s *Subscriber) onMessage(_ paho.Client, m paho.Message) {
 	s.received.Add(1)
 	s.lastMsg.Store(time.Now().UnixNano())
-	_, module, ok := ParseTopic(m.Topic())
+	_, module, ok := announcement.ParseTopic(m.Topic())
 	if !ok {
 		s.unknown.Add(1)
 		return
 	}
-	a, err := ParsePayload(m.Payload())
+	a, err := announcement.ParsePayload(m.Payload())
 	switch {
-	case errors.Is(err, ErrOversized):
+	case errors.Is(err, announcement.ErrOversized):
 		s.big.Add(1)
 		return
 	case err != nil:

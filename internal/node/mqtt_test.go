@@ -9,6 +9,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"micromirror/internal/announcement"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/node"
 	"micromirror/internal/nodeconfig"
@@ -111,7 +112,7 @@ func TestMQTTPushSyncsAndIgnoresJunk(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
 	n, src := mqttNode(t, broker.URL(), nil)
 	testenv.WriteFile(t, filepath.Join(src, "gimp-3.0.tar.xz"), []byte("v2 announced"), syncedAt.Add(time.Hour))
-	if err := publisher(t, broker.URL()).Announce(mqtt.Announcement{Module: "gimp"}); err != nil {
+	if err := publisher(t, broker.URL()).Announce(announcement.Announcement{Module: "gimp"}); err != nil {
 		t.Fatal(err)
 	}
 	st := waitProject(t, n, "pushed run", func(s syncer.ProjectStatus) bool { return s.Runs == 2 && s.State == "idle" })
@@ -199,7 +200,7 @@ func TestMQTTBrokerRestartLosesNothing(t *testing.T) {
 // news older than its last success is ignored, newer news starts a run.
 func TestMQTTRetainedCatchUp(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	if err := publisher(t, broker.URL()).Announce(mqtt.Announcement{Module: "gimp", Time: time.Now().Add(-time.Hour)}); err != nil {
+	if err := publisher(t, broker.URL()).Announce(announcement.Announcement{Module: "gimp", Time: time.Now().Add(-time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	current, _ := mqttNodeAt(t, broker.URL(), nil, time.Now().Add(-10*time.Minute))
@@ -227,7 +228,7 @@ func TestThreeNodesOnePublish(t *testing.T) {
 		nodes = append(nodes, n)
 	}
 	sent := time.Now()
-	if err := publisher(t, broker.URL()).Announce(mqtt.Announcement{Module: "gimp"}); err != nil {
+	if err := publisher(t, broker.URL()).Announce(announcement.Announcement{Module: "gimp"}); err != nil {
 		t.Fatal(err)
 	}
 	var starts []time.Duration

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"micromirror/internal/announce"
-	"micromirror/internal/mqtt"
+	"micromirror/internal/announcement"
 	"micromirror/internal/nodeconfig"
 	"micromirror/internal/status"
 	"micromirror/internal/syncer"
@@ -159,7 +159,7 @@ type benchAnnouncer struct {
 	t  time.Time
 }
 
-func (a *benchAnnouncer) Announce(m mqtt.Announcement) error {
+func (a *benchAnnouncer) Announce(m announcement.Announcement) error {
 	n, _ := strconv.ParseInt(m.Serial, 10, 64)
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"micromirror/internal/announce"
+	"micromirror/internal/announcement"
 	"micromirror/internal/journal"
-	"micromirror/internal/mqtt"
 	"micromirror/internal/nodeconfig"
 	"micromirror/internal/status"
 	"micromirror/internal/syncer"
@@ -32,7 +32,7 @@ type announcer struct {
 	at int64 // the last serial announced
 }
 
-func (a *announcer) Announce(m mqtt.Announcement) error {
+func (a *announcer) Announce(m announcement.Announcement) error {
 	n, _ := strconv.ParseInt(m.Serial, 10, 64)
 	a.mu.Lock()
 	a.at = max(a.at, n)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"micromirror/internal/announcement"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/telemetry"
 	"micromirror/internal/testenv"
@@ -41,7 +42,7 @@ func TestLagBehindAnnouncement(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	if err := pub.Announce(mqtt.Announcement{Module: "fedora", Time: announced}); err != nil {
+	if err := pub.Announce(announcement.Announcement{Module: "fedora", Time: announced}); err != nil {
 		t.Fatal(err)
 	}
 	var nodes struct {

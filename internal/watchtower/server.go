@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"micromirror/internal/announcement"
 	"micromirror/internal/catalog"
 	"micromirror/internal/mqtt"
 	"micromirror/internal/telemetry"
@@ -145,9 +146,9 @@ func (s *Server) Serve(certFile, keyFile string) error {
 // lag can be measured against them; stop ends it.
 func (s *Server) ListenAnnouncements(c mqtt.ClientConfig, topics []string) (stop func(), err error) {
 	if len(topics) == 0 {
-		topics = []string{mqtt.TopicPrefix + "/+/#"}
+		topics = []string{announcement.TopicPrefix + "/+/#"}
 	}
-	return mqtt.Listen(c, topics, func(module string, a mqtt.Announcement) {
+	return mqtt.Listen(c, topics, func(module string, a announcement.Announcement) {
 		if err := s.store.SaveAnnouncement(context.Background(), module, a.Serial, a.Time); err != nil {
 			s.log.Error("save announcement", "module", module, "err", err)
 		}

@@ -1,8 +1,9 @@
-// Package mqtt carries "module changed" announcements from the upstream to
-// the nodes: the topic layout rsync/<upstream-host>/<module> that existing
-// fleets use, the announcement payload (version 1), the node's subscriber
-// and the announcer's publisher, and an embedded broker for small setups.
-package mqtt
+// Package announcement is the wire format of "module changed" news from
+// the upstream to the nodes, which the announcer writes and every node
+// reads: the topic layout rsync/<upstream-host>/<module> that existing
+// fleets use, and the payload (version 1 JSON, or another announcer's
+// free text).
+package announcement
 
 import (
 	"encoding/json"
