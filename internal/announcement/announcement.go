@@ -88,3 +88,13 @@ func (a Announcement) Encode() []byte {
 	b, _ := json.Marshal(a)
 	return b
 }
+
+// Outcome is what a node made of an announcement, for its counters: a
+// module it hosts or not, a duplicate of the last one, and how many
+// projects it started a run for or found already current.
+type Outcome struct {
+	Hosted    bool
+	Duplicate bool
+	Triggered int
+	Current   int
+}

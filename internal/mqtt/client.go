@@ -1,6 +1,8 @@
 // Package mqtt carries "module changed" announcements from the upstream to
-// the nodes: the node's subscriber
-// and the announcer's publisher, and an embedded broker for small setups.
+// the nodes over MQTT: the node's subscriber (which parses, counts junk
+// and hands the rest to the node's push policy, syncer.Pushes), the
+// announcer's publisher, and an embedded broker for small setups. The
+// wire format is internal/announcement's.
 package mqtt
 
 import (

@@ -3,8 +3,6 @@ package mqtt
 import (
 	"errors"
 	"log/slog"
-	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,20 +11,16 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
-// Target is what announcements act on: the node's sync engine.
+// Target is what announcements act on: the node's push policy
+// (syncer.Pushes), which says what came of each.
 type Target interface {
-	ProjectsForModule(module string) []string
-	LastSuccess(project string) time.Time
-	Trigger(project, reason string) error
+	Announce(module string, a announcement.Announcement, retained bool) announcement.Outcome
 }
 
 // SubscriberConfig configures a node's subscription.
 type SubscriberConfig struct {
 	ClientConfig
 	Topics []string // filters, e.g. rsync/mirror.example.net/#
-	// Jitter delays each trigger by a random time up to this, for operators
-	// who want spread-out starts instead of lockstep. 0 = lockstep.
-	Jitter time.Duration
 }
 
 // Stats count what the subscriber saw. Junk is counted, never fatal.
@@ -56,43 +50,11 @@ type Subscriber struct {
 	connected                                                                       atomic.Bool
 	connects, lost, received, triggered, current, dup, unknown, notHosted, bad, big atomic.Uint64
 	lastMsg                                                                         atomic.Int64
-
-	mu     sync.Mutex // guards seen and bursts
-	seen   map[string]sighting
-	bursts map[string]*burst
-}
-
-// sighting is the last announcement seen for a module.
-type sighting struct {
-	payload string
-	at      time.Time
-}
-
-// dupWindow: the same serial for a module within this time is the same
-// change announced again (a flood, a retry, a replay).
-const dupWindow = 10 * time.Minute
-
-// duplicate records an announcement's serial and reports whether it
-// repeats the last one for the module. Only a serial identifies a
-// change: a free-text payload (a stock `mosquitto_pub -m debian`) says
-// the same for every change, so it is never a duplicate.
-func (s *Subscriber) duplicate(module, serial string, now time.Time) bool {
-	if serial == "" {
-		return false // nothing identifies the change: let the engine coalesce
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	last, ok := s.seen[module]
-	if ok && last.payload == serial && now.Sub(last.at) < dupWindow {
-		return true
-	}
-	s.seen[module] = sighting{payload: serial, at: now}
-	return false
 }
 
 // NewSubscriber prepares a subscriber; Start connects.
 func NewSubscriber(cfg SubscriberConfig, target Target, log *slog.Logger) (*Subscriber, error) {
-	s := &Subscriber{cfg: cfg, target: target, log: log, seen: map[string]sighting{}, bursts: map[string]*burst{}}
+	s := &Subscriber{cfg: cfg, target: target, log: log}
 	o, err := cfg.options()
 	if err != nil {
 		return nil, err
@@ -149,82 +111,16 @@ func (s *Subscriber) onMessage(_ paho.Client, m paho.Message) {
 		s.bad.Add(1)
 		return
 	}
-	projects := s.target.ProjectsForModule(module)
-	if len(projects) == 0 {
+	out := s.target.Announce(module, a, m.Retained())
+	switch {
+	case !out.Hosted:
 		s.notHosted.Add(1)
-		return
-	}
-	if !m.Retained() && s.duplicate(module, a.Serial, time.Now()) {
+	case out.Duplicate:
 		s.dup.Add(1)
 		s.log.Debug("mqtt duplicate announcement ignored", "module", module, "serial", a.Serial)
-		return
 	}
-	reason := "mqtt"
-	for _, p := range projects {
-		// A retained message replays the last change on every subscribe:
-		// act on it only if it is newer than our last success.
-		if m.Retained() && !a.Time.IsZero() && !s.target.LastSuccess(p).Before(a.Time) {
-			s.current.Add(1)
-			continue
-		}
-		if m.Retained() {
-			reason = "mqtt-catch-up"
-		}
-		s.triggered.Add(1)
-		s.trigger(p, reason)
-	}
-}
-
-// burst coalesces a flood of triggers for one project: the first fires at
-// once (the fleet stays in lockstep); later ones within burstQuiet of each
-// other fold into one trailing trigger after the flood, so every message
-// is still followed by a run that starts after it. An endless stream is
-// not an endless flood: a trailing trigger waits at most burstMaxDefer
-// after the first message it stands for.
-type burst struct {
-	timer   *time.Timer
-	pending bool
-	since   time.Time // of the first message the pending trigger stands for
-	reason  string
-}
-
-const (
-	burstQuiet    = time.Second
-	burstMaxDefer = 10 * time.Second
-)
-
-func (s *Subscriber) trigger(project, reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b := s.bursts[project]; b != nil {
-		now := time.Now()
-		if !b.pending {
-			b.pending, b.since = true, now
-		}
-		b.reason = reason
-		b.timer.Reset(max(0, min(burstQuiet, b.since.Add(burstMaxDefer).Sub(now))))
-		return
-	}
-	b := &burst{}
-	b.timer = time.AfterFunc(burstQuiet, func() {
-		s.mu.Lock()
-		fire, reason := b.pending, b.reason
-		delete(s.bursts, project)
-		s.mu.Unlock()
-		if fire {
-			s.fire(project, reason)
-		}
-	})
-	s.bursts[project] = b
-	s.fire(project, reason)
-}
-
-func (s *Subscriber) fire(project, reason string) {
-	if s.cfg.Jitter <= 0 {
-		s.target.Trigger(project, reason)
-		return
-	}
-	time.AfterFunc(rand.N(s.cfg.Jitter), func() { s.target.Trigger(project, reason) })
+	s.current.Add(uint64(out.Current))
+	s.triggered.Add(uint64(out.Triggered))
 }
 
 // Stats returns the counters.

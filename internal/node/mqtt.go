@@ -16,8 +16,8 @@ func (n *Node) startMQTT(cfg nodeconfig.Config) error {
 	sub, err := mqtt.NewSubscriber(mqtt.SubscriberConfig{
 		ClientConfig: mqtt.ClientConfig{Broker: m.Broker, ClientID: m.ClientID, Username: m.Username,
 			PasswordFile: m.PasswordFile, CAFile: m.CAFile},
-		Topics: m.Topics, Jitter: m.Jitter.D(),
-	}, engineTarget{n}, n.log.With("component", "mqtt"))
+		Topics: m.Topics,
+	}, n.pushes, n.log.With("component", "mqtt"))
 	if err != nil {
 		return err
 	}
@@ -26,8 +26,8 @@ func (n *Node) startMQTT(cfg nodeconfig.Config) error {
 	return nil
 }
 
-// engineTarget hands announcements to whichever engine is current, so a
-// reload that restarts the engine needs no new subscription.
+// engineTarget hands pushes to whichever engine is current, so a reload
+// that restarts the engine needs no new subscription.
 type engineTarget struct{ n *Node }
 
 func (t engineTarget) ProjectsForModule(m string) []string { return t.n.Engine().ProjectsForModule(m) }

@@ -40,6 +40,7 @@ type Node struct {
 	plans     []syncer.Plan
 	serveOnly []string // projects without a source: served, never synced
 	sub       *mqtt.Subscriber
+	pushes    *syncer.Pushes // what an announcement starts; lives as long as the node
 	spool     *telemetry.Spool
 	pusher    *telemetry.Pusher // nil without telemetry
 	usage     *telemetry.Usage  // top paths, clients, checkers; nil without telemetry
@@ -81,6 +82,7 @@ func New(cfg nodeconfig.Config, log *slog.Logger) *Node {
 		traffic:   telemetry.NewTraffic(),
 		blocklist: clientguard.NewBlocklist(),
 	}
+	n.pushes = syncer.NewPushes(engineTarget{n}, cfg.MQTT.Jitter.D())
 	n.rsync = rsyncd.New(rsyncd.Config{
 		StateDir:         cfg.StateDir,
 		MaxSessions:      cfg.Limits.MaxRsyncSessions,
@@ -237,6 +239,7 @@ func (n *Node) close(ctx context.Context) error {
 	if n.sub != nil {
 		n.sub.Close()
 	}
+	n.pushes.Close()
 	if n.engine != nil {
 		n.engine.Close()
 	}

@@ -70,6 +70,7 @@ func (n *Node) Reload(cfg nodeconfig.Config) error {
 			n.sub.Close()
 			n.sub = nil
 		}
+		n.pushes.SetJitter(cfg.MQTT.Jitter.D())
 		if err := n.startMQTT(cfg); err != nil {
 			errs = append(errs, err)
 		}
