@@ -221,7 +221,9 @@ type ProjectStatus struct {
 	Stage    string          `json:"stage,omitempty"`
 	Progress *rsync.Progress `json:"progress,omitempty"`
 	NextRun  time.Time       `json:"next_run,omitzero"`
-	Source   string          `json:"source"`
+	// Queued is a trigger waiting for the run under way (at most one).
+	Queued bool   `json:"queued,omitempty"`
+	Source string `json:"source"`
 	// Triggers are the upstream modules whose announcements start a run
 	// (the plan's: the catalog's or the config's own).
 	Triggers []string `json:"triggers,omitempty"`
@@ -240,7 +242,7 @@ func (e *Engine) Status() []ProjectStatus {
 			st = status.Project{Name: name, State: "unknown", LastError: err.Error()}
 		}
 		ps := ProjectStatus{Project: st, Source: w.plan.Source, Triggers: w.plan.Triggers, NextRun: time.Unix(0, w.next.Load()),
-			LogFile: filepath.Join(e.set.StateDir, "logs", name, "latest")}
+			LogFile: filepath.Join(e.set.StateDir, "logs", name, "latest"), Queued: len(w.trigger) > 0}
 		if st.State == status.Syncing {
 			ps.Stage, _ = w.stage.Load().(string)
 			ps.Progress = w.progress.Load()

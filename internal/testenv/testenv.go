@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 
 	"log/slog"
 	"net"
@@ -52,6 +53,12 @@ func RequireRoot(tb testing.TB) {
 // Logger returns a logger that writes into the test log.
 func Logger(tb testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// LoggerTo is Logger that also writes into w, for a test that waits for
+// what a component logs.
+func LoggerTo(tb testing.TB, w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.MultiWriter(tbWriter{tb}, w), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 type tbWriter struct{ tb testing.TB }
