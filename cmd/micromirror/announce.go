@@ -31,7 +31,8 @@ reported and the running list kept. Other settings take a restart.
 Flags:
 `
 
-func runAnnounce(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stderr io.Writer) int {
+func (m *Main) runAnnounce(ctx context.Context, args []string) int {
+	hup, stdout, stderr := m.HUP, m.Stdout, m.Stderr
 	fs := flag.NewFlagSet("announce", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "daemon config file")

@@ -49,7 +49,7 @@ modules:
 	var stderr logbuf.Buffer
 	hup := make(chan os.Signal, 1)
 	go func() {
-		done <- runAnnounce(ctx, []string{"-config", filepath.Join(dir, "announce.yaml")}, hup, os.Stdout, &stderr)
+		done <- (&Main{Stdout: os.Stdout, Stderr: &stderr, HUP: hup}).Run(ctx, []string{"announce", "-config", filepath.Join(dir, "announce.yaml")})
 	}()
 	defer func() { cancel(); <-done }()
 	for i := 0; i < 100; i++ {

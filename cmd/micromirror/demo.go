@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 
 	"micromirror/internal/demo"
 )
@@ -20,7 +19,8 @@ announces it, and shows it reaching every node. Ctrl-C stops everything.
 Flags:
 `
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (m *Main) runDemo(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	keep := fs.Bool("keep", false, "keep the work dir when stopping")

@@ -36,28 +36,29 @@ The operator's tools, all driven by one inventory file, fleet.yaml
 Run 'micromirror fleet <command> -help' for a command's flags.
 `
 
-func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (m *Main) runFleet(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	if len(args) == 0 {
 		fmt.Fprint(stderr, fleetUsage)
 		return 2
 	}
 	switch args[0] {
 	case "check":
-		return runFleetCheck(ctx, args[1:], stdout, stderr)
+		return m.runFleetCheck(ctx, args[1:])
 	case "plan":
-		return runFleetPlan(ctx, args[1:], stdout, stderr)
+		return m.runFleetPlan(ctx, args[1:])
 	case "render":
-		return runFleetRender(args[1:], stdout, stderr)
+		return m.runFleetRender(ctx, args[1:])
 	case "deploy":
-		return runFleetDeploy(ctx, args[1:], stdout, stderr)
+		return m.runFleetDeploy(ctx, args[1:])
 	case "registrations":
-		return runFleetRegistrations(ctx, args[1:], stdout, stderr)
+		return m.runFleetRegistrations(ctx, args[1:])
 	case "secrets":
-		return runFleetSecrets(args[1:], stdout, stderr)
+		return m.runFleetSecrets(ctx, args[1:])
 	case "import":
-		return runFleetImport(args[1:], stdout, stderr)
+		return m.runFleetImport(ctx, args[1:])
 	case "compare":
-		return runFleetCompare(args[1:], stdout, stderr)
+		return m.runFleetCompare(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, fleetUsage)
 		return 0

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -23,7 +22,8 @@ retired nodes. Exits 1 when a rule is broken.
 Flags:
 `
 
-func runFleetCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (m *Main) runFleetCheck(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	var ff fleetFlags
 	fs := newFlagSet("check", fleetCheckUsage, stderr)
 	ff.register(fs, true, false)

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"io"
 
 	"micromirror/internal/adopt"
 )
@@ -20,7 +20,8 @@ when something differs.
 Flags:
 `
 
-func runFleetCompare(args []string, stdout, stderr io.Writer) int {
+func (m *Main) runFleetCompare(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	var ff fleetFlags
 	fs := newFlagSet("compare", fleetCompareUsage, stderr)
 	ff.register(fs, false, false)

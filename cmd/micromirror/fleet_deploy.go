@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -31,7 +30,8 @@ restarts it. -dry-run prints each node's diff and changes nothing.
 Flags:
 `
 
-func runFleetDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (m *Main) runFleetDeploy(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	var ff fleetFlags
 	fs := newFlagSet("deploy", fleetDeployUsage, stderr)
 	ff.register(fs, false, true)

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -27,7 +27,8 @@ an existing fleet").
 Flags:
 `
 
-func runFleetImport(args []string, stdout, stderr io.Writer) int {
+func (m *Main) runFleetImport(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	fs := newFlagSet("import", fleetImportUsage, stderr)
 	dir := fs.String("ansible", "", "the Ansible inventory's directory (required)")
 	out := fs.String("o", "fleet.yaml", "the inventory to write; - for stdout")

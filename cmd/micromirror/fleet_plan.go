@@ -33,7 +33,8 @@ it is expected to gain, where that figure comes from, and the disk used.
 Flags:
 `
 
-func runFleetPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (m *Main) runFleetPlan(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	var ff fleetFlags
 	fs := newFlagSet("plan", fleetPlanUsage, stderr)
 	ff.register(fs, true, false)

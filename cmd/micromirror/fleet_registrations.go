@@ -30,7 +30,8 @@ still listed. It exits 1 when a list and the inventory disagree.
 Flags:
 `
 
-func runFleetRegistrations(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (m *Main) runFleetRegistrations(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	var ff fleetFlags
 	fs := newFlagSet("registrations", fleetRegistrationsUsage, stderr)
 	ff.register(fs, false, false)

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,7 +30,8 @@ earlier render.
 Flags:
 `
 
-func runFleetRender(args []string, stdout, stderr io.Writer) int {
+func (m *Main) runFleetRender(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	var ff fleetFlags
 	fs := newFlagSet("render", fleetRenderUsage, stderr)
 	ff.register(fs, false, true)
@@ -95,7 +96,8 @@ is written with mode 600. Values are never printed.
 Flags:
 `
 
-func runFleetSecrets(args []string, stdout, stderr io.Writer) int {
+func (m *Main) runFleetSecrets(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	var ff fleetFlags
 	fs := newFlagSet("secrets", fleetSecretsUsage, stderr)
 	ff.register(fs, false, true)

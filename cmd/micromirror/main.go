@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"micromirror/internal/node"
@@ -39,37 +40,61 @@ func main() {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	node.Version = version
-	code := run(context.WithValue(ctx, ownsProcess{}, true), os.Args[1:], hup, os.Stdout, os.Stderr)
+	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, HUP: hup, OwnsProcess: true}
+	code := m.Run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
 
-// ownsProcess marks the context of main's own command line: a command may
-// then change the whole process (a node started as root drops to its
-// user), which a command run inside a test's process must not do.
-type ownsProcess struct{}
+// Main is the program as main runs it: its streams and signals (a stream
+// left nil reads nothing or writes nowhere). Every
+// command is a method of it, so a test boots any command whole, with
+// streams of its own, exactly as the binary does; each command parses
+// its flags, runs until its work is done or ctx ends, and closes what it
+// opened before it returns its exit code.
+type Main struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// HUP delivers SIGHUP, a reload for the long-running commands; nil
+	// never delivers.
+	HUP <-chan os.Signal
+	// OwnsProcess lets a command change the whole process (a node
+	// started as root drops to its user), which a command run inside a
+	// test's process must not do.
+	OwnsProcess bool
+}
 
-// run dispatches a command line and returns the exit code: 0 success,
+// Run dispatches a command line and returns the exit code: 0 success,
 // 1 failure, 2 usage error (an unknown command among them).
-func run(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stderr io.Writer) int {
+func (m *Main) Run(ctx context.Context, args []string) int {
+	if m.Stdin == nil {
+		m.Stdin = strings.NewReader("")
+	}
+	if m.Stdout == nil {
+		m.Stdout = io.Discard
+	}
+	if m.Stderr == nil {
+		m.Stderr = io.Discard
+	}
+	stdout, stderr := m.Stdout, m.Stderr
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	switch args[0] {
 	case "node":
-		return runNode(ctx, args[1:], hup, stdout, stderr)
+		return m.runNode(ctx, args[1:])
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "micromirror %s\n", version)
 		return 0
 	case "announce":
-		return runAnnounce(ctx, args[1:], hup, stdout, stderr)
+		return m.runAnnounce(ctx, args[1:])
 	case "watchtower":
-		return runWatchtower(ctx, args[1:], hup, os.Stdin, stdout, stderr)
+		return m.runWatchtower(ctx, args[1:])
 	case "demo":
-		return runDemo(ctx, args[1:], stdout, stderr)
+		return m.runDemo(ctx, args[1:])
 	case "fleet":
-		return runFleet(ctx, args[1:], stdout, stderr)
+		return m.runFleet(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

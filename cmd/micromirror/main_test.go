@@ -16,7 +16,7 @@ import (
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), args, nil, &out, &errb)
+	code := (&Main{Stdout: &out, Stderr: &errb}).Run(context.Background(), args)
 	return code, out.String(), errb.String()
 }
 
@@ -62,7 +62,9 @@ func TestRunExampleFromRelativePath(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var stderr logbuf.Buffer
-	go func() { done <- run(ctx, []string{"node", "-config", "examples/node.yaml"}, nil, io.Discard, &stderr) }()
+	go func() {
+		done <- (&Main{Stdout: io.Discard, Stderr: &stderr}).Run(ctx, []string{"node", "-config", "examples/node.yaml"})
+	}()
 	sock := filepath.Join(dir, "var/state/admin.sock")
 	for i := 0; i < 100; i++ {
 		if _, err := os.Stat(sock); err == nil {

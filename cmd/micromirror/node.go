@@ -31,18 +31,19 @@ SIGTERM stops accepting and lets running downloads finish.
 Flags:
 `
 
-func runNode(ctx context.Context, args []string, hup <-chan os.Signal, stdout, stderr io.Writer) int {
+func (m *Main) runNode(ctx context.Context, args []string) int {
+	hup, stdout, stderr := m.HUP, m.Stdout, m.Stderr
 	if len(args) > 0 {
 		switch args[0] {
 		case "catalog":
 			printCatalog(stdout)
 			return 0
 		case "status":
-			return runNodeStatus(ctx, args[1:], stdout, stderr)
+			return m.runNodeStatus(ctx, args[1:])
 		case "sync":
-			return runNodeSync(ctx, args[1:], stdout, stderr)
+			return m.runNodeSync(ctx, args[1:])
 		case "smart":
-			return runNodeSmart(ctx, args[1:], stderr)
+			return m.runNodeSmart(ctx, args[1:])
 		}
 	}
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
@@ -79,7 +80,7 @@ func runNode(ctx context.Context, args []string, hup <-chan os.Signal, stdout, s
 	}
 	n := node.New(cfg, log.With("node", cfg.Name))
 	var drop func([]string) error
-	if ctx.Value(ownsProcess{}) != nil {
+	if m.OwnsProcess {
 		if drop, err = rootDrop(cfg); err != nil {
 			log.Error("start", "err", err)
 			return 1
@@ -180,7 +181,8 @@ func checkFiles(path string, cfg nodeconfig.Config) error {
 // runNodeSmart writes a smartctl report per drive for the node's
 // telemetry: smartctl needs root, the node does not run as root, so the
 // packaged timer runs this and the node reads the files.
-func runNodeSmart(ctx context.Context, args []string, stderr io.Writer) int {
+func (m *Main) runNodeSmart(ctx context.Context, args []string) int {
+	stderr := m.Stderr
 	fs := flag.NewFlagSet("node smart", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", hosthealth.DefaultSmartDir, "the directory the node's telemetry.smart_dir reads")

@@ -81,7 +81,8 @@ func ctlFlags(name string, args []string, stderr io.Writer, extra func(*flag.Fla
 	return fs, node.AdminSocket(cfg), -1
 }
 
-func runNodeSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (m *Main) runNodeSync(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	var force bool
 	fs, socket, code := ctlFlags("sync", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&force, "force", false, "run even if a guard (deletion share, empty upstream, disk reserve) or an unchanged marker would stop it")
@@ -112,7 +113,8 @@ func runNodeSync(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return 0
 }
 
-func runNodeStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (m *Main) runNodeStatus(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	var watch, asJSON bool
 	_, socket, code := ctlFlags("status", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&watch, "watch", false, "redraw every second with live progress")

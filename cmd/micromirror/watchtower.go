@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"time"
@@ -35,9 +34,10 @@ take a restart.
 Flags:
 `
 
-func runWatchtower(ctx context.Context, args []string, hup <-chan os.Signal, stdin io.Reader, stdout, stderr io.Writer) int {
+func (m *Main) runWatchtower(ctx context.Context, args []string) int {
+	hup, stdin, stdout, stderr := m.HUP, m.Stdin, m.Stdout, m.Stderr
 	if len(args) > 0 && args[0] == "backup" {
-		return runWatchtowerBackup(ctx, args[1:], stdout, stderr)
+		return m.runWatchtowerBackup(ctx, args[1:])
 	}
 	fs := flag.NewFlagSet("watchtower", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -25,7 +24,8 @@ archive in the custom format (restore: pg_restore --clean --if-exists
 Flags:
 `
 
-func runWatchtowerBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (m *Main) runWatchtowerBackup(ctx context.Context, args []string) int {
+	stdout, stderr := m.Stdout, m.Stderr
 	fs := flag.NewFlagSet("watchtower backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "/etc/micromirror/watchtower.yaml", "watchtower config file")

@@ -40,7 +40,7 @@ func TestWatchtowerCommand(t *testing.T) {
 			done := make(chan int, 1)
 			var stderr logbuf.Buffer
 			go func() {
-				done <- runWatchtower(ctx, []string{"-config", filepath.Join(dir, "wt.yaml")}, nil, nil, os.Stdout, &stderr)
+				done <- (&Main{Stdout: os.Stdout, Stderr: &stderr}).Run(ctx, []string{"watchtower", "-config", filepath.Join(dir, "wt.yaml")})
 			}()
 			var resp *http.Response
 			var err error
@@ -95,7 +95,7 @@ func TestWatchtowerRereadsNodesOnHUP(t *testing.T) {
 	done := make(chan int, 1)
 	var stderr logbuf.Buffer
 	go func() {
-		done <- runWatchtower(ctx, []string{"-config", filepath.Join(dir, "wt.yaml")}, hup, nil, os.Stdout, &stderr)
+		done <- (&Main{Stdout: os.Stdout, Stderr: &stderr, HUP: hup}).Run(ctx, []string{"watchtower", "-config", filepath.Join(dir, "wt.yaml")})
 	}()
 	defer func() {
 		cancel()
@@ -150,6 +150,10 @@ func TestWatchtowerRereadsNodesOnHUP(t *testing.T) {
 
 func runWatchtowerCLI(t *testing.T, stdin *strings.Reader, args ...string) (int, string, string) {
 	var out, errb strings.Builder
-	code := runWatchtower(context.Background(), args, nil, stdin, &out, &errb)
+	m := &Main{Stdout: &out, Stderr: &errb}
+	if stdin != nil {
+		m.Stdin = stdin
+	}
+	code := m.Run(context.Background(), append([]string{"watchtower"}, args...))
 	return code, out.String(), errb.String()
 }
