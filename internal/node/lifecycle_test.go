@@ -409,3 +409,26 @@ func TestAccessLogDirInStateDirIsMade(t *testing.T) {
 		t.Errorf("access log: %q %v", b, err)
 	}
 }
+
+// TestCleanShutdownLogsNoError: closing a node that served HTTPS (HTTP/1.1
+// and HTTP/2) logs no error. The HTTP/2 server's end was logged as
+// "serve http/2 ... use of closed network connection" at every stop.
+func TestCleanShutdownLogsNoError(t *testing.T) {
+	cfg := testenv.NodeConfig(t, "debian")
+	var logs logbuf.Buffer
+	n := node.New(cfg, testenv.LoggerTo(t, &logs))
+	if err := n.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	base := testenv.URL("https", n.HTTPSAddrs()[0])
+	curl(t, "-k", "--http2", "-o", "/dev/null", base+"/")
+	curl(t, "-k", "--http1.1", "-o", "/dev/null", base+"/")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("a clean shutdown logged an error:\n%s", logs.String())
+	}
+}

@@ -72,7 +72,9 @@ func (n *Node) serveOn(l *listen.Listener, h http.Handler, tc *tls.Config) {
 			n.wg.Add(1)
 			go func() {
 				defer n.wg.Done()
-				if err := h2.Serve(h2l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				// Shutdown closes h2l before h2 hears of it: Serve then
+				// ends with net.ErrClosed, as normal as ErrServerClosed.
+				if err := h2.Serve(h2l); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 					n.log.Error("serve http/2", "addr", l.Addr(), "err", err)
 				}
 			}()
