@@ -165,7 +165,10 @@ func printStatus(w io.Writer, st []syncer.ProjectStatus, now time.Time) {
 	fmt.Fprintln(tw, "PROJECT\tSTATE\tLAST SUCCESS\tLAST RESULT\tNEXT RUN\tRUNS/CHECKS/FAILS")
 	for _, p := range st {
 		next := "-"
-		if !p.NextRun.IsZero() && p.State != "syncing" {
+		switch {
+		case p.Queued:
+			next = "queued" // a trigger waits for the run under way
+		case !p.NextRun.IsZero() && p.State != "syncing":
 			next = "in " + roughDuration(p.NextRun.Sub(now))
 		}
 		last := "never"

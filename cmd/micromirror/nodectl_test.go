@@ -10,6 +10,7 @@ import (
 
 	"micromirror/internal/node"
 	"micromirror/internal/nodeconfig"
+	"micromirror/internal/status"
 	"micromirror/internal/syncer"
 	"micromirror/internal/testenv"
 	"micromirror/internal/yamlconf"
@@ -84,5 +85,24 @@ func TestNodeStatusWithoutNode(t *testing.T) {
 	code, _, stderr := runCLI(t, "node", "status", "-socket", filepath.Join(t.TempDir(), "none.sock"))
 	if code != 1 || !strings.Contains(stderr, "is it running?") {
 		t.Errorf("status without a node: %d %q", code, stderr)
+	}
+}
+
+// TestPrintStatusNextRun: the NEXT RUN column says when the schedule
+// comes, or that a trigger is queued behind the run under way.
+func TestPrintStatusNextRun(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	st := []syncer.ProjectStatus{
+		{Project: status.Project{Name: "debian", State: "syncing"}, Queued: true},
+		{Project: status.Project{Name: "gimp", State: "idle", LastSuccess: now.Add(-time.Minute)}, NextRun: now.Add(time.Hour)},
+		{Project: status.Project{Name: "kde", State: "syncing"}},
+	}
+	var b strings.Builder
+	printStatus(&b, st, now)
+	lines := strings.Split(b.String(), "\n")
+	for i, want := range map[int]string{1: "queued", 2: "in 1h", 3: " - "} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("line %d = %q, want %q in it", i, lines[i], want)
+		}
 	}
 }

@@ -1,6 +1,8 @@
-// Package node assembles a mirror node: the HTTP, HTTPS and rsync
-// listeners over the project trees, the guard, the access log, the traffic
-// counters and the admin interface, with reload and graceful shutdown.
+// Package node assembles a mirror node from its parts, one file each:
+// the HTTP, HTTPS and rsync listeners (servers.go, rsync.go) over the
+// serving front a config builds (front.go: content, guard), the sync
+// engine and its push policy (sync.go, mqtt.go), telemetry, the admin
+// interface (admin.go), reload (reload.go), and New, Open and Close here.
 package node
 
 import (
