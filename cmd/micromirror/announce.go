@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 
 	"micromirror/internal/announce"
 	"micromirror/internal/announcement"
@@ -117,8 +118,13 @@ func runAnnounceDaemon(ctx context.Context, path string, hup <-chan os.Signal, s
 	}
 	defer pub.Close()
 	a := announce.NewAnnouncer(cfg, pub, log.With("component", "announce"))
-	reloadOnHUP(ctx, hup, log, "modules", func() (announce.Config, error) { return announce.Load(path) },
-		func(next announce.Config) { a.SetModules(next.Modules) })
+	reloadCtx, stopReload := context.WithCancel(ctx)
+	var reloads sync.WaitGroup
+	defer func() { stopReload(); reloads.Wait() }() // before the publisher closes
+	reloads.Go(func() {
+		reloadOnHUP(reloadCtx, hup, log, "modules", func() (announce.Config, error) { return announce.Load(path) },
+			func(next announce.Config) { a.SetModules(next.Modules) })
+	})
 	if err := a.Run(ctx); err != nil {
 		log.Error("announce", "err", err)
 		return 1

@@ -112,12 +112,14 @@ func (m *Main) runWatchtower(ctx context.Context, args []string) int {
 	jobs.Go(func() { watchtower.Compactor(jobsCtx, store, cfg.Retention, log.With("component", "retention")) })
 	prober := watchtower.NewProber(store, cfg.Nodes, cfg.ProbeEvery.D(), nil, log.With("component", "probe"))
 	jobs.Go(func() { prober.Run(jobsCtx) })
-	reloadOnHUP(ctx, hup, log, "node list", func() (watchtower.Config, error) { return watchtower.LoadConfig(*cfgPath) },
-		func(next watchtower.Config) {
-			srv.SetNodes(next.Nodes)
-			prober.SetNodes(next.Nodes)
-			log.Info("reloaded node list", "nodes", len(next.Nodes))
-		})
+	jobs.Go(func() {
+		reloadOnHUP(jobsCtx, hup, log, "node list", func() (watchtower.Config, error) { return watchtower.LoadConfig(*cfgPath) },
+			func(next watchtower.Config) {
+				srv.SetNodes(next.Nodes)
+				prober.SetNodes(next.Nodes)
+				log.Info("reloaded node list", "nodes", len(next.Nodes))
+			})
+	})
 	select {
 	case err := <-errc:
 		log.Error("serve", "err", err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"micromirror/internal/announce"
@@ -109,10 +110,16 @@ func Run(ctx context.Context, o Options) (err error) {
 	// change journals: after the first sync, nodes transfer only what
 	// changed.
 	ann := &announced{pub: pub, seen: make(chan sent, 16)}
+	// The announcer ends before the publisher it uses closes (deferred
+	// in reverse: its cancel, then the Wait, then pub.Close).
+	var parts sync.WaitGroup
+	defer parts.Wait()
 	actx, acancel := context.WithCancel(ctx)
 	defer acancel()
-	go announce.NewAnnouncer(announce.Config{Upstream: "upstream.demo", Poll: yamlconf.Dur(100 * time.Millisecond), Quiet: yamlconf.Dur(500 * time.Millisecond),
-		Modules: []announce.Module{{Name: "debian", Path: repo}, {Name: "releases", Path: rel}}}, ann, o.Log.With("component", "announce")).Run(actx)
+	parts.Go(func() {
+		announce.NewAnnouncer(announce.Config{Upstream: "upstream.demo", Poll: yamlconf.Dur(100 * time.Millisecond), Quiet: yamlconf.Dur(500 * time.Millisecond),
+			Modules: []announce.Module{{Name: "debian", Path: repo}, {Name: "releases", Path: rel}}}, ann, o.Log.With("component", "announce")).Run(actx)
+	})
 	for _, m := range []string{"debian", "releases"} { // the journals exist before the first syncs
 		if _, _, err := ann.next(ctx, m); err != nil {
 			return err
@@ -156,9 +163,11 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	defer stopAnn()
+	var jobs sync.WaitGroup // the watchtower's: they end before the store closes
+	defer jobs.Wait()
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
-	go wt.Alerts.Run(wctx)
+	jobs.Go(func() { wt.Alerts.Run(wctx) })
 
 	// 4. Three nodes with different sponsors and project sets.
 	for i, sp := range sponsors {
@@ -181,7 +190,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 		probeNodes = append(probeNodes, watchtower.NodeConfig{Name: c.Configs[i].Name, Probes: urls})
 	}
-	go watchtower.NewProber(store, probeNodes, 30*time.Second, nil, o.Log.With("component", "probe")).Run(wctx)
+	prober := watchtower.NewProber(store, probeNodes, 30*time.Second, nil, o.Log.With("component", "probe"))
+	jobs.Go(func() { prober.Run(wctx) })
 
 	say("micromirror demo: the whole constellation on loopback (work dir %s)", o.Dir)
 	say("  upstream        %s (modules debian, releases)", c.Upstream)

@@ -106,9 +106,14 @@ func TestRsyncConfinedAndUnprivileged(t *testing.T) {
 	}
 	slowPull(t, base)
 	waitSessions(t, tg, 1)
-	uids := sessionUIDs(t, filepath.Join(tg.cfg.StateDir, "rsyncd.conf"))
-	if len(uids) == 0 {
-		t.Fatal("no rsync session found")
+	// The node counts a session when it accepts it, a moment before the
+	// rsync process it starts for it is there to look at.
+	var uids []int
+	for deadline := time.Now().Add(10 * time.Second); len(uids) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no rsync session found")
+		}
+		uids = sessionUIDs(t, filepath.Join(tg.cfg.StateDir, "rsyncd.conf"))
 	}
 	for _, uid := range uids {
 		if uid == 0 {

@@ -405,6 +405,13 @@ func (s *Store) Network(ctx context.Context, node string, from, to time.Time) ([
 func (s *Store) Close() error {
 	s.leadMu.Lock()
 	if s.leadConn != nil {
+		if s.leading {
+			// Hand the lead over now: a closed connection's locks go only
+			// when its server process has ended, a moment after.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.leadConn.Exec(ctx, `SELECT pg_advisory_unlock(`+leadLock+`)`)
+			cancel()
+		}
 		s.dropLead()
 	}
 	s.leadMu.Unlock()

@@ -171,8 +171,10 @@ func TestTransitionsOfReplicas(t *testing.T) {
 	}
 }
 
-// TestLeadHandsOver: one of two stores leads; closing it (as a process
-// dying closes its connections) hands the lead to the other.
+// TestLeadHandsOver: one of two stores leads; closing it hands the lead
+// to the other at once (Close unlocks: before, the lock went with the
+// server's process a moment after, and the other could still find it
+// held); a leader that dies hands it over once its connection is gone.
 func TestLeadHandsOver(t *testing.T) {
 	url := testenv.StartPostgres(t)
 	ctx := context.Background()
@@ -197,6 +199,31 @@ func TestLeadHandsOver(t *testing.T) {
 	}
 	a.Close()
 	if lb, err := b.Lead(ctx); !lb || err != nil {
-		t.Errorf("b does not take over: %v", err)
+		t.Fatalf("b does not take over: %v", err)
+	}
+
+	// b dies: its server process is ended from outside, as when the
+	// machine is gone. c takes over once PostgreSQL has let go.
+	c, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if lc, _ := c.Lead(ctx); lc {
+		t.Fatal("c leads while b does")
+	}
+	if _, err := c.pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = `+leadLock+`::bigint`); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if lc, _ := c.Lead(ctx); lc {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("c never took over from a dead leader")
+		}
+	}
+	if lb, _ := b.Lead(ctx); lb {
+		t.Error("b still leads after its connection died")
 	}
 }
