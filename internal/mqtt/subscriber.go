@@ -52,7 +52,7 @@ type Subscriber struct {
 	lastMsg                                                                         atomic.Int64
 }
 
-// NewSubscriber prepares a subscriber; Start connects.
+// NewSubscriber prepares a subscriber; Open connects.
 func NewSubscriber(cfg SubscriberConfig, target Target, log *slog.Logger) (*Subscriber, error) {
 	s := &Subscriber{cfg: cfg, target: target, log: log}
 	o, err := cfg.options()
@@ -74,8 +74,8 @@ func NewSubscriber(cfg SubscriberConfig, target Target, log *slog.Logger) (*Subs
 	return s, nil
 }
 
-// Start connects in the background, retrying with backoff until Close.
-func (s *Subscriber) Start() {
+// Open connects in the background, retrying with backoff until Close.
+func (s *Subscriber) Open() {
 	s.client.Connect() // with ConnectRetry the token completes only on success
 }
 

@@ -22,7 +22,7 @@ func (n *Node) startMQTT(cfg nodeconfig.Config) error {
 		return err
 	}
 	n.sub = sub
-	sub.Start()
+	sub.Open()
 	return nil
 }
 

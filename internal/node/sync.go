@@ -26,7 +26,7 @@ func (n *Node) startEngine(cfg nodeconfig.Config) {
 	}
 	n.engine = syncer.New(syncer.Settings{NodeName: cfg.Name, Contact: cfg.Contact, Sponsor: cfg.Sponsor.Name,
 		StateDir: cfg.StateDir, Sync: cfg.Sync}, plans, n.status, n.log.With("component", "sync"))
-	n.engine.Start(n.runCtx)
+	n.engine.Open(n.runCtx)
 }
 
 // ProjectStatus lists every hosted project: the engine's, and the ones

@@ -209,7 +209,7 @@ func benchNode(b *testing.B, up *testenv.Upstream, journal bool, fileList string
 	store := status.NewStore(filepath.Join(cfg.StateDir, "status"))
 	n := &benchEngine{dir: filepath.Join(cfg.DataDir, "bench"), engine: syncer.New(syncer.Settings{NodeName: cfg.Name, Contact: cfg.Contact,
 		Sponsor: cfg.Sponsor.Name, StateDir: cfg.StateDir, Sync: cfg.Sync}, plans, store, testenv.Logger(b))}
-	n.engine.Start(context.Background())
+	n.engine.Open(context.Background())
 	b.Cleanup(n.engine.Close)
 	n.wait(b)
 	return n

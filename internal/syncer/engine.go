@@ -72,10 +72,10 @@ func New(set Settings, plans []Plan, store *status.Store, log *slog.Logger) *Eng
 	return e
 }
 
-// Start recovers from a crash (a status stuck in "syncing", leftover
+// Open recovers from a crash (a status stuck in "syncing", leftover
 // .~tmp~ dirs) and starts every project's loop. Projects whose last
 // success is older than their interval catch up at once.
-func (e *Engine) Start(ctx context.Context) {
+func (e *Engine) Open(ctx context.Context) {
 	ctx, e.cancel = context.WithCancel(ctx)
 	for _, name := range e.order {
 		w := e.workers[name]

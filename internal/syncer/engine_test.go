@@ -66,7 +66,7 @@ func (r *rig) start() {
 		StateDir: r.cfg.StateDir, Sync: r.cfg.Sync}, plans, r.store, testenv.LoggerTo(r.t, &r.logs))
 	// The schedule is a day away; tests trigger runs themselves, except the
 	// catch-up run at start for a project never synced.
-	r.engine.Start(context.Background())
+	r.engine.Open(context.Background())
 	r.t.Cleanup(r.engine.Close)
 }
 
@@ -281,7 +281,7 @@ func TestNodeWideConcurrencyCap(t *testing.T) {
 	plans, _ := syncer.Plans(cfg)
 	e := syncer.New(syncer.Settings{NodeName: cfg.Name, StateDir: cfg.StateDir, Sync: cfg.Sync}, plans,
 		status.NewStore(filepath.Join(cfg.StateDir, "status")), testenv.Logger(t))
-	e.Start(context.Background())
+	e.Open(context.Background())
 	defer e.Close()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
