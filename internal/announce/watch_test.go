@@ -67,7 +67,11 @@ func TestAnnouncerQuietPeriod(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go a.Run(ctx)
-	time.Sleep(200 * time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); rec.count("gimp") < 1 || rec.count("debian") < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("start-up announcements: %+v", rec.got)
+		}
+	}
 	if rec.count("gimp") != 1 || rec.count("debian") != 1 {
 		t.Fatalf("start-up announcements: %+v", rec.got)
 	}

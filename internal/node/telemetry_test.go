@@ -58,14 +58,38 @@ func TestTelemetrySurvivesWatchtowerOutage(t *testing.T) {
 			}
 		}
 	}
+	// usage is what the watchtower counted; logged what the access log has.
+	usage := func() (rows []watchtower.UsageRow) {
+		resp, err := testenv.OperatorGet("http://" + addr + "/api/v1/usage?group=node&from=0")
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		var u struct {
+			Rows []watchtower.UsageRow `json:"rows"`
+		}
+		json.NewDecoder(resp.Body).Decode(&u)
+		return u.Rows
+	}
+	logged := func() (reqs, bytes uint64) {
+		f, _ := os.Open(cfg.AccessLog)
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			_, _, _, b, err := accesslog.ParseLine(sc.Text())
+			if err != nil {
+				t.Fatalf("access log: %v", err)
+			}
+			reqs++
+			bytes += uint64(b)
+		}
+		return reqs, bytes
+	}
 	traffic(5)
-	time.Sleep(500 * time.Millisecond)
+	waitFor(t, "a batch before the outage", func() bool { r := usage(); return len(r) == 1 && r[0].Requests > 0 })
 	wt.Close(context.Background()) // outage
 	traffic(5)
-	time.Sleep(800 * time.Millisecond)
-	if q := n.TelemetryQueued(); q < 2 {
-		t.Errorf("spool holds %d batches during the outage", q)
-	}
+	waitFor(t, "batches spooled during the outage", func() bool { return n.TelemetryQueued() >= 2 })
 	statusOf(t, "-I", "-A", "Mirrorbits/0.6 PING CHECK", base+"/debian/f1")
 	wt = watchtower.NewServer(wcfg, store, quiet)
 	if err := wt.Open(addr); err != nil {
@@ -75,35 +99,17 @@ func TestTelemetrySurvivesWatchtowerOutage(t *testing.T) {
 	defer wt.Close(context.Background())
 	traffic(3)
 
-	time.Sleep(1500 * time.Millisecond) // last requests counted and logged
-	for deadline := time.Now().Add(20 * time.Second); n.TelemetryQueued() > 0 && time.Now().Before(deadline); {
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(500 * time.Millisecond)
-
-	var wantReq, wantBytes uint64
-	f, _ := os.Open(cfg.AccessLog)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		_, _, _, b, err := accesslog.ParseLine(sc.Text())
-		if err != nil {
-			t.Fatalf("access log: %v", err)
-		}
-		wantReq++
-		wantBytes += uint64(b)
-	}
-	f.Close()
-	resp, err := testenv.OperatorGet("http://" + addr + "/api/v1/usage?group=node&from=0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var u struct {
-		Rows []watchtower.UsageRow `json:"rows"`
-	}
-	json.NewDecoder(resp.Body).Decode(&u)
-	resp.Body.Close()
-	if len(u.Rows) != 1 || u.Rows[0].Requests != wantReq || u.Rows[0].Bytes != wantBytes {
-		t.Fatalf("watchtower totals %+v, access log says %d requests, %d bytes", u.Rows, wantReq, wantBytes)
+	// 13 rounds of 4 requests and one HEAD: the access log and the
+	// watchtower must both come to all of them, and agree on the bytes.
+	const made = 13*4 + 1
+	waitFor(t, "every request in the access log and at the watchtower", func() bool {
+		r, _ := logged()
+		u := usage()
+		return r == made && len(u) == 1 && u[0].Requests >= made
+	})
+	wantReq, wantBytes := logged()
+	if u := usage(); len(u) != 1 || u[0].Requests != wantReq || u[0].Bytes != wantBytes {
+		t.Fatalf("watchtower totals %+v, access log says %d requests, %d bytes", u, wantReq, wantBytes)
 	}
 	t.Logf("%d requests, %d bytes: watchtower and access log agree", wantReq, wantBytes)
 
@@ -113,7 +119,7 @@ func TestTelemetrySurvivesWatchtowerOutage(t *testing.T) {
 			Requests uint64 `json:"requests"`
 		} `json:"paths"`
 	}
-	resp, _ = testenv.OperatorGet("http://" + addr + "/api/v1/top?project=debian&from=0")
+	resp, _ := testenv.OperatorGet("http://" + addr + "/api/v1/top?project=debian&from=0")
 	json.NewDecoder(resp.Body).Decode(&top)
 	resp.Body.Close()
 	if len(top.Paths) != 3 || top.Paths[0].Path != "/debian/f1" || top.Paths[0].Requests != 14 {
