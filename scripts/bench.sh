@@ -5,7 +5,9 @@
 # neither steals the other's processor; each figure is the median of
 # ROUNDS alternating runs. Prints each figure and the ratio node/nginx.
 # BEFORE=path/to/an/older/micromirror adds that binary as a third server
-# in the same rounds, for before-and-after figures from one run.
+# in the same rounds, for before-and-after figures from one run; it runs
+# as "user: nobody" like the node (BEFORE_USER= for a binary older than
+# the user: key).
 # Loopback only; bounded in time. ONLY=serving runs this part alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,10 +92,11 @@ NGINX_PID=$!
 BEFORE_PID=
 if [ -n "${BEFORE:-}" ]; then
   # An older node may not know keepalive_requests (and had no such cap).
-  nodeconf before "$BH" "$BS" "$BA" "rate_limit: {per_second: 0}, max_connections: 100000" ""
+  nodeconf before "$BH" "$BS" "$BA" "rate_limit: {per_second: 0}, max_connections: 100000" "${BEFORE_USER-user: nobody}"
   taskset -c "$SRV" "$BEFORE" node -config "$work/before.yaml" -log-level warn & pids+=($!)
   BEFORE_PID=$!
   for i in $(seq 50); do curl -fsk -o /dev/null "http://127.0.0.1:$BH/bench/1k.bin" && break; sleep 0.1; done
+  curl -fsk -o /dev/null "http://127.0.0.1:$BH/bench/1k.bin" || { echo "bench: the BEFORE node did not start" >&2; exit 1; }
 fi
 for i in $(seq 50); do
   curl -fsk -o /dev/null "http://127.0.0.1:$NH/bench/1k.bin" && curl -fsk -o /dev/null "http://127.0.0.1:$XH/bench/1k.bin" && break
